@@ -1,0 +1,311 @@
+//! Building and sending one request: the part of the session a task talks to.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use url::Url;
+
+use super::conn::Origin;
+use super::{Client, ClientError, RequestError, Response};
+use crate::stats::{unix_now, Event};
+
+/// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
+const MAX_REDIRECTS: usize = 20;
+
+type Check<'c> = Box<dyn FnOnce(&Response) -> Result<(), String> + Send + 'c>;
+
+/// A request being put together; nothing is sent until [`RequestBuilder::send`].
+pub struct RequestBuilder<'c> {
+    client: &'c mut Client,
+    method: Method,
+    path: String,
+    name: Option<String>,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+    follow_redirects: bool,
+    timeout: Option<Duration>,
+    check: Option<Check<'c>>,
+    /// A problem found while building, reported (and recorded) at `send`.
+    error: Option<ClientError>,
+}
+
+impl<'c> RequestBuilder<'c> {
+    pub(super) fn new(client: &'c mut Client, method: Method, path: &str) -> Self {
+        Self {
+            client,
+            method,
+            path: path.to_owned(),
+            name: None,
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            follow_redirects: true,
+            timeout: None,
+            check: None,
+            error: None,
+        }
+    }
+
+    /// The name this request is grouped under in the statistics (default: the path).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds query parameters, encoded.
+    pub fn query<K: ToString, V: ToString>(mut self, pairs: &[(K, V)]) -> Self {
+        self.query.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
+    }
+
+    /// Adds a header. An invalid name or value is reported when the request is sent.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => {
+                self.headers.insert(n, v);
+            }
+            _ => self.error = Some(ClientError::Body(format!("invalid header {name}: {value:?}"))),
+        }
+        self
+    }
+
+    /// A URL-encoded form body, as a browser submits a `<form method="post">`.
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, fields: &[(K, V)]) -> Self {
+        let mut enc = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            enc.append_pair(k.as_ref(), v.as_ref());
+        }
+        self.body = Bytes::from(enc.finish());
+        self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        self
+    }
+
+    /// A JSON body.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(v) => {
+                self.body = Bytes::from(v);
+                self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Err(e) => self.error = Some(ClientError::Body(e.to_string())),
+        }
+        self
+    }
+
+    /// A raw body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Marks the request as sent by JavaScript (`X-Requested-With: XMLHttpRequest`), which
+    /// Django views use to answer JSON instead of a page.
+    pub fn ajax(self) -> Self {
+        self.header("X-Requested-With", "XMLHttpRequest")
+    }
+
+    /// Returns redirects as they are instead of following them.
+    pub fn no_redirects(mut self) -> Self {
+        self.follow_redirects = false;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Decides success or failure instead of the status code (Locust's `catch_response`):
+    /// `Err(reason)` counts the request as failed with that reason, `Ok` as a success even
+    /// for a 404.
+    pub fn check(mut self, check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c) -> Self {
+        self.check = Some(Box::new(check));
+        self
+    }
+
+    /// Fails the request unless the final status is `status`.
+    pub fn expect_status(self, status: u16) -> Self {
+        self.check(move |r| {
+            if r.status().as_u16() == status {
+                Ok(())
+            } else {
+                Err(format!("expected status {status}, got {}", r.status()))
+            }
+        })
+    }
+
+    /// Sends the request, follows redirects, reads the body and records the outcome.
+    ///
+    /// Returns `Err` when the request failed: no response, an HTTP status of 400 or more, or
+    /// a failed [`check`](Self::check). The failure is already counted in the statistics.
+    pub async fn send(mut self) -> Result<Response, RequestError> {
+        let name = self.name.take().unwrap_or_else(|| self.path.clone());
+        let method = self.method.clone();
+        let started = Instant::now();
+        let timeout = self.timeout.unwrap_or(self.client.config.timeout);
+        let outcome = match self.error.take() {
+            Some(e) => Err(e),
+            None => match tokio::time::timeout(timeout, self.exchange()).await {
+                Ok(r) => r,
+                Err(_) => Err(ClientError::Timeout),
+            },
+        };
+        let elapsed = started.elapsed();
+        let (response, reason) = match outcome {
+            Ok(mut resp) => {
+                resp.elapsed = elapsed;
+                let verdict = match self.check.take() {
+                    Some(check) => check(&resp).err(),
+                    None => http_error(resp.status, &name),
+                };
+                (Some(resp), verdict)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let content_length = response.as_ref().map_or(0, |r| r.body.len() as u64);
+        if self.client.config.verbose {
+            log_exchange(&method, &name, response.as_ref(), reason.as_deref(), elapsed);
+        }
+        self.client.recorder.record(Event::Request {
+            method: Arc::from(method.as_str()),
+            name: Arc::from(name.as_str()),
+            elapsed_us: elapsed.as_micros() as u64,
+            content_length,
+            error: reason.clone(),
+            at: unix_now(),
+        });
+        match (response, reason) {
+            (Some(r), None) => Ok(r),
+            (response, Some(reason)) => Err(RequestError {
+                method: method.to_string(),
+                name,
+                reason,
+                response: response.map(Box::new),
+            }),
+            (None, None) => unreachable!("a request without a response always has a reason"),
+        }
+    }
+
+    /// The request and its redirects, up to the final response with its body read.
+    async fn exchange(&mut self) -> Result<Response, ClientError> {
+        let mut url = self.client.base.join(&self.path).map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
+        if !self.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(self.query.iter());
+        }
+        let mut method = self.method.clone();
+        let mut body = self.body.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let origin = Origin::of(&url)?;
+            let headers = self.request_headers(&url, &origin, &method);
+            let target = request_target(&url);
+            let (m, b) = (method.clone(), body.clone());
+            let resp = self
+                .client
+                .send_once(&origin, || {
+                    let mut req = http::Request::new(Full::new(b.clone()));
+                    *req.method_mut() = m.clone();
+                    *req.uri_mut() = target.parse().expect("a URL's path and query form a valid URI");
+                    *req.headers_mut() = headers.clone();
+                    req
+                })
+                .await?;
+            let (parts, incoming) = resp.into_parts();
+            let bytes = incoming.collect().await.map_err(|e| ClientError::Io(e.to_string()))?.to_bytes();
+            self.client.store_cookies(&parts.headers, &url);
+            let location = parts.headers.get(header::LOCATION).and_then(|l| l.to_str().ok());
+            match location {
+                Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
+                    url = url.join(loc).map_err(|e| ClientError::Url(format!("redirect to {loc}: {e}")))?;
+                    if matches!(parts.status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER)
+                        && method != Method::HEAD
+                    {
+                        method = Method::GET;
+                        body = Bytes::new();
+                    }
+                }
+                _ => {
+                    self.client.last_url = Some(url.clone());
+                    return Ok(Response {
+                        status: parts.status,
+                        headers: parts.headers,
+                        url,
+                        body: bytes,
+                        elapsed: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        Err(ClientError::TooManyRedirects(MAX_REDIRECTS))
+    }
+
+    fn request_headers(&self, url: &Url, origin: &Origin, method: &Method) -> HeaderMap {
+        let mut h = HeaderMap::with_capacity(8 + self.headers.len());
+        let default_port = if origin.tls { 443 } else { 80 };
+        let host = match url.host_str() {
+            Some(host) if origin.port == default_port => host.to_owned(),
+            Some(host) => format!("{host}:{}", origin.port),
+            None => String::new(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            h.insert(header::HOST, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.client.config.user_agent) {
+            h.insert(header::USER_AGENT, v);
+        }
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some(v) = self.client.cookie_header(url).and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::COOKIE, v);
+        }
+        if let Some(prev) = &self.client.last_url {
+            if prev.origin() == url.origin() {
+                if let Ok(v) = HeaderValue::from_str(prev.as_str()) {
+                    h.insert(header::REFERER, v);
+                }
+            }
+        }
+        for (k, v) in &self.headers {
+            // A redirected POST becomes a GET and loses its body's content type.
+            if *method == Method::GET && k == header::CONTENT_TYPE && self.method != Method::GET {
+                continue;
+            }
+            h.insert(k.clone(), v.clone());
+        }
+        h
+    }
+}
+
+/// Path and query, the request target of HTTP/1.1's origin form.
+fn request_target(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Locust's wording for an HTTP error status, so failure tables read the same.
+fn http_error(status: StatusCode, name: &str) -> Option<String> {
+    if status.as_u16() < 400 {
+        return None;
+    }
+    let kind = if status.is_client_error() { "Client" } else { "Server" };
+    let reason = status.canonical_reason().unwrap_or("Unknown");
+    Some(format!("HTTPError('{} {kind} Error: {reason} for url: {name}')", status.as_u16()))
+}
+
+fn log_exchange(method: &Method, name: &str, resp: Option<&Response>, reason: Option<&str>, elapsed: Duration) {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    match resp {
+        Some(r) => {
+            eprintln!("{method} {name} -> {} {} ({ms:.1} ms, {} bytes)", r.status.as_u16(), r.url, r.body.len());
+            if let Some(reason) = reason {
+                eprintln!("    FAILED: {reason}");
+            }
+        }
+        None => eprintln!("{method} {name} -> FAILED after {ms:.1} ms: {}", reason.unwrap_or("")),
+    }
+}

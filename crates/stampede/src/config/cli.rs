@@ -1,0 +1,143 @@
+//! The command line, as clap sees it: Locust's flags with Stampede's additions.
+//! Every value is parsed into its type here, so a bad one is reported before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser};
+use url::Url;
+
+use super::parse::{parse_duration, parse_host, parse_web_auth, WebAuth};
+use crate::threshold::Threshold;
+
+/// A plan's own options: a plan without any uses this.
+#[derive(Args, Clone, Debug, Default)]
+pub struct NoOptions {}
+
+/// The whole command line of a plan binary: Stampede's options plus the plan's own.
+#[derive(Parser, Clone, Debug)]
+#[command(args_override_self = true, about = "A Stampede load-test plan. Flags follow Locust's.")]
+pub struct Cli<P: Args> {
+    #[command(flatten)]
+    pub options: Options,
+    #[command(flatten, next_help_heading = "Plan options")]
+    pub plan: P,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Options {
+    /// Host to load test, with its scheme: http://127.0.0.1:8000
+    #[arg(short = 'H', long, env = "STAMPEDE_HOST", value_parser = parse_host, help_heading = "Load")]
+    pub host: Option<Url>,
+    /// Peak number of concurrent users.
+    #[arg(short = 'u', long, env = "STAMPEDE_USERS", help_heading = "Load")]
+    pub users: Option<u64>,
+    /// Users started (or stopped) per second.
+    #[arg(short = 'r', long, env = "STAMPEDE_SPAWN_RATE", help_heading = "Load")]
+    pub spawn_rate: Option<f64>,
+    /// Stop after this long: 30s, 5m, 1h30m.
+    #[arg(short = 't', long, env = "STAMPEDE_RUN_TIME", value_parser = parse_duration, help_heading = "Load")]
+    pub run_time: Option<Duration>,
+    /// Only these user types (default: all).
+    #[arg(value_name = "USER_TYPE", help_heading = "Load")]
+    pub user_types: Vec<String>,
+    /// Only tasks with one of these tags.
+    #[arg(short = 'T', long, env = "STAMPEDE_TAGS", num_args = 1.., value_delimiter = ',', help_heading = "Load")]
+    pub tags: Vec<String>,
+    /// Leave out tasks with one of these tags.
+    #[arg(short = 'E', long, env = "STAMPEDE_EXCLUDE_TAGS", num_args = 1.., value_delimiter = ',', help_heading = "Load")]
+    pub exclude_tags: Vec<String>,
+    /// Time tasks may take to finish when stopping, before they are aborted.
+    #[arg(short = 's', long, env = "STAMPEDE_STOP_TIMEOUT", value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
+    pub stop_timeout: Duration,
+    /// Accept any TLS certificate (self-signed staging servers).
+    #[arg(long, env = "STAMPEDE_INSECURE", help_heading = "Load")]
+    pub insecure: bool,
+
+    /// Run without the web UI, starting at once.
+    #[arg(long, env = "STAMPEDE_HEADLESS", help_heading = "Mode")]
+    pub headless: bool,
+    /// Start the test at once while still serving the web UI.
+    #[arg(long, env = "STAMPEDE_AUTOSTART", help_heading = "Mode")]
+    pub autostart: bool,
+    /// List the user types and exit.
+    #[arg(short = 'l', long, help_heading = "Mode")]
+    pub list: bool,
+    /// Print the declared user and task ratios and exit.
+    #[arg(long, help_heading = "Mode")]
+    pub show_task_ratio: bool,
+    /// Print a locustfile declaring the plan's user types, for a Locust master, and exit.
+    #[arg(long, help_heading = "Mode")]
+    pub print_locustfile: bool,
+    /// Run one user of each type once, logging every request and response.
+    #[arg(long, help_heading = "Mode")]
+    pub single_user: bool,
+    /// Read options from a file of `key = value` lines (default: ./stampede.conf if present).
+    #[arg(long, value_name = "FILE", help_heading = "Mode")]
+    pub config: Option<PathBuf>,
+
+    /// Write PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv.
+    #[arg(long, value_name = "PREFIX", env = "STAMPEDE_CSV", help_heading = "Reports")]
+    pub csv: Option<PathBuf>,
+    /// Add a row per endpoint to the history CSV each second.
+    #[arg(long, env = "STAMPEDE_CSV_FULL_HISTORY", help_heading = "Reports")]
+    pub csv_full_history: bool,
+    /// Print Locust's JSON stats to stdout at the end.
+    #[arg(long, env = "STAMPEDE_JSON", help_heading = "Reports")]
+    pub json: bool,
+    /// Write Locust's JSON stats to PATH.json at the end.
+    #[arg(long, value_name = "PATH", env = "STAMPEDE_JSON_FILE", help_heading = "Reports")]
+    pub json_file: Option<PathBuf>,
+    /// Write Stampede's full report (schema: schema/report.schema.json).
+    #[arg(long, value_name = "PATH", env = "STAMPEDE_REPORT_JSON", help_heading = "Reports")]
+    pub report_json: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "PATH", env = "STAMPEDE_HTML", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    /// Print only the final summary, not the live table.
+    #[arg(long, env = "STAMPEDE_ONLY_SUMMARY", help_heading = "Reports")]
+    pub only_summary: bool,
+    /// Reset the statistics once every user is spawned.
+    #[arg(long, env = "STAMPEDE_RESET_STATS", help_heading = "Reports")]
+    pub reset_stats: bool,
+    /// A pass/fail rule, repeatable: p95<500ms, fail_ratio<1%, rps>=200, "1 home:p99<2s".
+    #[arg(long = "threshold", value_name = "EXPR", env = "STAMPEDE_THRESHOLD", help_heading = "Reports")]
+    pub thresholds: Vec<Threshold>,
+    /// Exit code when requests failed or tasks raised.
+    #[arg(long, default_value_t = 1, env = "STAMPEDE_EXIT_CODE_ON_ERROR", help_heading = "Reports")]
+    pub exit_code_on_error: i32,
+    /// Log level: ERROR, WARNING, INFO, DEBUG.
+    #[arg(long, default_value = "INFO", env = "STAMPEDE_LOGLEVEL", help_heading = "Reports")]
+    pub loglevel: String,
+    /// Write the log to this file instead of stderr.
+    #[arg(long, env = "STAMPEDE_LOGFILE", help_heading = "Reports")]
+    pub logfile: Option<PathBuf>,
+
+    /// Address the web UI listens on (loopback by default; 0.0.0.0 exposes it).
+    #[arg(long, default_value = "127.0.0.1", env = "STAMPEDE_WEB_HOST", help_heading = "Web UI")]
+    pub web_host: String,
+    /// Port of the web UI.
+    #[arg(short = 'P', long, default_value_t = 8089, env = "STAMPEDE_WEB_PORT", help_heading = "Web UI")]
+    pub web_port: u16,
+    /// HTTP Basic credentials for the UI and API: USER:PASSWORD.
+    #[arg(long, value_parser = parse_web_auth, env = "STAMPEDE_WEB_AUTH", help_heading = "Web UI")]
+    pub web_auth: Option<WebAuth>,
+
+    /// Run as the master of distributed workers.
+    #[arg(long, env = "STAMPEDE_MASTER", conflicts_with = "worker", help_heading = "Distributed")]
+    pub master: bool,
+    #[arg(long, default_value = "*", env = "STAMPEDE_MASTER_BIND_HOST", help_heading = "Distributed")]
+    pub master_bind_host: String,
+    #[arg(long, default_value_t = 5557, env = "STAMPEDE_MASTER_BIND_PORT", help_heading = "Distributed")]
+    pub master_bind_port: u16,
+    /// Workers to wait for before a headless master starts.
+    #[arg(long, default_value_t = 1, env = "STAMPEDE_EXPECT_WORKERS", help_heading = "Distributed")]
+    pub expect_workers: u32,
+    /// Run as a worker of a master (Stampede's or Locust's).
+    #[arg(long, env = "STAMPEDE_WORKER", help_heading = "Distributed")]
+    pub worker: bool,
+    #[arg(long, default_value = "127.0.0.1", env = "STAMPEDE_MASTER_HOST", help_heading = "Distributed")]
+    pub master_host: String,
+    #[arg(long, default_value_t = 5557, env = "STAMPEDE_MASTER_PORT", help_heading = "Distributed")]
+    pub master_port: u16,
+}

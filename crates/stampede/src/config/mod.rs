@@ -1,0 +1,10 @@
+//! Configuration: the command line, `stampede.conf` and `STAMPEDE_*` variables, parsed once
+//! into typed values.
+
+mod cli;
+mod file;
+mod parse;
+
+pub use cli::{Cli, NoOptions, Options};
+pub use file::{expand_config_file, ConfigFileError};
+pub use parse::{parse_duration, parse_host, WebAuth};

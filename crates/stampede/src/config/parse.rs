@@ -1,0 +1,69 @@
+//! Value parsers for the command line, each with an error that names the bad value.
+
+use std::time::Duration;
+
+use url::Url;
+
+/// A run time or timeout: `30s`, `5m`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs >= 0.0 && secs.is_finite() {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(t).map_err(|_| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))
+}
+
+/// A host with an http or https scheme.
+pub fn parse_host(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s.trim()).map_err(|_| format!("'{s}' is not a URL; give the scheme too, as in http://{s}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => Err(format!("'{s}' has no host name")),
+        _ => Err(format!("'{s}' needs an http:// or https:// scheme")),
+    }
+}
+
+/// `USER:PASSWORD` for the web UI's Basic auth.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for WebAuth {
+    /// Never prints the password (it must not end up in logs or worker messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebAuth({}:***)", self.user)
+    }
+}
+
+pub fn parse_web_auth(s: &str) -> Result<WebAuth, String> {
+    match s.split_once(':') {
+        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(WebAuth { user: u.to_owned(), password: p.to_owned() }),
+        _ => Err("expected USER:PASSWORD, both non-empty".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_locust_forms() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        let err = parse_duration("5x").unwrap_err();
+        assert!(err.contains("'5x'"), "{err}");
+    }
+
+    #[test]
+    fn hosts_need_a_scheme() {
+        assert!(parse_host("http://127.0.0.1:8000").is_ok());
+        let err = parse_host("127.0.0.1:8000").unwrap_err();
+        assert!(err.contains("127.0.0.1:8000"), "{err}");
+        assert!(parse_host("ftp://example.com").unwrap_err().contains("scheme"));
+    }
+}

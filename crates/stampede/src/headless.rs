@@ -1,0 +1,199 @@
+//! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, write
+//! every report, and work out the exit code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::client::ClientConfig;
+use crate::config::Options;
+use crate::plan::{Plan, Selection};
+use crate::report::{console, csv, json};
+use crate::runner::{spawn_runner, Dispatch, RunnerSetup, RunnerState};
+use crate::stats::{spawn_aggregator, unix_now, StatsState, UserCounts};
+use crate::threshold::Verdict;
+
+/// How often the live table is printed.
+const PRINT_EVERY: Duration = Duration::from_secs(2);
+
+/// What a finished run leaves behind.
+pub struct Outcome {
+    pub exit_code: i32,
+    pub stats: StatsState,
+    pub verdicts: Vec<Verdict>,
+}
+
+pub(crate) async fn run_headless(
+    opts: &Options,
+    plan: &Plan,
+    selection: Selection,
+    host: Url,
+    shutdown: CancellationToken,
+) -> Result<Outcome, std::io::Error> {
+    let infos = plan.user_types();
+    let counts = Arc::new(UserCounts::new(infos.iter().map(|t| t.name.clone()).collect()));
+    let stats = spawn_aggregator(counts, hostname(), opts.csv_full_history);
+    let dispatch = Dispatch::new(&infos, &selection.active);
+    let mut client_config = ClientConfig::new(opts.insecure);
+    client_config.verbose = opts.single_user;
+    let (users, rate) = if opts.single_user { (1, 1.0) } else { (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)) };
+    let peak = dispatch.counts_for(dispatch.capacity().map_or(users, |c| c.min(users)), infos.len());
+    let runner = spawn_runner(RunnerSetup {
+        types: plan.types.clone(),
+        enabled: selection.enabled.clone(),
+        dispatch,
+        host: host.clone(),
+        client_config,
+        stop_timeout: opts.stop_timeout,
+        stats: stats.clone(),
+    });
+
+    for hook in &plan.on_test_start {
+        hook().await;
+    }
+    eprintln!("Stampede: {users} users at {rate}/s against {host}{}", match opts.run_time {
+        Some(t) => format!(" for {}", humantime::format_duration(t)),
+        None => " until Ctrl-C".to_owned(),
+    });
+    let started = Instant::now();
+    runner.start(users, rate, None);
+    let mut status = runner.watch();
+    let mut print_tick = tokio::time::interval_at(started + PRINT_EVERY, PRINT_EVERY);
+    let deadline = opts.run_time.map(|t| started + t);
+    let mut reset_done = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                eprintln!("Stopping: interrupted");
+                break;
+            }
+            _ = sleep_until_opt(deadline) => {
+                eprintln!("Stopping: run time of {} reached", humantime::format_duration(opts.run_time.unwrap_or_default()));
+                break;
+            }
+            _ = print_tick.tick() => {
+                if !opts.only_summary {
+                    let s = stats.summary().await;
+                    eprintln!("{}", progress_line(started, opts.run_time, s.user_count));
+                    eprintln!("{}", console::stats_table(&s));
+                }
+            }
+            changed = status.changed() => {
+                if changed.is_err() { break; }
+                let st = status.borrow().clone();
+                if st.state == RunnerState::Running {
+                    if opts.reset_stats && !reset_done {
+                        stats.reset();
+                        reset_done = true;
+                    }
+                    if runner.user_count() == 0 && st.target_users > 0 {
+                        eprintln!("Stopping: every user has stopped");
+                        break;
+                    }
+                }
+            }
+        }
+        // Users that end themselves (StopUser) leave the runner Running with fewer users.
+        if runner.status().state == RunnerState::Running && runner.user_count() == 0 && started.elapsed() > Duration::from_millis(200) {
+            eprintln!("Stopping: every user has stopped");
+            break;
+        }
+    }
+    runner.stop().await;
+    for hook in &plan.on_test_stop {
+        hook().await;
+    }
+    let final_stats = stats.snapshot().await;
+    let summary = final_stats.summary(unix_now(), 0, Vec::new());
+    println!("{}", console::stats_table(&summary));
+    println!("Response time percentiles (ms)\n{}", console::percentile_table(&summary));
+    let problems = console::problems(&summary);
+    if !problems.is_empty() {
+        println!("{problems}");
+    }
+
+    let verdicts: Vec<Verdict> = opts.thresholds.iter().map(|t| t.check(&final_stats)).collect();
+    for v in &verdicts {
+        println!("Threshold {v}");
+    }
+    let exit_code = exit_code(&final_stats, &verdicts, opts.exit_code_on_error);
+    write_reports(opts, plan, &final_stats, &host, &peak, &verdicts, exit_code)?;
+    Ok(Outcome { exit_code, stats: final_stats, verdicts })
+}
+
+/// 3 for a broken threshold, the error code for failures or exceptions, else 0.
+pub(crate) fn exit_code(stats: &StatsState, verdicts: &[Verdict], on_error: i32) -> i32 {
+    if verdicts.iter().any(|v| !v.passed) {
+        3
+    } else if stats.total.num_failures > 0 || !stats.exceptions.is_empty() {
+        on_error
+    } else {
+        0
+    }
+}
+
+fn write_reports(
+    opts: &Options,
+    plan: &Plan,
+    stats: &StatsState,
+    host: &Url,
+    peak: &[u64],
+    verdicts: &[Verdict],
+    exit_code: i32,
+) -> Result<(), std::io::Error> {
+    if let Some(prefix) = &opts.csv {
+        for p in csv::write_all(prefix, stats)? {
+            eprintln!("Wrote {}", p.display());
+        }
+    }
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default());
+    }
+    if let Some(path) = &opts.json_file {
+        let path = format!("{}.json", path.display());
+        std::fs::write(&path, serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default())?;
+        eprintln!("Wrote {path}");
+    }
+    if let Some(path) = &opts.report_json {
+        let infos = plan.user_types();
+        let ctx = json::ReportContext {
+            host: host.as_str(),
+            user_types: &infos,
+            peak_users: peak,
+            funnel: plan.funnel_steps(),
+            verdicts,
+            end_time: unix_now(),
+            exit_code,
+        };
+        let report = json::report_json(stats, &ctx);
+        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default())?;
+        eprintln!("Wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> String {
+    let elapsed = Duration::from_secs(started.elapsed().as_secs());
+    match run_time {
+        Some(t) => format!(
+            "[{} elapsed, {} remaining, {users} users]",
+            humantime::format_duration(elapsed),
+            humantime::format_duration(Duration::from_secs(t.saturating_sub(elapsed).as_secs()))
+        ),
+        None => format!("[{} elapsed, {users} users]", humantime::format_duration(elapsed)),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "local".to_owned())
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,63 @@
+//! Stampede: load testing in Rust, in the manner of Locust.
+//!
+//! A plan describes user types (who visits, in what proportion, waiting how long) and their
+//! tasks (async functions over the user's own state and HTTP session). The runner swarms a
+//! host with them and measures every request.
+//!
+//! ```no_run
+//! use stampede::prelude::*;
+//!
+//! struct Visitor { client: Client }
+//!
+//! impl Visitor {
+//!     async fn home(&mut self) -> TaskResult {
+//!         self.client.get("/").send().await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     stampede::main(Plan::new().user_type(
+//!         UserType::new("Visitor", |ctx| Visitor { client: ctx.client() })
+//!             .wait_time(between(1.0, 3.0))
+//!             .task(task!(Visitor::home)),
+//!     ))
+//! }
+//! ```
+
+pub mod client;
+pub mod config;
+pub mod fake;
+mod headless;
+mod inspect;
+mod plan;
+pub mod report;
+mod run;
+pub mod runner;
+pub mod stats;
+mod task;
+pub mod threshold;
+mod user;
+mod wait;
+
+pub use client::{Client, ClientConfig, ClientError, ExtractError, RequestError, Response};
+pub use config::{Cli, NoOptions, Options};
+pub use headless::Outcome;
+pub use plan::{Plan, SelectionError};
+pub use run::{main, main_with, parse_args, run, run_with_shutdown, EXIT_USAGE};
+pub use task::{AsyncUserFn, Task, TaskError, TaskFn, TaskFuture, TaskResult};
+pub use user::{TaskInfo, UserContext, UserType, UserTypeInfo};
+pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
+
+/// Re-exported so plans need no direct dependency to declare options or cancel runs.
+pub use clap;
+pub use tokio;
+pub use tokio_util::sync::CancellationToken;
+
+/// What a plan usually needs.
+pub mod prelude {
+    pub use crate::{
+        between, constant, constant_pacing, constant_throughput, task, Client, Plan, Task, TaskError, TaskResult,
+        UserContext, UserType,
+    };
+}

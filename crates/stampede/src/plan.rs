@@ -1,0 +1,126 @@
+//! A plan: the user types of a load test, its funnel and its hooks.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::runner::{Erased, ErasedUserType};
+use crate::user::{UserType, UserTypeInfo};
+
+type Hook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Everything a plan declares.
+#[derive(Default, Clone)]
+pub struct Plan {
+    pub(crate) types: Vec<Arc<dyn ErasedUserType>>,
+    pub(crate) funnel: Vec<String>,
+    pub(crate) on_test_start: Vec<Hook>,
+    pub(crate) on_test_stop: Vec<Hook>,
+}
+
+/// A user type or tag named on the command line that the plan does not have.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SelectionError {
+    #[error("unknown user type '{name}'; this plan has: {known}")]
+    UnknownUserType { name: String, known: String },
+    #[error("unknown tag '{name}'; the plan's tasks are tagged: {known}")]
+    UnknownTag { name: String, known: String },
+    #[error("no tasks are left to run after the tag filters")]
+    NothingToRun,
+}
+
+/// The user types and tasks that take part in a run.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    /// Per plan type: whether it runs.
+    pub active: Vec<bool>,
+    /// Per plan type: the indexes of its enabled tasks.
+    pub enabled: Vec<Arc<[usize]>>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a user type.
+    pub fn user_type<U: Send + 'static>(mut self, ut: UserType<U>) -> Self {
+        let info = ut.info();
+        self.types.push(Arc::new(Erased { inner: Arc::new(ut), info }));
+        self
+    }
+
+    /// Declares the funnel: request names in the order a buyer passes them. The report and
+    /// the UI show each step's count and its conversion from the step before.
+    pub fn funnel<S: Into<String>>(mut self, steps: impl IntoIterator<Item = S>) -> Self {
+        self.funnel = steps.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Runs before the first user starts.
+    pub fn on_test_start<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on_test_start.push(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    /// Runs after the last user stopped, before the reports are written.
+    pub fn on_test_stop<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on_test_stop.push(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    pub fn user_types(&self) -> Vec<UserTypeInfo> {
+        self.types.iter().map(|t| t.info().clone()).collect()
+    }
+
+    pub fn funnel_steps(&self) -> &[String] {
+        &self.funnel
+    }
+
+    /// Applies the command line's user types and tags.
+    pub(crate) fn select(&self, names: &[String], tags: &[String], exclude: &[String]) -> Result<Selection, SelectionError> {
+        let infos = self.user_types();
+        for n in names {
+            if !infos.iter().any(|t| &t.name == n) {
+                let known = infos.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(SelectionError::UnknownUserType { name: n.clone(), known });
+            }
+        }
+        let all_tags: BTreeSet<&str> = infos.iter().flat_map(|t| t.tasks.iter().flat_map(|k| k.tags.iter().map(String::as_str))).collect();
+        for tag in tags.iter().chain(exclude) {
+            if !all_tags.contains(tag.as_str()) {
+                let known = if all_tags.is_empty() { "(none)".to_owned() } else { all_tags.iter().copied().collect::<Vec<_>>().join(", ") };
+                return Err(SelectionError::UnknownTag { name: tag.clone(), known });
+            }
+        }
+        let mut active = Vec::new();
+        let mut enabled = Vec::new();
+        for t in &infos {
+            let picked = names.is_empty() || names.contains(&t.name);
+            let tasks: Vec<usize> = t
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| tags.is_empty() || k.tags.iter().any(|g| tags.contains(g)))
+                .filter(|(_, k)| !k.tags.iter().any(|g| exclude.contains(g)))
+                .map(|(i, _)| i)
+                .collect();
+            let filtered = !(tags.is_empty() && exclude.is_empty());
+            active.push(picked && (!tasks.is_empty() || !filtered));
+            enabled.push(Arc::from(tasks));
+        }
+        if !active.iter().any(|a| *a) {
+            return Err(SelectionError::NothingToRun);
+        }
+        Ok(Selection { active, enabled })
+    }
+}

@@ -1,0 +1,96 @@
+//! The tables printed in the terminal: the live one every few seconds and the final summary.
+
+use std::fmt::Write as _;
+
+use crate::stats::{RowSummary, Summary, PERCENTILES_TO_REPORT};
+
+fn truncate(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        name.to_owned()
+    } else {
+        let keep: String = name.chars().take(width.saturating_sub(1)).collect();
+        format!("{keep}…")
+    }
+}
+
+/// The request table, as Locust prints it.
+pub fn stats_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<8} {:<40} {:>8} {:>14} | {:>7} {:>7} {:>7} {:>7} | {:>8} {:>11}",
+        "Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s"
+    );
+    let rule = format!("{}|{}|{}", "-".repeat(73), "-".repeat(33), "-".repeat(21));
+    let _ = writeln!(out, "{rule}");
+    let row = |out: &mut String, r: &RowSummary| {
+        let fails = format!("{}({:.2}%)", r.num_failures, r.fail_ratio * 100.0);
+        let _ = writeln!(
+            out,
+            "{:<8} {:<40} {:>8} {:>14} | {:>7.0} {:>7.0} {:>7.0} {:>7.0} | {:>8.2} {:>11.2}",
+            truncate(&r.method, 8),
+            truncate(&r.name, 40),
+            r.num_requests,
+            fails,
+            r.avg_response_time,
+            r.min_response_time,
+            r.max_response_time,
+            r.median_response_time,
+            r.current_rps,
+            r.current_fail_per_sec
+        );
+    };
+    for r in &summary.rows {
+        row(&mut out, r);
+    }
+    let _ = writeln!(out, "{rule}");
+    row(&mut out, &summary.total);
+    out
+}
+
+/// The percentile table of the final summary (ms).
+pub fn percentile_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let labels = super::csv::percentile_labels();
+    let _ = write!(out, "{:<8} {:<40}", "Type", "Name");
+    for l in &labels {
+        let _ = write!(out, " {:>7}", l);
+    }
+    let _ = writeln!(out, " {:>8}", "# reqs");
+    let _ = writeln!(out, "{}", "-".repeat(50 + 8 * labels.len() + 9));
+    for r in summary.rows.iter().chain(std::iter::once(&summary.total)) {
+        let _ = write!(out, "{:<8} {:<40}", truncate(&r.method, 8), truncate(&r.name, 40));
+        for (i, _) in PERCENTILES_TO_REPORT.iter().enumerate() {
+            let _ = write!(out, " {:>7}", fmt_ms(r.percentiles[i]));
+        }
+        let _ = writeln!(out, " {:>8}", r.num_requests);
+    }
+    out
+}
+
+/// Milliseconds: one decimal below 10 ms, whole above.
+fn fmt_ms(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// Failures and exceptions, if any.
+pub fn problems(summary: &Summary) -> String {
+    let mut out = String::new();
+    if !summary.errors.is_empty() {
+        let _ = writeln!(out, "Error report\n{:>8}  Error", "# occ");
+        for e in &summary.errors {
+            let _ = writeln!(out, "{:>8}  {} {}: {}", e.occurrences, e.method, e.name, e.error);
+        }
+    }
+    if !summary.exceptions.is_empty() {
+        let _ = writeln!(out, "Exceptions\n{:>8}  Message (where)", "# occ");
+        for e in &summary.exceptions {
+            let _ = writeln!(out, "{:>8}  {} ({})", e.count, e.msg, e.traceback);
+        }
+    }
+    out
+}

@@ -1,0 +1,133 @@
+//! The JSON outputs: Locust's list of stats entries (`--json`, `--json-file`) and Stampede's
+//! full report (`--report-json`), whose schema is committed in `schema/report.schema.json`.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::stats::{locust_entry, EndpointStats, StatsState, PERCENTILES_TO_REPORT};
+use crate::threshold::Verdict;
+use crate::user::UserTypeInfo;
+
+/// Locust's `--json` output: the entries, without the Aggregated row (as Locust does).
+pub fn locust_json(stats: &StatsState) -> Value {
+    Value::Array(stats.entries.values().map(locust_entry).collect())
+}
+
+/// What the report needs besides the statistics.
+pub struct ReportContext<'a> {
+    pub host: &'a str,
+    pub user_types: &'a [UserTypeInfo],
+    /// Users per type at the peak of the run.
+    pub peak_users: &'a [u64],
+    pub funnel: &'a [String],
+    pub verdicts: &'a [Verdict],
+    pub end_time: f64,
+    pub exit_code: i32,
+}
+
+#[derive(Serialize)]
+struct RequestRow {
+    method: String,
+    name: String,
+    num_requests: u64,
+    num_failures: u64,
+    fail_ratio: f64,
+    avg_response_time_ms: f64,
+    min_response_time_ms: f64,
+    max_response_time_ms: f64,
+    median_response_time_ms: f64,
+    percentiles_ms: serde_json::Map<String, Value>,
+    avg_content_length: f64,
+    total_rps: f64,
+    total_fail_per_sec: f64,
+}
+
+fn request_row(e: &EndpointStats) -> RequestRow {
+    let mut percentiles_ms = serde_json::Map::new();
+    for (label, q) in super::csv::percentile_labels().into_iter().zip(PERCENTILES_TO_REPORT) {
+        percentiles_ms.insert(label.trim_end_matches('%').to_owned(), json!(e.percentile_ms(q)));
+    }
+    RequestRow {
+        method: e.method.clone(),
+        name: e.name.clone(),
+        num_requests: e.num_requests,
+        num_failures: e.num_failures,
+        fail_ratio: e.fail_ratio(),
+        avg_response_time_ms: e.avg_ms(),
+        min_response_time_ms: e.min_ms(),
+        max_response_time_ms: e.max_ms(),
+        median_response_time_ms: e.median_ms(),
+        percentiles_ms,
+        avg_content_length: e.avg_content_length(),
+        total_rps: e.total_rps(),
+        total_fail_per_sec: e.total_fail_per_sec(),
+    }
+}
+
+/// Requests per funnel step (all methods), with conversion from the step before.
+pub fn funnel_rows(stats: &StatsState, funnel: &[String]) -> Vec<Value> {
+    let mut prev: Option<u64> = None;
+    funnel
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let count: u64 = stats.entries.values().filter(|e| &e.name == step).map(|e| e.num_requests).sum();
+            let conversion = prev.map(|p| if p == 0 { 0.0 } else { count as f64 / p as f64 });
+            prev = Some(count);
+            json!({ "step": i + 1, "name": step, "count": count, "conversion": conversion })
+        })
+        .collect()
+}
+
+/// Each type's tasks: declared weight share against observed run share.
+pub fn task_rows(stats: &StatsState, types: &[UserTypeInfo]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for t in types {
+        let total_weight: u32 = t.tasks.iter().map(|k| k.weight).sum();
+        let total_runs: u64 = t.tasks.iter().map(|k| runs(stats, &t.name, &k.name)).sum();
+        for k in &t.tasks {
+            let n = runs(stats, &t.name, &k.name);
+            rows.push(json!({
+                "user_type": t.name,
+                "task": k.name,
+                "weight": k.weight,
+                "runs": n,
+                "declared_ratio": if total_weight == 0 { 0.0 } else { k.weight as f64 / total_weight as f64 },
+                "observed_ratio": if total_runs == 0 { 0.0 } else { n as f64 / total_runs as f64 },
+            }));
+        }
+    }
+    rows
+}
+
+fn runs(stats: &StatsState, user_type: &str, task: &str) -> u64 {
+    stats.task_runs.get(&(user_type.to_owned(), task.to_owned())).copied().unwrap_or(0)
+}
+
+/// Stampede's report.
+pub fn report_json(stats: &StatsState, ctx: &ReportContext<'_>) -> Value {
+    let user_types: Vec<Value> = ctx
+        .user_types
+        .iter()
+        .zip(ctx.peak_users)
+        .map(|(t, n)| json!({ "name": t.name, "weight": t.weight, "fixed_count": t.fixed_count, "users": n }))
+        .collect();
+    json!({
+        "stampede_version": env!("CARGO_PKG_VERSION"),
+        "host": ctx.host,
+        "start_time": stats.start_time,
+        "end_time": ctx.end_time,
+        "duration_s": (ctx.end_time - stats.start_time).max(0.0),
+        "requests": stats.entries.values().map(request_row).collect::<Vec<_>>(),
+        "total": request_row(&stats.total),
+        "user_types": user_types,
+        "tasks": task_rows(stats, ctx.user_types),
+        "failures": stats.errors.values().collect::<Vec<_>>(),
+        "exceptions": stats.exceptions.values().collect::<Vec<_>>(),
+        "funnel": funnel_rows(stats, ctx.funnel),
+        "thresholds": ctx.verdicts.iter().map(|v| json!({
+            "expr": v.threshold.text, "passed": v.passed, "actual": v.actual
+        })).collect::<Vec<_>>(),
+        "exit_code": ctx.exit_code,
+    })
+}

@@ -1,0 +1,145 @@
+//! Entry points for plan binaries: parse the command line, then run the plan.
+
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{expand_config_file, Cli, NoOptions};
+use crate::headless::{run_headless, Outcome};
+use crate::plan::Plan;
+
+/// Exit code for bad usage, as clap uses.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Parses `argv` (program name first) with the config file and environment.
+/// On `--help` it prints and returns `Err(0)`; on a bad value it prints a message naming it
+/// and returns `Err(2)`.
+pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, i32> {
+    let command = Cli::<P>::command();
+    let argv = match expand_config_file(argv.into_iter().collect(), &command) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    let parsed = command.try_get_matches_from(argv).and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m));
+    match parsed {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            Err(code)
+        }
+    }
+}
+
+/// Runs a parsed command line; `shutdown` ends the run early as Ctrl-C does.
+pub async fn run_with_shutdown<P: Args>(cli: &Cli<P>, plan: &Plan, shutdown: CancellationToken) -> Result<Outcome, i32> {
+    let o = &cli.options;
+    let selection = match plan.select(&o.user_types, &o.tags, &o.exclude_tags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    if o.list {
+        for t in plan.user_types() {
+            println!("{}", t.name);
+        }
+        return Err(0);
+    }
+    if o.show_task_ratio {
+        print!("{}", crate::inspect::task_ratio(plan, &selection));
+        return Err(0);
+    }
+    if o.print_locustfile {
+        print!("{}", crate::inspect::locustfile(plan));
+        return Err(0);
+    }
+    let Some(host) = o.host.clone() else {
+        eprintln!("error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST)");
+        return Err(EXIT_USAGE);
+    };
+    if o.master || o.worker {
+        eprintln!("error: distributed mode (--master / --worker) is not built yet; run without it");
+        return Err(EXIT_USAGE);
+    }
+    if !o.headless {
+        eprintln!("error: the web UI is not built yet; run with --headless");
+        return Err(EXIT_USAGE);
+    }
+    match run_headless(o, plan, selection, host, shutdown).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            eprintln!("error: could not write a report: {e}");
+            Err(1)
+        }
+    }
+}
+
+/// Runs a parsed command line until done or Ctrl-C / SIGTERM, and returns the exit code.
+pub async fn run<P: Args>(cli: &Cli<P>, plan: &Plan) -> ExitCode {
+    init_logging(&cli.options.loglevel, cli.options.logfile.as_deref());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let code = match run_with_shutdown(cli, plan, shutdown).await {
+        Ok(outcome) => outcome.exit_code,
+        Err(code) => code,
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// The whole `main` of a plan without options of its own.
+pub fn main(plan: Plan) -> ExitCode {
+    main_with::<NoOptions>(|_| plan)
+}
+
+/// The whole `main` of a plan with options `P`, built once they are parsed.
+pub fn main_with<P: Args>(build: impl FnOnce(&P) -> Plan) -> ExitCode {
+    let cli = match parse_args::<P>(std::env::args()) {
+        Ok(c) => c,
+        Err(code) => return ExitCode::from(code as u8),
+    };
+    let plan = build(&cli.plan);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
+    rt.block_on(run(&cli, &plan))
+}
+
+async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    token.cancel();
+    // A second Ctrl-C while reports are written ends the process at once.
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::exit(130);
+}
+
+fn init_logging(level: &str, file: Option<&std::path::Path>) {
+    let level = match level.to_ascii_uppercase().as_str() {
+        "ERROR" | "CRITICAL" => tracing::Level::ERROR,
+        "WARNING" | "WARN" => tracing::Level::WARN,
+        "DEBUG" => tracing::Level::DEBUG,
+        "TRACE" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false);
+    let _ = match file.and_then(|f| std::fs::OpenOptions::new().create(true).append(true).open(f).ok()) {
+        Some(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}

@@ -1,0 +1,149 @@
+//! One simulated user's life: build its state, `on_start`, tasks and waits until told to
+//! stop, then `on_stop`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+use super::panics::{catch_sync, CatchPanic, Panicked};
+use crate::stats::{Event, Recorder};
+use crate::task::{TaskError, TaskFn, TaskResult};
+use crate::user::{UserContext, UserType, UserTypeInfo};
+
+/// How the runner tells a user to end.
+#[derive(Clone)]
+pub(crate) struct UserControl {
+    /// Finish the current task, run `on_stop`, and end.
+    pub stop: CancellationToken,
+}
+
+/// A user type with its state type erased, so the runner can hold a list of them.
+pub(crate) trait ErasedUserType: Send + Sync {
+    fn info(&self) -> &UserTypeInfo;
+    /// The whole life of one user; `enabled` lists the task indexes left after tag filters.
+    fn live(&self, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) -> BoxFuture<'static, ()>;
+}
+
+pub(crate) struct Erased<U> {
+    pub inner: Arc<UserType<U>>,
+    pub info: UserTypeInfo,
+}
+
+impl<U: Send + 'static> ErasedUserType for Erased<U> {
+    fn info(&self) -> &UserTypeInfo {
+        &self.info
+    }
+    fn live(&self, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) -> BoxFuture<'static, ()> {
+        Box::pin(live(self.inner.clone(), ctx, ctl, enabled))
+    }
+}
+
+/// What the user does after a task.
+enum Next {
+    Wait,
+    NoWait,
+    Stop,
+}
+
+async fn live<U: Send + 'static>(ut: Arc<UserType<U>>, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) {
+    let recorder = ctx.recorder.clone();
+    let mut user = match catch_sync(|| (ut.new)(&ctx)) {
+        Ok(u) => u,
+        Err(p) => {
+            record_panic(&recorder, &ut.name, "new", p);
+            recorder.flush();
+            return;
+        }
+    };
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
+    let weights: Vec<u32> = enabled.iter().map(|&i| ut.tasks[i].weight).collect();
+    let mut next_in_sequence = 0usize;
+
+    let mut stopped_by_task = false;
+    if let Some(on_start) = &ut.on_start {
+        stopped_by_task = matches!(run_task(on_start.as_ref(), &mut user, &recorder, &ut.name, "on_start").await, Next::Stop);
+    }
+    while !stopped_by_task && !ctl.stop.is_cancelled() && !enabled.is_empty() {
+        let idx = if ut.sequential {
+            let i = enabled[next_in_sequence % enabled.len()];
+            next_in_sequence += 1;
+            i
+        } else {
+            enabled[pick(&weights, &mut rng)]
+        };
+        let task = &ut.tasks[idx];
+        let started = Instant::now();
+        let next = run_task(task.run.as_ref(), &mut user, &recorder, &ut.name, &task.name).await;
+        recorder.record(Event::TaskRun { user_type: ut.name.clone(), task: task.name.clone() });
+        match next {
+            Next::Stop => stopped_by_task = true,
+            Next::NoWait => tokio::task::yield_now().await,
+            Next::Wait => {
+                let wait = ut.wait_time.next(started.elapsed(), &mut rng);
+                if wait.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    // Waiting is when a user is idle: send what it recorded so live stats are fresh.
+                    recorder.flush();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = ctl.stop.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+    if let Some(on_stop) = &ut.on_stop {
+        run_task(on_stop.as_ref(), &mut user, &recorder, &ut.name, "on_stop").await;
+    }
+    recorder.flush();
+}
+
+/// Index into `weights`, picked with probability proportional to the weight.
+fn pick(weights: &[u32], rng: &mut SmallRng) -> usize {
+    let total: u64 = weights.iter().map(|w| *w as u64).sum();
+    if total == 0 {
+        return rng.random_range(0..weights.len());
+    }
+    let mut r = rng.random_range(0..total);
+    for (i, w) in weights.iter().enumerate() {
+        if r < *w as u64 {
+            return i;
+        }
+        r -= *w as u64;
+    }
+    weights.len() - 1
+}
+
+/// Runs one task, recording an error or panic; the user goes on either way.
+async fn run_task<U: Send + 'static>(f: &dyn TaskFn<U>, user: &mut U, recorder: &Recorder, user_type: &str, task: &str) -> Next {
+    let outcome: Result<TaskResult, Panicked> = CatchPanic(f.call(user)).await;
+    match outcome {
+        Ok(Ok(())) | Ok(Err(TaskError::Request(_))) => Next::Wait,
+        Ok(Err(TaskError::Reschedule)) => Next::NoWait,
+        Ok(Err(TaskError::StopUser)) => Next::Stop,
+        Ok(Err(TaskError::Failed { message, location })) => {
+            recorder.record(Event::Exception {
+                message,
+                location: format!("{user_type}.{task} at {}:{}:{}", location.file(), location.line(), location.column()),
+            });
+            Next::Wait
+        }
+        Err(p) => {
+            record_panic(recorder, user_type, task, p);
+            Next::Wait
+        }
+    }
+}
+
+fn record_panic(recorder: &Recorder, user_type: &str, task: &str, p: Panicked) {
+    let place = p.location.map(|l| format!(" at {l}")).unwrap_or_default();
+    recorder.record(Event::Exception {
+        message: format!("panic: {}", p.message),
+        location: format!("{user_type}.{task}{place}"),
+    });
+}

@@ -1,0 +1,301 @@
+//! The runner: starts and stops users at the spawn rate, and answers to commands from the
+//! headless loop, the web UI or a distributed master.
+
+mod dispatch;
+mod life;
+mod panics;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub(crate) use dispatch::Dispatch;
+pub(crate) use life::{Erased, ErasedUserType};
+use life::UserControl;
+
+use crate::client::ClientConfig;
+use crate::stats::StatsHandle;
+use crate::user::UserContext;
+
+/// Where the runner is, with Locust's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerState {
+    Ready,
+    Spawning,
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl RunnerState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunnerState::Ready => "ready",
+            RunnerState::Spawning => "spawning",
+            RunnerState::Running => "running",
+            RunnerState::Stopping => "stopping",
+            RunnerState::Stopped => "stopped",
+        }
+    }
+}
+
+/// What the runner reports of itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunnerStatus {
+    pub state: RunnerState,
+    pub target_users: u64,
+    pub spawn_rate: f64,
+    pub host: String,
+}
+
+enum Cmd {
+    /// Ramp to `users` at `rate` users per second (also while running).
+    Target { users: u64, rate: f64, host: Option<Url> },
+    /// Stop every user, waiting up to the stop timeout for tasks to finish.
+    Stop { done: oneshot::Sender<()> },
+}
+
+/// Everything a runner needs to start users.
+pub(crate) struct RunnerSetup {
+    pub types: Vec<Arc<dyn ErasedUserType>>,
+    /// Enabled task indexes per type, after tag filters.
+    pub enabled: Vec<Arc<[usize]>>,
+    pub dispatch: Dispatch,
+    pub host: Url,
+    pub client_config: ClientConfig,
+    pub stop_timeout: Duration,
+    pub stats: StatsHandle,
+}
+
+/// Talks to a running [`Runner`]; cheap to clone.
+#[derive(Clone)]
+pub struct RunnerHandle {
+    tx: mpsc::UnboundedSender<Cmd>,
+    status: watch::Receiver<RunnerStatus>,
+    stats: StatsHandle,
+}
+
+impl RunnerHandle {
+    /// Ramps to `users` at `rate` per second, starting a test if none is running.
+    pub fn start(&self, users: u64, rate: f64, host: Option<Url>) {
+        let _ = self.tx.send(Cmd::Target { users, rate, host });
+    }
+
+    /// Stops every user and waits until they are gone.
+    pub async fn stop(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Stop { done }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub fn status(&self) -> RunnerStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn watch(&self) -> watch::Receiver<RunnerStatus> {
+        self.status.clone()
+    }
+
+    /// Users alive right now.
+    pub fn user_count(&self) -> u64 {
+        self.stats.users.total()
+    }
+
+    pub fn stats(&self) -> &StatsHandle {
+        &self.stats
+    }
+}
+
+struct RunningUser {
+    ctl: UserControl,
+    handle: JoinHandle<()>,
+}
+
+/// The actor owning every user.
+struct Runner {
+    setup: RunnerSetup,
+    users: Vec<RunningUser>,
+    status: watch::Sender<RunnerStatus>,
+    next_id: Arc<AtomicU64>,
+    /// Current ramp: from `from` users at `started` towards the target.
+    ramp: Option<Ramp>,
+}
+
+#[derive(Clone, Copy)]
+struct Ramp {
+    from: u64,
+    to: u64,
+    rate: f64,
+    started: Instant,
+}
+
+impl Ramp {
+    /// Users there should be at `now`: the first one at once, then one every 1/rate s.
+    fn wanted(&self, now: Instant) -> u64 {
+        let steps = if self.rate <= 0.0 || !self.rate.is_finite() {
+            u64::MAX
+        } else {
+            (now.duration_since(self.started).as_secs_f64() * self.rate) as u64 + 1
+        };
+        if self.to >= self.from {
+            self.from.saturating_add(steps).min(self.to)
+        } else {
+            self.from.saturating_sub(steps).max(self.to)
+        }
+    }
+
+    fn next_step(&self) -> Instant {
+        let tick = if self.rate > 0.0 { (1.0 / self.rate).max(0.001) } else { 0.001 };
+        Instant::now() + Duration::from_secs_f64(tick.min(1.0))
+    }
+}
+
+/// Starts the runner actor.
+pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let status = RunnerStatus {
+        state: RunnerState::Ready,
+        target_users: 0,
+        spawn_rate: 0.0,
+        host: setup.host.to_string(),
+    };
+    let (status_tx, status_rx) = watch::channel(status);
+    let stats = setup.stats.clone();
+    let runner = Runner { setup, users: Vec::new(), status: status_tx, next_id: Arc::new(AtomicU64::new(0)), ramp: None };
+    tokio::spawn(runner.run(rx));
+    RunnerHandle { tx, status: status_rx, stats }
+}
+
+impl Runner {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        loop {
+            let step_at = self.ramp.map(|r| r.next_step());
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    None => break,
+                    Some(Cmd::Target { users, rate, host }) => self.retarget(users, rate, host),
+                    Some(Cmd::Stop { done }) => {
+                        self.stop_all().await;
+                        let _ = done.send(());
+                    }
+                },
+                _ = sleep_until_opt(step_at) => self.step(),
+            }
+        }
+        self.stop_all().await;
+    }
+
+    fn retarget(&mut self, users: u64, rate: f64, host: Option<Url>) {
+        if let Some(h) = host {
+            self.setup.host = h;
+        }
+        let users = self.setup.dispatch.capacity().map_or(users, |cap| users.min(cap));
+        self.prune();
+        let from = self.users.len() as u64;
+        self.ramp = Some(Ramp { from, to: users, rate, started: Instant::now() });
+        self.status.send_modify(|s| {
+            s.state = RunnerState::Spawning;
+            s.target_users = users;
+            s.spawn_rate = rate;
+            s.host = self.setup.host.to_string();
+        });
+        self.step();
+    }
+
+    /// Moves the user count towards the ramp's line.
+    fn step(&mut self) {
+        let Some(ramp) = self.ramp else { return };
+        let wanted = ramp.wanted(Instant::now());
+        while (self.users.len() as u64) < wanted {
+            let slot = self.users.len() as u64;
+            match self.setup.dispatch.type_for_slot(slot) {
+                Some(t) => self.spawn_user(t),
+                None => break,
+            }
+        }
+        while (self.users.len() as u64) > wanted {
+            let user = self.users.pop().expect("len > wanted >= 0");
+            user.ctl.stop.cancel();
+        }
+        if wanted == ramp.to {
+            self.ramp = None;
+            self.status.send_modify(|s| s.state = RunnerState::Running);
+        }
+    }
+
+    fn spawn_user(&mut self, type_idx: usize) {
+        let ut = self.setup.types[type_idx].clone();
+        let ctx = UserContext {
+            host: self.setup.host.clone(),
+            client_config: self.setup.client_config.clone(),
+            recorder: self.setup.stats.recorder(),
+            user_id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            user_type: ut.info().name.as_str().into(),
+        };
+        let ctl = UserControl { stop: CancellationToken::new() };
+        let life = ut.live(ctx, ctl.clone(), self.setup.enabled[type_idx].clone());
+        let counts = self.setup.stats.users.clone();
+        counts.add(type_idx, 1);
+        let handle = tokio::spawn(async move {
+            // Decrements the count however the user ends, even if its task is aborted.
+            let _guard = CountGuard { counts, type_idx };
+            life.await;
+        });
+        self.users.push(RunningUser { ctl, handle });
+    }
+
+    /// Forgets users that ended by themselves (`StopUser`), keeping slot order.
+    fn prune(&mut self) {
+        self.users.retain(|u| !u.handle.is_finished());
+    }
+
+    async fn stop_all(&mut self) {
+        self.ramp = None;
+        if self.users.is_empty() {
+            self.status.send_modify(|s| s.state = RunnerState::Stopped);
+            return;
+        }
+        self.status.send_modify(|s| s.state = RunnerState::Stopping);
+        for u in &self.users {
+            u.ctl.stop.cancel();
+        }
+        let deadline = Instant::now() + self.setup.stop_timeout;
+        for u in &mut self.users {
+            // Tasks may finish until the stop timeout; then they are aborted mid-request.
+            if tokio::time::timeout_at(deadline, &mut u.handle).await.is_err() {
+                u.handle.abort();
+            }
+        }
+        for u in self.users.drain(..) {
+            let _ = u.handle.await;
+        }
+        self.status.send_modify(|s| s.state = RunnerState::Stopped);
+    }
+}
+
+struct CountGuard {
+    counts: Arc<crate::stats::UserCounts>,
+    type_idx: usize,
+}
+
+impl Drop for CountGuard {
+    fn drop(&mut self) {
+        self.counts.add(self.type_idx, -1);
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,113 @@
+//! The actor that owns the statistics.
+//!
+//! It receives batches from users and commands carrying `oneshot` replies, and once a second
+//! appends a point to the history. Nothing else holds a lock on the totals.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::state::{StatsState, Summary};
+use super::{unix_now, Command, Recorder};
+
+/// Live user counts per user type, written by the runner and read by the aggregator.
+#[derive(Debug)]
+pub struct UserCounts {
+    pub names: Vec<String>,
+    counts: Vec<AtomicU64>,
+}
+
+impl UserCounts {
+    pub fn new(names: Vec<String>) -> Self {
+        let counts = names.iter().map(|_| AtomicU64::new(0)).collect();
+        Self { names, counts }
+    }
+    pub fn add(&self, idx: usize, delta: i64) {
+        if delta >= 0 {
+            self.counts[idx].fetch_add(delta as u64, Ordering::Relaxed);
+        } else {
+            self.counts[idx].fetch_sub((-delta) as u64, Ordering::Relaxed);
+        }
+    }
+    pub fn get(&self, idx: usize) -> u64 {
+        self.counts[idx].load(Ordering::Relaxed)
+    }
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+    pub fn by_type(&self) -> Vec<(String, u64)> {
+        self.names.iter().cloned().zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed))).collect()
+    }
+}
+
+/// A cheap, cloneable way to talk to the aggregator.
+#[derive(Clone)]
+pub struct StatsHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    pub users: Arc<UserCounts>,
+}
+
+impl StatsHandle {
+    /// A recorder for one user (or any producer of events).
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.tx.clone())
+    }
+
+    /// The current table.
+    pub async fn summary(&self) -> Summary {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Summary(tx));
+        rx.await.expect("the aggregator outlives its handles")
+    }
+
+    /// A full copy of the state (histograms included), for reports and merging.
+    pub async fn snapshot(&self) -> StatsState {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Snapshot(tx));
+        *rx.await.expect("the aggregator outlives its handles")
+    }
+
+    /// Starts the counts afresh (`--reset-stats`, the UI's reset button).
+    pub fn reset(&self) {
+        let _ = self.tx.send(Command::Reset);
+    }
+}
+
+/// Starts the aggregator on the current runtime. `node` names this process in the
+/// exceptions table. It stops when every handle and recorder is gone.
+pub fn spawn_aggregator(users: Arc<UserCounts>, node: String, full_history: bool) -> StatsHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = StatsHandle { tx, users: users.clone() };
+    tokio::spawn(run(rx, users, node, full_history));
+    handle
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Command>, users: Arc<UserCounts>, node: String, full_history: bool) {
+    let mut state = StatsState::new(unix_now(), full_history);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                None => break,
+                Some(Command::Batch(events)) => {
+                    for e in events {
+                        state.apply(e, &node);
+                    }
+                }
+                Some(Command::Summary(reply)) => {
+                    let _ = reply.send(state.summary(unix_now(), users.total(), users.by_type()));
+                }
+                Some(Command::Snapshot(reply)) => {
+                    let _ = reply.send(Box::new(state.clone()));
+                }
+                Some(Command::Reset) => {
+                    state = StatsState::new(unix_now(), full_history);
+                }
+            },
+            _ = tick.tick() => state.push_history(unix_now(), users.total()),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! One row of the statistics table: every request with the same method and name.
+//!
+//! Response times go into an HDR histogram at microsecond resolution and 3 significant
+//! digits, so percentiles are exact to 0.1 % (Locust rounds to ~2 digits and can report a
+//! p99 above the max). Histograms add exactly, which is what lets stats from many workers
+//! merge without loss.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+/// The percentiles Locust reports in its CSV files and console table.
+pub const PERCENTILES_TO_REPORT: [f64; 11] = [
+    0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+
+/// Significant digits kept by every histogram.
+const SIGFIG: u8 = 3;
+
+/// A new auto-resizing histogram of microseconds.
+pub fn new_histogram() -> Histogram<u64> {
+    // Auto-resizing keeps an endpoint that only ever answers in 1 ms small, and
+    // still records a 10-minute outlier exactly.
+    Histogram::new(SIGFIG).expect("3 significant digits is a valid histogram precision")
+}
+
+/// Counters and a histogram for one (method, name) pair, or for all of them ("Aggregated").
+#[derive(Clone, Debug)]
+pub struct EndpointStats {
+    pub method: String,
+    pub name: String,
+    pub num_requests: u64,
+    pub num_failures: u64,
+    /// Sum of response times in microseconds, for the average.
+    pub total_response_time_us: u64,
+    pub min_response_time_us: Option<u64>,
+    pub max_response_time_us: u64,
+    pub total_content_length: u64,
+    /// Response times in microseconds.
+    pub histogram: Histogram<u64>,
+    /// Requests per unix second: the source of current RPS and of the history.
+    pub reqs_per_sec: BTreeMap<u64, u64>,
+    pub fails_per_sec: BTreeMap<u64, u64>,
+    /// Unix time (seconds) the stats were started or last reset.
+    pub start_time: f64,
+    /// Unix time (seconds) of the newest request.
+    pub last_request_timestamp: Option<f64>,
+}
+
+impl EndpointStats {
+    pub fn new(method: &str, name: &str, start_time: f64) -> Self {
+        Self {
+            method: method.to_owned(),
+            name: name.to_owned(),
+            num_requests: 0,
+            num_failures: 0,
+            total_response_time_us: 0,
+            min_response_time_us: None,
+            max_response_time_us: 0,
+            total_content_length: 0,
+            histogram: new_histogram(),
+            reqs_per_sec: BTreeMap::new(),
+            fails_per_sec: BTreeMap::new(),
+            start_time,
+            last_request_timestamp: None,
+        }
+    }
+
+    /// Counts one request that completed at unix time `at`.
+    pub fn record(&mut self, elapsed_us: u64, content_length: u64, failed: bool, at: f64) {
+        self.num_requests += 1;
+        self.total_response_time_us += elapsed_us;
+        self.min_response_time_us = Some(self.min_response_time_us.map_or(elapsed_us, |m| m.min(elapsed_us)));
+        self.max_response_time_us = self.max_response_time_us.max(elapsed_us);
+        self.total_content_length += content_length;
+        self.histogram.saturating_record(elapsed_us);
+        let second = at as u64;
+        *self.reqs_per_sec.entry(second).or_default() += 1;
+        if failed {
+            self.num_failures += 1;
+            *self.fails_per_sec.entry(second).or_default() += 1;
+        }
+        self.last_request_timestamp = Some(self.last_request_timestamp.map_or(at, |t| t.max(at)));
+    }
+
+    /// Adds another entry's counts to this one, exactly (distributed mode, Aggregated row).
+    pub fn merge(&mut self, other: &EndpointStats) {
+        self.num_requests += other.num_requests;
+        self.num_failures += other.num_failures;
+        self.total_response_time_us += other.total_response_time_us;
+        self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max_response_time_us = self.max_response_time_us.max(other.max_response_time_us);
+        self.total_content_length += other.total_content_length;
+        self.histogram
+            .add(&other.histogram)
+            .expect("auto-resizing histograms always add");
+        for (s, n) in &other.reqs_per_sec {
+            *self.reqs_per_sec.entry(*s).or_default() += n;
+        }
+        for (s, n) in &other.fails_per_sec {
+            *self.fails_per_sec.entry(*s).or_default() += n;
+        }
+        self.start_time = self.start_time.min(other.start_time);
+        self.last_request_timestamp = match (self.last_request_timestamp, other.last_request_timestamp) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    pub fn fail_ratio(&self) -> f64 {
+        if self.num_requests == 0 {
+            0.0
+        } else {
+            self.num_failures as f64 / self.num_requests as f64
+        }
+    }
+
+    pub fn avg_ms(&self) -> f64 {
+        if self.num_requests == 0 {
+            0.0
+        } else {
+            self.total_response_time_us as f64 / self.num_requests as f64 / 1000.0
+        }
+    }
+
+    pub fn min_ms(&self) -> f64 {
+        self.min_response_time_us.unwrap_or(0) as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.max_response_time_us as f64 / 1000.0
+    }
+
+    /// The response time (ms) that `quantile` (0..=1) of requests finished within.
+    /// 1.0 is the exact max; others are exact to HDR precision and never exceed the max.
+    pub fn percentile_ms(&self, quantile: f64) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        if quantile >= 1.0 {
+            return self.max_ms();
+        }
+        let v = self.histogram.value_at_quantile(quantile).min(self.max_response_time_us);
+        let v = v.max(self.min_response_time_us.unwrap_or(0));
+        v as f64 / 1000.0
+    }
+
+    pub fn median_ms(&self) -> f64 {
+        self.percentile_ms(0.5)
+    }
+
+    pub fn avg_content_length(&self) -> f64 {
+        if self.num_requests == 0 {
+            0.0
+        } else {
+            self.total_content_length as f64 / self.num_requests as f64
+        }
+    }
+
+    /// Seconds between the start and the newest request, as Locust computes total RPS.
+    fn duration(&self) -> f64 {
+        match self.last_request_timestamp {
+            Some(last) if last > self.start_time => last - self.start_time,
+            _ => 0.0,
+        }
+    }
+
+    pub fn total_rps(&self) -> f64 {
+        let d = self.duration();
+        if d > 0.0 {
+            self.num_requests as f64 / d
+        } else {
+            0.0
+        }
+    }
+
+    pub fn total_fail_per_sec(&self) -> f64 {
+        let d = self.duration();
+        if d > 0.0 {
+            self.num_failures as f64 / d
+        } else {
+            0.0
+        }
+    }
+
+    /// Requests per second averaged over the last ten whole seconds before `now`
+    /// (the running second is skipped because it is still filling up).
+    pub fn current_rps(&self, now: f64) -> f64 {
+        window_average(&self.reqs_per_sec, self.start_time, now)
+    }
+
+    pub fn current_fail_per_sec(&self, now: f64) -> f64 {
+        window_average(&self.fails_per_sec, self.start_time, now)
+    }
+}
+
+/// Average of per-second counts over `[max(start, now-10), now-1)`.
+fn window_average(per_sec: &BTreeMap<u64, u64>, start: f64, now: f64) -> f64 {
+    let end = now as u64; // exclusive: the running second
+    let begin = (end.saturating_sub(10)).max(start.ceil() as u64);
+    if end <= begin {
+        return 0.0;
+    }
+    let sum: u64 = per_sec.range(begin..end).map(|(_, n)| n).sum();
+    sum as f64 / (end - begin) as f64
+}
+
+/// Locust's response-time bucket: exact ms below 100, then ~2 significant digits,
+/// rounding halves to even as Python's `round` does.
+pub fn locust_bucket(ms: f64) -> u64 {
+    fn round_even(x: f64) -> f64 {
+        let r = x.round();
+        if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+            r - x.signum()
+        } else {
+            r
+        }
+    }
+    let scale = if ms < 100.0 {
+        1.0
+    } else if ms < 1000.0 {
+        10.0
+    } else if ms < 10000.0 {
+        100.0
+    } else {
+        1000.0
+    };
+    (round_even(ms / scale) * scale) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_match_sorted_samples_within_hdr_precision() {
+        let mut e = EndpointStats::new("GET", "/", 0.0);
+        let mut samples: Vec<u64> = (0..10_000u64).map(|i| (i * 7919) % 250_000 + 50).collect();
+        for s in &samples {
+            e.record(*s, 10, false, 1.0);
+        }
+        samples.sort_unstable();
+        for q in PERCENTILES_TO_REPORT {
+            let idx = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+            let exact = samples[idx] as f64 / 1000.0;
+            let got = e.percentile_ms(q);
+            assert!((got - exact).abs() <= exact * 0.001 + 0.001, "q={q} exact={exact} got={got}");
+        }
+        assert_eq!(e.percentile_ms(1.0), 250.049);
+    }
+
+    #[test]
+    fn merging_two_halves_equals_recording_everything() {
+        let mut all = EndpointStats::new("GET", "/", 0.0);
+        let mut a = EndpointStats::new("GET", "/", 0.0);
+        let mut b = EndpointStats::new("GET", "/", 0.0);
+        for i in 0..5000u64 {
+            let v = (i * 31) % 9000 + 1;
+            all.record(v, i, i % 10 == 0, (i / 100) as f64);
+            if i % 2 == 0 { a.record(v, i, i % 10 == 0, (i / 100) as f64) } else { b.record(v, i, i % 10 == 0, (i / 100) as f64) }
+        }
+        a.merge(&b);
+        assert_eq!(a.num_requests, all.num_requests);
+        assert_eq!(a.num_failures, all.num_failures);
+        assert_eq!(a.total_response_time_us, all.total_response_time_us);
+        assert_eq!(a.reqs_per_sec, all.reqs_per_sec);
+        assert_eq!(a.histogram, all.histogram);
+        for q in PERCENTILES_TO_REPORT {
+            assert_eq!(a.percentile_ms(q), all.percentile_ms(q));
+        }
+    }
+
+    #[test]
+    fn locust_buckets_round_like_python() {
+        assert_eq!(locust_bucket(99.4), 99);
+        assert_eq!(locust_bucket(147.0), 150);
+        assert_eq!(locust_bucket(145.0), 140); // half to even
+        assert_eq!(locust_bucket(3432.0), 3400);
+        assert_eq!(locust_bucket(58760.0), 59000);
+    }
+
+    #[test]
+    fn current_rps_skips_the_running_second() {
+        let mut e = EndpointStats::new("GET", "/", 100.0);
+        for s in 100..110u64 {
+            for _ in 0..5 {
+                e.record(1000, 0, false, s as f64 + 0.5);
+            }
+        }
+        assert_eq!(e.current_rps(110.2), 5.0);
+    }
+}

@@ -1,0 +1,137 @@
+//! Statistics: what users record, and the aggregator that owns the totals.
+//!
+//! Users never touch shared state per request: each user's [`Recorder`] buffers events and
+//! sends them in batches to the [`Aggregator`] actor, which owns every histogram and counter
+//! and answers questions through [`StatsHandle`].
+
+mod aggregator;
+mod entry;
+mod state;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
+pub use entry::{locust_bucket, new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
+pub use state::{ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, RowSummary, StatsState, Summary};
+
+mod locust_format;
+pub use locust_format::{locust_entry, locust_error};
+
+/// Unix time in seconds, as Locust timestamps requests.
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Something a user did that the statistics count.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// One request (or any timed action recorded through [`Recorder::record_request`]).
+    Request {
+        method: Arc<str>,
+        name: Arc<str>,
+        elapsed_us: u64,
+        content_length: u64,
+        /// Why the request failed; `None` when it succeeded.
+        error: Option<String>,
+        /// Unix time (s) it completed.
+        at: f64,
+    },
+    /// A task ran to its end (whatever its result).
+    TaskRun { user_type: Arc<str>, task: Arc<str> },
+    /// A task returned an error or panicked.
+    Exception { message: String, location: String },
+}
+
+/// Messages the aggregator understands.
+pub(crate) enum Command {
+    Batch(Vec<Event>),
+    Summary(tokio::sync::oneshot::Sender<Summary>),
+    Snapshot(tokio::sync::oneshot::Sender<Box<StatsState>>),
+    Reset,
+}
+
+/// How many events a user buffers before sending them on.
+const BATCH_LEN: usize = 64;
+/// How stale a buffer may get while a user is busy (it is always flushed before a wait).
+const BATCH_AGE_MS: u128 = 200;
+
+/// A user's buffer of events, shared by its HTTP clients and the runner that flushes it.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<RecorderInner>,
+}
+
+struct RecorderInner {
+    /// Uncontended in practice: only this user's task touches it between flushes.
+    buf: Mutex<Batch>,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+struct Batch {
+    events: Vec<Event>,
+    since: Instant,
+}
+
+impl Recorder {
+    pub(crate) fn new(tx: mpsc::UnboundedSender<Command>) -> Self {
+        Self {
+            inner: Arc::new(RecorderInner {
+                buf: Mutex::new(Batch { events: Vec::new(), since: Instant::now() }),
+                tx,
+            }),
+        }
+    }
+
+    /// Records an event; the batch goes to the aggregator when full or old.
+    pub fn record(&self, event: Event) {
+        let full = {
+            let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
+            if b.events.is_empty() {
+                b.since = Instant::now();
+            }
+            b.events.push(event);
+            b.events.len() >= BATCH_LEN || b.since.elapsed().as_millis() >= BATCH_AGE_MS
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Records a timed action that is not an HTTP request (a database call, a websocket
+    /// message) so it shows in the same table, like Locust's `events.request.fire`.
+    pub fn record_request(&self, method: &str, name: &str, elapsed: std::time::Duration, content_length: u64, error: Option<String>) {
+        self.record(Event::Request {
+            method: method.into(),
+            name: name.into(),
+            elapsed_us: elapsed.as_micros() as u64,
+            content_length,
+            error,
+            at: unix_now(),
+        });
+    }
+
+    /// Sends whatever is buffered now.
+    pub fn flush(&self) {
+        let events = {
+            let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
+            if b.events.is_empty() {
+                return;
+            }
+            std::mem::take(&mut b.events)
+        };
+        // The aggregator only goes away at the very end of a run; late events are moot then.
+        let _ = self.inner.tx.send(Command::Batch(events));
+    }
+}
+
+impl Drop for RecorderInner {
+    fn drop(&mut self) {
+        let events = std::mem::take(&mut self.buf.get_mut().unwrap_or_else(|p| p.into_inner()).events);
+        if !events.is_empty() {
+            let _ = self.tx.send(Command::Batch(events));
+        }
+    }
+}

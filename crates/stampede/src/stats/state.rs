@@ -1,0 +1,323 @@
+//! Everything the aggregator knows, and the summaries it hands out.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::entry::{new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
+use super::Event;
+
+/// Failures grouped by method, name and error text (Locust's failures table).
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorStats {
+    pub method: String,
+    pub name: String,
+    pub error: String,
+    pub occurrences: u64,
+    pub first_seen: f64,
+    pub last_seen: f64,
+}
+
+/// Task errors and panics grouped by message and place (Locust's exceptions table).
+#[derive(Clone, Debug, Serialize)]
+pub struct ExceptionStats {
+    pub count: u64,
+    pub msg: String,
+    pub traceback: String,
+    pub nodes: Vec<String>,
+}
+
+/// One second of the run, for charts and the history CSV.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryPoint {
+    pub time: f64,
+    pub user_count: u64,
+    /// A row per endpoint when the full history is kept, then always the Aggregated row.
+    pub rows: Vec<HistoryRow>,
+}
+
+impl HistoryPoint {
+    /// The Aggregated row.
+    pub fn total(&self) -> &HistoryRow {
+        self.rows.last().expect("a history point always has the Aggregated row")
+    }
+}
+
+/// One endpoint (or Aggregated) at one second: Locust's `_stats_history.csv` row.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryRow {
+    pub method: String,
+    pub name: String,
+    pub current_rps: f64,
+    pub current_fail_per_sec: f64,
+    /// [`PERCENTILES_TO_REPORT`] over the last ten seconds for Aggregated, since the start
+    /// for endpoints.
+    pub percentiles: Vec<f64>,
+    pub num_requests: u64,
+    pub num_failures: u64,
+    pub median_response_time: f64,
+    pub avg_response_time: f64,
+    pub min_response_time: f64,
+    pub max_response_time: f64,
+    pub avg_content_length: f64,
+}
+
+impl HistoryRow {
+    fn of(e: &EndpointStats, now: f64, percentiles: Vec<f64>) -> Self {
+        Self {
+            method: e.method.clone(),
+            name: e.name.clone(),
+            current_rps: e.current_rps(now),
+            current_fail_per_sec: e.current_fail_per_sec(now),
+            percentiles,
+            num_requests: e.num_requests,
+            num_failures: e.num_failures,
+            median_response_time: e.median_ms(),
+            avg_response_time: e.avg_ms(),
+            min_response_time: e.min_ms(),
+            max_response_time: e.max_ms(),
+            avg_content_length: e.avg_content_length(),
+        }
+    }
+}
+
+/// Everything counted since the start (or the last reset).
+#[derive(Clone, Debug)]
+pub struct StatsState {
+    /// Keyed by (name, method): Locust sorts rows by name, then method.
+    pub entries: BTreeMap<(String, String), EndpointStats>,
+    pub total: EndpointStats,
+    /// Keyed by (method, name, error).
+    pub errors: BTreeMap<(String, String, String), ErrorStats>,
+    /// Keyed by (message, location).
+    pub exceptions: BTreeMap<(String, String), ExceptionStats>,
+    /// Task runs keyed by (user type, task).
+    pub task_runs: BTreeMap<(String, String), u64>,
+    pub history: Vec<HistoryPoint>,
+    /// Whether history points carry a row per endpoint (`--csv-full-history`).
+    pub full_history: bool,
+    /// Per-second histograms of the last seconds, for "current" percentiles.
+    recent: VecDeque<(u64, Histogram<u64>)>,
+    pub start_time: f64,
+}
+
+/// How many seconds of recent histograms to keep.
+const RECENT_SECONDS: usize = 12;
+
+impl StatsState {
+    pub fn new(start_time: f64, full_history: bool) -> Self {
+        Self {
+            full_history,
+            entries: BTreeMap::new(),
+            total: EndpointStats::new("", "Aggregated", start_time),
+            errors: BTreeMap::new(),
+            exceptions: BTreeMap::new(),
+            task_runs: BTreeMap::new(),
+            history: Vec::new(),
+            recent: VecDeque::new(),
+            start_time,
+        }
+    }
+
+    /// Counts one event.
+    pub fn apply(&mut self, event: Event, node: &str) {
+        match event {
+            Event::Request { method, name, elapsed_us, content_length, error, at } => {
+                let failed = error.is_some();
+                let entry = self
+                    .entries
+                    .entry((name.to_string(), method.to_string()))
+                    .or_insert_with(|| EndpointStats::new(&method, &name, self.start_time));
+                entry.record(elapsed_us, content_length, failed, at);
+                self.total.record(elapsed_us, content_length, failed, at);
+                self.record_recent(elapsed_us, at);
+                if let Some(error) = error {
+                    let e = self
+                        .errors
+                        .entry((method.to_string(), name.to_string(), error.clone()))
+                        .or_insert_with(|| ErrorStats {
+                            method: method.to_string(),
+                            name: name.to_string(),
+                            error,
+                            occurrences: 0,
+                            first_seen: at,
+                            last_seen: at,
+                        });
+                    e.occurrences += 1;
+                    e.last_seen = e.last_seen.max(at);
+                }
+            }
+            Event::TaskRun { user_type, task } => {
+                *self.task_runs.entry((user_type.to_string(), task.to_string())).or_default() += 1;
+            }
+            Event::Exception { message, location } => {
+                let e = self
+                    .exceptions
+                    .entry((message.clone(), location.clone()))
+                    .or_insert_with(|| ExceptionStats { count: 0, msg: message, traceback: location, nodes: Vec::new() });
+                e.count += 1;
+                if !e.nodes.iter().any(|n| n == node) {
+                    e.nodes.push(node.to_owned());
+                }
+            }
+        }
+    }
+
+    fn record_recent(&mut self, elapsed_us: u64, at: f64) {
+        let second = at as u64;
+        match self.recent.iter_mut().rev().find(|(s, _)| *s == second) {
+            Some((_, h)) => h.saturating_record(elapsed_us),
+            None => {
+                let mut h = new_histogram();
+                h.saturating_record(elapsed_us);
+                self.recent.push_back((second, h));
+                self.recent.make_contiguous().sort_by_key(|(s, _)| *s);
+                while self.recent.len() > RECENT_SECONDS {
+                    self.recent.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Percentile (ms) of the requests completed in the ten seconds before `now`.
+    pub fn current_percentile_ms(&self, quantile: f64, now: f64) -> f64 {
+        let end = now as u64;
+        let mut merged = new_histogram();
+        for (s, h) in &self.recent {
+            if *s + 10 >= end && *s < end.max(1) + 1 {
+                merged.add(h).expect("auto-resizing histograms always add");
+            }
+        }
+        if merged.is_empty() {
+            0.0
+        } else {
+            merged.value_at_quantile(quantile) as f64 / 1000.0
+        }
+    }
+
+    /// Appends the history point for `now`.
+    pub fn push_history(&mut self, now: f64, user_count: u64) {
+        let mut rows = Vec::new();
+        if self.full_history {
+            for e in self.entries.values() {
+                let p = PERCENTILES_TO_REPORT.iter().map(|q| e.percentile_ms(*q)).collect();
+                rows.push(HistoryRow::of(e, now, p));
+            }
+        }
+        let current = PERCENTILES_TO_REPORT.iter().map(|q| self.current_percentile_ms(*q, now)).collect();
+        rows.push(HistoryRow::of(&self.total, now, current));
+        self.history.push(HistoryPoint { time: now, user_count, rows });
+    }
+
+    /// Adds another node's state (distributed mode, or tests of merging).
+    pub fn merge(&mut self, other: &StatsState) {
+        for (k, e) in &other.entries {
+            match self.entries.get_mut(k) {
+                Some(mine) => mine.merge(e),
+                None => {
+                    self.entries.insert(k.clone(), e.clone());
+                }
+            }
+        }
+        self.total.merge(&other.total);
+        for (k, e) in &other.errors {
+            let mine = self.errors.entry(k.clone()).or_insert_with(|| ErrorStats { occurrences: 0, ..e.clone() });
+            mine.occurrences += e.occurrences;
+            mine.first_seen = mine.first_seen.min(e.first_seen);
+            mine.last_seen = mine.last_seen.max(e.last_seen);
+        }
+        for (k, e) in &other.exceptions {
+            let mine = self.exceptions.entry(k.clone()).or_insert_with(|| ExceptionStats { count: 0, nodes: Vec::new(), ..e.clone() });
+            mine.count += e.count;
+            for n in &e.nodes {
+                if !mine.nodes.contains(n) {
+                    mine.nodes.push(n.clone());
+                }
+            }
+        }
+        for (k, n) in &other.task_runs {
+            *self.task_runs.entry(k.clone()).or_default() += n;
+        }
+    }
+
+    /// The table as people read it, at time `now`.
+    pub fn summary(&self, now: f64, user_count: u64, users_by_type: Vec<(String, u64)>) -> Summary {
+        Summary {
+            time: now,
+            user_count,
+            users_by_type,
+            rows: self.entries.values().map(|e| RowSummary::of(e, now)).collect(),
+            total: RowSummary::of(&self.total, now),
+            errors: self.errors.values().cloned().collect(),
+            exceptions: self.exceptions.values().cloned().collect(),
+            task_runs: self.task_runs.iter().map(|((u, t), n)| (u.clone(), t.clone(), *n)).collect(),
+            current_p50_ms: self.current_percentile_ms(0.5, now),
+            current_p95_ms: self.current_percentile_ms(0.95, now),
+        }
+    }
+}
+
+/// A computed row of the statistics table (all times in ms).
+#[derive(Clone, Debug, Serialize)]
+pub struct RowSummary {
+    pub method: String,
+    pub name: String,
+    pub num_requests: u64,
+    pub num_failures: u64,
+    pub avg_response_time: f64,
+    pub min_response_time: f64,
+    pub max_response_time: f64,
+    pub median_response_time: f64,
+    /// The values for [`PERCENTILES_TO_REPORT`], in that order.
+    pub percentiles: Vec<f64>,
+    pub avg_content_length: f64,
+    pub current_rps: f64,
+    pub current_fail_per_sec: f64,
+    pub total_rps: f64,
+    pub total_fail_per_sec: f64,
+    pub fail_ratio: f64,
+}
+
+impl RowSummary {
+    pub fn of(e: &EndpointStats, now: f64) -> Self {
+        Self {
+            method: e.method.clone(),
+            name: e.name.clone(),
+            num_requests: e.num_requests,
+            num_failures: e.num_failures,
+            avg_response_time: e.avg_ms(),
+            min_response_time: e.min_ms(),
+            max_response_time: e.max_ms(),
+            median_response_time: e.median_ms(),
+            percentiles: PERCENTILES_TO_REPORT.iter().map(|q| e.percentile_ms(*q)).collect(),
+            avg_content_length: e.avg_content_length(),
+            current_rps: e.current_rps(now),
+            current_fail_per_sec: e.current_fail_per_sec(now),
+            total_rps: e.total_rps(),
+            total_fail_per_sec: e.total_fail_per_sec(),
+            fail_ratio: e.fail_ratio(),
+        }
+    }
+
+    /// The value (ms) for quantile `q` if it is one of the reported ones.
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        PERCENTILES_TO_REPORT.iter().position(|p| (p - q).abs() < 1e-9).map(|i| self.percentiles[i])
+    }
+}
+
+/// A consistent picture of the run at one moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub time: f64,
+    pub user_count: u64,
+    pub users_by_type: Vec<(String, u64)>,
+    pub rows: Vec<RowSummary>,
+    pub total: RowSummary,
+    pub errors: Vec<ErrorStats>,
+    pub exceptions: Vec<ExceptionStats>,
+    /// (user type, task, runs).
+    pub task_runs: Vec<(String, String, u64)>,
+    pub current_p50_ms: f64,
+    pub current_p95_ms: f64,
+}

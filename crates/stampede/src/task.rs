@@ -1,0 +1,136 @@
+//! Tasks: the async functions a user runs, and what they may return.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::client::RequestError;
+
+/// What a task returns.
+pub type TaskResult = Result<(), TaskError>;
+
+/// A boxed task future borrowing its user.
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskResult> + Send + 'a>>;
+
+/// Why a task ended early.
+///
+/// `?` converts any error into it, remembering where the `?` was, so the exceptions table
+/// can say where a task failed. A [`RequestError`] is special: the failed request is already
+/// in the statistics, so it ends the task without an exception entry.
+#[derive(Debug)]
+pub enum TaskError {
+    /// A request failed (already counted as a failure).
+    Request(RequestError),
+    /// Stop this user for good (Locust's `StopUser`); `on_stop` still runs.
+    StopUser,
+    /// Abandon this task and pick the next one at once, without waiting (Locust's
+    /// `RescheduleTask`).
+    Reschedule,
+    /// Anything else: counted in the exceptions table.
+    Failed { message: String, location: &'static Location<'static> },
+}
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for TaskError {
+    #[track_caller]
+    fn from(e: E) -> Self {
+        let boxed: Box<dyn std::error::Error + Send + Sync> = e.into();
+        match boxed.downcast::<RequestError>() {
+            Ok(r) => TaskError::Request(*r),
+            Err(other) => TaskError::Failed { message: other.to_string(), location: Location::caller() },
+        }
+    }
+}
+
+impl TaskError {
+    /// A failure with a message, recorded where it was made.
+    #[track_caller]
+    pub fn msg(message: impl Into<String>) -> Self {
+        TaskError::Failed { message: message.into(), location: Location::caller() }
+    }
+}
+
+/// Something a user can run: implemented for every `async fn(&mut U) -> TaskResult`,
+/// methods included (`Visitor::search`).
+pub trait TaskFn<U>: Send + Sync + 'static {
+    fn call<'a>(&self, user: &'a mut U) -> TaskFuture<'a>;
+}
+
+/// Names the future an async function returns for a borrow of lifetime `'a`; the usual
+/// way to accept `async fn(&mut U)` items, whose futures borrow their argument.
+pub trait AsyncUserFn<'a, U: 'a>: Fn(&'a mut U) -> Self::Fut {
+    type Fut: Future<Output = TaskResult> + Send + 'a;
+}
+
+impl<'a, U: 'a, F, Fut> AsyncUserFn<'a, U> for F
+where
+    F: Fn(&'a mut U) -> Fut,
+    Fut: Future<Output = TaskResult> + Send + 'a,
+{
+    type Fut = Fut;
+}
+
+impl<U, F> TaskFn<U> for F
+where
+    F: for<'a> AsyncUserFn<'a, U> + Send + Sync + 'static,
+{
+    fn call<'a>(&self, user: &'a mut U) -> TaskFuture<'a> {
+        Box::pin(self(user))
+    }
+}
+
+/// A task with its weight and tags (Locust's `@task(weight)` and `@tag`).
+pub struct Task<U> {
+    pub(crate) name: Arc<str>,
+    pub(crate) weight: u32,
+    pub(crate) tags: Vec<String>,
+    pub(crate) run: Arc<dyn TaskFn<U>>,
+}
+
+impl<U> Clone for Task<U> {
+    fn clone(&self) -> Self {
+        Self { name: self.name.clone(), weight: self.weight, tags: self.tags.clone(), run: self.run.clone() }
+    }
+}
+
+impl<U: 'static> Task<U> {
+    /// A task of weight 1. The [`task!`](crate::task) macro names it after the function.
+    pub fn new(name: &str, run: impl TaskFn<U>) -> Self {
+        Self { name: name.into(), weight: 1, tags: Vec::new(), run: Arc::new(run) }
+    }
+
+    /// How often it is picked relative to the user's other tasks.
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Adds a tag, for `--tags` / `--exclude-tags`.
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.tags.push(tag.to_owned());
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A [`Task`] named after its function: `task!(47, Visitor::search)` is
+/// `@task(47) def search(self)`.
+#[macro_export]
+macro_rules! task {
+    ($weight:expr, $($path:ident)::+) => {
+        $crate::Task::new($crate::__last_ident!($($path)::+), $($path)::+).weight($weight)
+    };
+    ($($path:ident)::+) => {
+        $crate::Task::new($crate::__last_ident!($($path)::+), $($path)::+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __last_ident {
+    ($last:ident) => { stringify!($last) };
+    ($first:ident :: $($rest:ident)::+) => { $crate::__last_ident!($($rest)::+) };
+}

@@ -1,0 +1,149 @@
+//! User types: who visits the site, how many of them, and what they do.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::client::{Client, ClientConfig};
+use crate::stats::Recorder;
+use crate::task::{Task, TaskFn};
+use crate::wait::WaitTime;
+
+/// What a new user is given to build its state from.
+pub struct UserContext {
+    pub(crate) host: Url,
+    pub(crate) client_config: ClientConfig,
+    pub(crate) recorder: Recorder,
+    pub(crate) user_id: u64,
+    pub(crate) user_type: Arc<str>,
+}
+
+impl UserContext {
+    /// A new HTTP session for this user, aimed at the run's host (Locust's `self.client`).
+    pub fn client(&self) -> Client {
+        Client::new(self.host.clone(), self.client_config.clone(), self.recorder.clone())
+    }
+    /// The host under test.
+    pub fn host(&self) -> &Url {
+        &self.host
+    }
+    /// A number unique to this user within the process.
+    pub fn user_id(&self) -> u64 {
+        self.user_id
+    }
+    pub fn user_type(&self) -> &str {
+        &self.user_type
+    }
+    /// For recording work that is not HTTP into the same statistics.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
+
+pub(crate) type Constructor<U> = Arc<dyn Fn(&UserContext) -> U + Send + Sync>;
+
+/// A kind of user with its own state `U` (Locust's `HttpUser` subclass).
+pub struct UserType<U> {
+    pub(crate) name: Arc<str>,
+    pub(crate) weight: u32,
+    pub(crate) fixed_count: Option<u64>,
+    pub(crate) wait_time: WaitTime,
+    pub(crate) tasks: Vec<Task<U>>,
+    pub(crate) sequential: bool,
+    pub(crate) on_start: Option<Arc<dyn TaskFn<U>>>,
+    pub(crate) on_stop: Option<Arc<dyn TaskFn<U>>>,
+    pub(crate) new: Constructor<U>,
+}
+
+impl<U: Send + 'static> UserType<U> {
+    /// A user type named `name` (the name Locust's class would have) whose users are built
+    /// by `new`.
+    pub fn new(name: &str, new: impl Fn(&UserContext) -> U + Send + Sync + 'static) -> Self {
+        Self {
+            name: name.into(),
+            weight: 1,
+            fixed_count: None,
+            wait_time: WaitTime::default(),
+            tasks: Vec::new(),
+            sequential: false,
+            on_start: None,
+            on_stop: None,
+            new: Arc::new(new),
+        }
+    }
+
+    /// Its share of the swarm relative to other weighted types (Locust's `weight`).
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Exactly this many users, dispatched before the weighted types (Locust's `fixed_count`).
+    pub fn fixed_count(mut self, count: u64) -> Self {
+        self.fixed_count = Some(count);
+        self
+    }
+
+    pub fn wait_time(mut self, wait: WaitTime) -> Self {
+        self.wait_time = wait;
+        self
+    }
+
+    pub fn task(mut self, task: Task<U>) -> Self {
+        self.tasks.push(task);
+        self
+    }
+
+    /// Runs the tasks in the order added, over and over, instead of picking by weight
+    /// (Locust's `SequentialTaskSet`).
+    pub fn sequential(mut self) -> Self {
+        self.sequential = true;
+        self
+    }
+
+    /// Runs once when a user starts, before its first task.
+    pub fn on_start(mut self, f: impl TaskFn<U>) -> Self {
+        self.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs once when a user is stopped gracefully.
+    pub fn on_stop(mut self, f: impl TaskFn<U>) -> Self {
+        self.on_stop = Some(Arc::new(f));
+        self
+    }
+}
+
+/// A task as the runner and reports see it, without the user's state type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskInfo {
+    pub name: String,
+    pub weight: u32,
+    pub tags: Vec<String>,
+}
+
+/// A user type as the runner and reports see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserTypeInfo {
+    pub name: String,
+    pub weight: u32,
+    pub fixed_count: Option<u64>,
+    pub tasks: Vec<TaskInfo>,
+    pub sequential: bool,
+}
+
+impl<U> UserType<U> {
+    pub(crate) fn info(&self) -> UserTypeInfo {
+        UserTypeInfo {
+            name: self.name.to_string(),
+            weight: self.weight,
+            fixed_count: self.fixed_count,
+            tasks: self
+                .tasks
+                .iter()
+                .map(|t| TaskInfo { name: t.name.to_string(), weight: t.weight, tags: t.tags.clone() })
+                .collect(),
+            sequential: self.sequential,
+        }
+    }
+}
