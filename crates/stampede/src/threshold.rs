@@ -73,7 +73,7 @@ impl Metric {
                 if !(0.0..=100.0).contains(&q) {
                     return None;
                 }
-                Metric::Percentile(q / 100.0)
+                Metric::Percentile((q * 1e7).round() / 1e9)
             }
             _ => return None,
         })

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::entry::{new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
+use super::entry::{new_histogram, record_us, EndpointStats, PERCENTILES_TO_REPORT};
 use super::Event;
 
 /// Failures grouped by method, name and error text (Locust's failures table).
@@ -167,10 +167,10 @@ impl StatsState {
     fn record_recent(&mut self, elapsed_us: u64, at: f64) {
         let second = at as u64;
         match self.recent.iter_mut().rev().find(|(s, _)| *s == second) {
-            Some((_, h)) => h.saturating_record(elapsed_us),
+            Some((_, h)) => record_us(h, elapsed_us),
             None => {
                 let mut h = new_histogram();
-                h.saturating_record(elapsed_us);
+                record_us(&mut h, elapsed_us);
                 self.recent.push_back((second, h));
                 self.recent.make_contiguous().sort_by_key(|(s, _)| *s);
                 while self.recent.len() > RECENT_SECONDS {
