@@ -26,20 +26,57 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 /// Three-digit ZIP prefixes of each state (inclusive ranges).
 const US_ZIP_PREFIXES: &[(&str, &[(u16, u16)])] = &[
-    ("AL", &[(350, 369)]), ("AK", &[(995, 999)]), ("AZ", &[(850, 865)]), ("AR", &[(716, 729)]),
-    ("CA", &[(900, 961)]), ("CO", &[(800, 816)]), ("CT", &[(60, 69)]), ("DE", &[(197, 199)]),
-    ("DC", &[(200, 205), (569, 569)]), ("FL", &[(320, 349)]), ("GA", &[(300, 319), (398, 399)]),
-    ("HI", &[(967, 968)]), ("ID", &[(832, 838)]), ("IL", &[(600, 629)]), ("IN", &[(460, 479)]),
-    ("IA", &[(500, 528)]), ("KS", &[(660, 679)]), ("KY", &[(400, 427)]), ("LA", &[(700, 714)]),
-    ("ME", &[(39, 49)]), ("MD", &[(206, 219)]), ("MA", &[(10, 27), (55, 55)]), ("MI", &[(480, 499)]),
-    ("MN", &[(550, 567)]), ("MS", &[(386, 397)]), ("MO", &[(630, 658)]), ("MT", &[(590, 599)]),
-    ("NE", &[(680, 693)]), ("NV", &[(889, 898)]), ("NH", &[(30, 38)]), ("NJ", &[(70, 89)]),
-    ("NM", &[(870, 884)]), ("NY", &[(100, 149), (5, 5), (63, 63)]), ("NC", &[(270, 289)]),
-    ("ND", &[(580, 588)]), ("OH", &[(430, 459)]), ("OK", &[(730, 749)]), ("OR", &[(970, 979)]),
-    ("PA", &[(150, 196)]), ("RI", &[(28, 29)]), ("SC", &[(290, 299)]), ("SD", &[(570, 577)]),
-    ("TN", &[(370, 385)]), ("TX", &[(750, 799), (885, 885)]), ("UT", &[(840, 847)]),
-    ("VT", &[(50, 59)]), ("VA", &[(220, 246), (201, 201)]), ("WA", &[(980, 994)]),
-    ("WV", &[(247, 268)]), ("WI", &[(530, 549)]), ("WY", &[(820, 831)]),
+    ("AL", &[(350, 369)]),
+    ("AK", &[(995, 999)]),
+    ("AZ", &[(850, 865)]),
+    ("AR", &[(716, 729)]),
+    ("CA", &[(900, 961)]),
+    ("CO", &[(800, 816)]),
+    ("CT", &[(60, 69)]),
+    ("DE", &[(197, 199)]),
+    ("DC", &[(200, 205), (569, 569)]),
+    ("FL", &[(320, 349)]),
+    ("GA", &[(300, 319), (398, 399)]),
+    ("HI", &[(967, 968)]),
+    ("ID", &[(832, 838)]),
+    ("IL", &[(600, 629)]),
+    ("IN", &[(460, 479)]),
+    ("IA", &[(500, 528)]),
+    ("KS", &[(660, 679)]),
+    ("KY", &[(400, 427)]),
+    ("LA", &[(700, 714)]),
+    ("ME", &[(39, 49)]),
+    ("MD", &[(206, 219)]),
+    ("MA", &[(10, 27), (55, 55)]),
+    ("MI", &[(480, 499)]),
+    ("MN", &[(550, 567)]),
+    ("MS", &[(386, 397)]),
+    ("MO", &[(630, 658)]),
+    ("MT", &[(590, 599)]),
+    ("NE", &[(680, 693)]),
+    ("NV", &[(889, 898)]),
+    ("NH", &[(30, 38)]),
+    ("NJ", &[(70, 89)]),
+    ("NM", &[(870, 884)]),
+    ("NY", &[(100, 149), (5, 5), (63, 63)]),
+    ("NC", &[(270, 289)]),
+    ("ND", &[(580, 588)]),
+    ("OH", &[(430, 459)]),
+    ("OK", &[(730, 749)]),
+    ("OR", &[(970, 979)]),
+    ("PA", &[(150, 196)]),
+    ("RI", &[(28, 29)]),
+    ("SC", &[(290, 299)]),
+    ("SD", &[(570, 577)]),
+    ("TN", &[(370, 385)]),
+    ("TX", &[(750, 799), (885, 885)]),
+    ("UT", &[(840, 847)]),
+    ("VT", &[(50, 59)]),
+    ("VA", &[(220, 246), (201, 201)]),
+    ("WA", &[(980, 994)]),
+    ("WV", &[(247, 268)]),
+    ("WI", &[(530, 549)]),
+    ("WY", &[(820, 831)]),
 ];
 
 impl Address {
@@ -64,7 +101,12 @@ impl Address {
     /// Django-style field errors; empty when the address is valid.
     pub fn validate(&self) -> FieldErrors {
         let mut errors = FieldErrors::new();
-        let mut err = |field: &str, msg: &str| errors.entry(field.to_owned()).or_default().push(msg.to_owned());
+        let mut err = |field: &str, msg: &str| {
+            errors
+                .entry(field.to_owned())
+                .or_default()
+                .push(msg.to_owned())
+        };
         for (field, value) in [
             ("first_name", &self.first_name),
             ("last_name", &self.last_name),
@@ -78,19 +120,34 @@ impl Address {
                 err(field, "Ensure this value has at most 256 characters.");
             }
         }
-        if !self.country.is_empty() && (self.country.len() != 2 || !self.country.chars().all(|c| c.is_ascii_uppercase())) {
-            err("country", "Select a valid choice. That choice is not one of the available choices.");
+        if !self.country.is_empty()
+            && (self.country.len() != 2 || !self.country.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            err(
+                "country",
+                "Select a valid choice. That choice is not one of the available choices.",
+            );
         }
         if !self.phone.is_empty() {
             let digits = self.phone.chars().filter(char::is_ascii_digit).count();
-            if !(7..=15).contains(&digits) || self.phone.chars().any(|c| !(c.is_ascii_digit() || " +-().".contains(c))) {
+            if !(7..=15).contains(&digits)
+                || self
+                    .phone
+                    .chars()
+                    .any(|c| !(c.is_ascii_digit() || " +-().".contains(c)))
+            {
                 err("phone", "Enter a valid phone number.");
             }
         }
         if self.country == "US" {
             let zip = self.postal_code.split('-').next().unwrap_or("");
-            match US_ZIP_PREFIXES.iter().find(|(s, _)| *s == self.country_area) {
-                None if self.country_area.is_empty() => err("country_area", "This field is required."),
+            match US_ZIP_PREFIXES
+                .iter()
+                .find(|(s, _)| *s == self.country_area)
+            {
+                None if self.country_area.is_empty() => {
+                    err("country_area", "This field is required.")
+                }
                 None => err("country_area", "This value is not valid for the address."),
                 Some((_, ranges)) => {
                     if self.postal_code.is_empty() {
@@ -121,7 +178,13 @@ impl Address {
     pub fn one_line(&self) -> String {
         format!(
             "{} {}, {}, {}, {} {}, {}",
-            self.first_name, self.last_name, self.street_address_1, self.city, self.country_area, self.postal_code, self.country
+            self.first_name,
+            self.last_name,
+            self.street_address_1,
+            self.city,
+            self.country_area,
+            self.postal_code,
+            self.country
         )
     }
 }
@@ -146,11 +209,23 @@ mod tests {
     #[test]
     fn state_and_zip_must_agree() {
         assert!(ohio().validate().is_empty());
-        let wrong_zip = Address { postal_code: "90210".into(), ..ohio() };
+        let wrong_zip = Address {
+            postal_code: "90210".into(),
+            ..ohio()
+        };
         assert!(wrong_zip.validate().contains_key("postal_code"));
-        let bad_state = Address { country_area: "XX".into(), ..ohio() };
+        let bad_state = Address {
+            country_area: "XX".into(),
+            ..ohio()
+        };
         assert!(bad_state.validate().contains_key("country_area"));
-        let missing = Address { first_name: String::new(), ..ohio() };
-        assert_eq!(missing.validate()["first_name"], vec!["This field is required."]);
+        let missing = Address {
+            first_name: String::new(),
+            ..ohio()
+        };
+        assert_eq!(
+            missing.validate()["first_name"],
+            vec!["This field is required."]
+        );
     }
 }

@@ -13,7 +13,9 @@ pub const REASON_BAD_TOKEN: &str = "CSRF token missing or incorrect.";
 
 pub fn new_secret() -> String {
     let mut rng = rand::rng();
-    (0..SECRET_LEN).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..SECRET_LEN)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 fn index(c: u8) -> Option<usize> {
@@ -57,14 +59,24 @@ pub fn matches(secret: &str, token: &str) -> bool {
         _ => return false,
     };
     // Constant time, as Django compares.
-    candidate.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    candidate
+        .bytes()
+        .zip(secret.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 /// Checks a state-changing request. `cookie` is the `csrftoken` cookie, `field` the form's
 /// `csrfmiddlewaretoken`, `header` the `X-CSRFToken` header.
 pub fn check(cookie: Option<&str>, field: &str, header: Option<&str>) -> Result<(), &'static str> {
-    let Some(secret) = cookie else { return Err(REASON_NO_COOKIE) };
-    let token = if field.is_empty() { header.unwrap_or("") } else { field };
+    let Some(secret) = cookie else {
+        return Err(REASON_NO_COOKIE);
+    };
+    let token = if field.is_empty() {
+        header.unwrap_or("")
+    } else {
+        field
+    };
     if token.is_empty() || !matches(secret, token) {
         return Err(REASON_BAD_TOKEN);
     }

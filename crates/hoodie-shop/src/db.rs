@@ -122,7 +122,9 @@ impl Db {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        let db = Self { conn: Mutex::new(conn) };
+        let db = Self {
+            conn: Mutex::new(conn),
+        };
         db.seed()?;
         Ok(db)
     }
@@ -185,22 +187,42 @@ impl Db {
     pub fn categories(&self) -> DbResult<Vec<Category>> {
         self.with(|c| {
             let mut s = c.prepare_cached("SELECT id, name, slug FROM categories ORDER BY id")?;
-            let rows = s.query_map([], |r| Ok(Category { id: r.get(0)?, name: r.get(1)?, slug: r.get(2)? }))?;
+            let rows = s.query_map([], |r| {
+                Ok(Category {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    slug: r.get(2)?,
+                })
+            })?;
             rows.collect()
         })
     }
 
     pub fn category(&self, id: i64) -> DbResult<Option<Category>> {
         self.with(|c| {
-            c.query_row("SELECT id, name, slug FROM categories WHERE id = ?1", [id], |r| {
-                Ok(Category { id: r.get(0)?, name: r.get(1)?, slug: r.get(2)? })
-            })
+            c.query_row(
+                "SELECT id, name, slug FROM categories WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Category {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        slug: r.get(2)?,
+                    })
+                },
+            )
             .optional()
         })
     }
 
-    fn products_where(&self, clause: &str, args: &[&dyn rusqlite::ToSql]) -> DbResult<Vec<Product>> {
-        let sql = format!("SELECT id, category_id, name, slug, description, price_cents FROM products {clause}");
+    fn products_where(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> DbResult<Vec<Product>> {
+        let sql = format!(
+            "SELECT id, category_id, name, slug, description, price_cents FROM products {clause}"
+        );
         self.with(|c| {
             let mut s = c.prepare_cached(&sql)?;
             let rows = s.query_map(args, product_row)?;
@@ -213,19 +235,41 @@ impl Db {
     }
 
     /// One page of a category (`per_page` products) and the number of pages.
-    pub fn category_page(&self, id: i64, page: i64, per_page: i64) -> DbResult<(Vec<Product>, i64)> {
-        let total: i64 = self.with(|c| c.query_row("SELECT COUNT(*) FROM products WHERE category_id = ?1", [id], |r| r.get(0)))?;
+    pub fn category_page(
+        &self,
+        id: i64,
+        page: i64,
+        per_page: i64,
+    ) -> DbResult<(Vec<Product>, i64)> {
+        let total: i64 = self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM products WHERE category_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+        })?;
         let offset = (page - 1).max(0) * per_page;
-        let items = self.products_where("WHERE category_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3", &[&id, &per_page, &offset])?;
+        let items = self.products_where(
+            "WHERE category_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+            &[&id, &per_page, &offset],
+        )?;
         Ok((items, ((total + per_page - 1) / per_page).max(1)))
     }
 
     pub fn product(&self, id: i64) -> DbResult<Option<Product>> {
-        Ok(self.products_where("WHERE id = ?1", &[&id])?.into_iter().next())
+        Ok(self
+            .products_where("WHERE id = ?1", &[&id])?
+            .into_iter()
+            .next())
     }
 
     pub fn search(&self, q: &str) -> DbResult<Vec<Product>> {
-        let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         self.products_where(
             "WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT 50",
             &[&pattern],
@@ -242,14 +286,20 @@ impl Db {
 
     pub fn variant(&self, id: i64) -> DbResult<Option<Variant>> {
         self.with(|c| {
-            c.query_row("SELECT id, product_id, size, sku, price_cents FROM variants WHERE id = ?1", [id], variant_row)
-                .optional()
+            c.query_row(
+                "SELECT id, product_id, size, sku, price_cents FROM variants WHERE id = ?1",
+                [id],
+                variant_row,
+            )
+            .optional()
         })
     }
 
     pub fn shipping_methods(&self) -> DbResult<Vec<(i64, String, i64)>> {
         self.with(|c| {
-            let mut s = c.prepare_cached("SELECT id, name, price_cents FROM shipping_methods ORDER BY price_cents")?;
+            let mut s = c.prepare_cached(
+                "SELECT id, name, price_cents FROM shipping_methods ORDER BY price_cents",
+            )?;
             let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect()
         })
@@ -257,35 +307,69 @@ impl Db {
 
     /// Creates a user; a taken email (any case) is refused, however many sign up at once.
     pub fn create_user(&self, email: &str, password_hash: &str) -> DbResult<CreateUser> {
-        self.with(|c| match c.execute("INSERT INTO users (email, password) VALUES (?1, ?2)", params![email, password_hash]) {
-            Ok(_) => Ok(CreateUser::Created(c.last_insert_rowid())),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Ok(CreateUser::EmailTaken),
-            Err(e) => Err(e),
+        self.with(|c| {
+            match c.execute(
+                "INSERT INTO users (email, password) VALUES (?1, ?2)",
+                params![email, password_hash],
+            ) {
+                Ok(_) => Ok(CreateUser::Created(c.last_insert_rowid())),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Ok(CreateUser::EmailTaken)
+                }
+                Err(e) => Err(e),
+            }
         })
     }
 
     /// The user's id and password hash.
     pub fn user_by_email(&self, email: &str) -> DbResult<Option<(i64, String)>> {
-        self.with(|c| c.query_row("SELECT id, password FROM users WHERE email = ?1", [email], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, password FROM users WHERE email = ?1",
+                [email],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
     }
 
     pub fn user_email(&self, id: i64) -> DbResult<Option<String>> {
-        self.with(|c| c.query_row("SELECT email FROM users WHERE id = ?1", [id], |r| r.get(0)).optional())
+        self.with(|c| {
+            c.query_row("SELECT email FROM users WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+        })
     }
 
-    fn cart_token(c: &Connection, owner: &CartOwner, create: bool) -> rusqlite::Result<Option<String>> {
+    fn cart_token(
+        c: &Connection,
+        owner: &CartOwner,
+        create: bool,
+    ) -> rusqlite::Result<Option<String>> {
         match owner {
             CartOwner::Guest(token) => {
                 if create {
                     c.execute("INSERT OR IGNORE INTO carts (token) VALUES (?1)", [token])?;
                 }
-                c.query_row("SELECT token FROM carts WHERE token = ?1 AND user_id IS NULL", [token], |r| r.get(0)).optional()
+                c.query_row(
+                    "SELECT token FROM carts WHERE token = ?1 AND user_id IS NULL",
+                    [token],
+                    |r| r.get(0),
+                )
+                .optional()
             }
             CartOwner::User(id) => {
                 if create {
-                    c.execute("INSERT OR IGNORE INTO carts (token, user_id) VALUES (?1, ?2)", params![uuid::Uuid::new_v4().to_string(), id])?;
+                    c.execute(
+                        "INSERT OR IGNORE INTO carts (token, user_id) VALUES (?1, ?2)",
+                        params![uuid::Uuid::new_v4().to_string(), id],
+                    )?;
                 }
-                c.query_row("SELECT token FROM carts WHERE user_id = ?1", [id], |r| r.get(0)).optional()
+                c.query_row("SELECT token FROM carts WHERE user_id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
             }
         }
     }
@@ -339,7 +423,13 @@ impl Db {
         for l in lines {
             self.add_to_cart(&CartOwner::User(user_id), l.variant.id, l.quantity)?;
         }
-        self.with(|c| c.execute("DELETE FROM carts WHERE token = ?1 AND user_id IS NULL", [guest]).map(|_| ()))
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM carts WHERE token = ?1 AND user_id IS NULL",
+                [guest],
+            )
+            .map(|_| ())
+        })
     }
 
     /// Turns the cart into an order and empties the cart, in one transaction.
@@ -414,7 +504,10 @@ impl Db {
     }
 
     pub fn mark_paid(&self, token: &str) -> DbResult<()> {
-        self.with(|c| c.execute("UPDATE orders SET paid = 1 WHERE token = ?1", [token]).map(|_| ()))
+        self.with(|c| {
+            c.execute("UPDATE orders SET paid = 1 WHERE token = ?1", [token])
+                .map(|_| ())
+        })
     }
 
     /// Rows in `users` and `orders`: what tests compare with the client's counts.
@@ -439,7 +532,13 @@ fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
 }
 
 fn variant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Variant> {
-    Ok(Variant { id: r.get(0)?, product_id: r.get(1)?, size: r.get(2)?, sku: r.get(3)?, price_cents: r.get(4)? })
+    Ok(Variant {
+        id: r.get(0)?,
+        product_id: r.get(1)?,
+        size: r.get(2)?,
+        sku: r.get(3)?,
+        price_cents: r.get(4)?,
+    })
 }
 
 /// `"Load Testing 101"` -> `"load-testing-101"`.

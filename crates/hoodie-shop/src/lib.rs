@@ -34,7 +34,10 @@ pub enum ShopError {
     #[error("cannot open the database {path}: {source}")]
     Db { path: PathBuf, source: DbError },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Tuning for tests and benchmarks.
@@ -46,7 +49,9 @@ pub struct ShopConfig {
 
 impl Default for ShopConfig {
     fn default() -> Self {
-        Self { password_iterations: 36_000 }
+        Self {
+            password_iterations: 36_000,
+        }
     }
 }
 
@@ -88,8 +93,15 @@ pub async fn start(addr: SocketAddr, db: &Path) -> Result<ShopHandle, ShopError>
     start_with(addr, db, ShopConfig::default()).await
 }
 
-pub async fn start_with(addr: SocketAddr, db_path: &Path, config: ShopConfig) -> Result<ShopHandle, ShopError> {
-    let db = Db::open(db_path).map_err(|source| ShopError::Db { path: db_path.to_owned(), source })?;
+pub async fn start_with(
+    addr: SocketAddr,
+    db_path: &Path,
+    config: ShopConfig,
+) -> Result<ShopHandle, ShopError> {
+    let db = Db::open(db_path).map_err(|source| ShopError::Db {
+        path: db_path.to_owned(),
+        source,
+    })?;
     let mut secret = [0u8; 32];
     rand::Rng::fill(&mut rand::rng(), &mut secret[..]);
     let state = Arc::new(routes::ShopState {
@@ -98,8 +110,12 @@ pub async fn start_with(addr: SocketAddr, db_path: &Path, config: ShopConfig) ->
         secret,
         password_iterations: config.password_iterations,
     });
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ShopError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| ShopError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ShopError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ShopError::Bind { addr, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = routes::router(state.clone());
     let task = tokio::spawn(async move {
@@ -110,5 +126,11 @@ pub async fn start_with(addr: SocketAddr, db_path: &Path, config: ShopConfig) ->
             tracing::error!("hoodie shop stopped: {e}");
         }
     });
-    Ok(ShopHandle { addr: bound, db_path: db_path.to_owned(), state, stop: Some(stop), task })
+    Ok(ShopHandle {
+        addr: bound,
+        db_path: db_path.to_owned(),
+        state,
+        stop: Some(stop),
+        task,
+    })
 }

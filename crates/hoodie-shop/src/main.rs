@@ -21,9 +21,17 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
-    let shop = hoodie_shop::start(args.bind, &args.db).await.context("starting the Hoodie Shop")?;
-    println!("Hoodie Shop at {} (database {})", shop.url(), args.db.display());
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    let shop = hoodie_shop::start(args.bind, &args.db)
+        .await
+        .context("starting the Hoodie Shop")?;
+    println!(
+        "Hoodie Shop at {} (database {})",
+        shop.url(),
+        args.db.display()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     shop.shutdown().await;
     Ok(())
 }

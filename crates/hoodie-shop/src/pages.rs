@@ -38,7 +38,8 @@ pub fn layout(title: &str, user: Option<&str>, body: &str) -> String {
             "<span class=\"account\">{}</span> <a href=\"/account/logout/\">Log out</a>",
             esc(email)
         ),
-        None => "<a href=\"/account/signup/\">Register</a> <a href=\"/account/login/\">Log in</a>".to_owned(),
+        None => "<a href=\"/account/signup/\">Register</a> <a href=\"/account/login/\">Log in</a>"
+            .to_owned(),
     };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} | Hoodie Shop</title></head>\n<body>\n<header><a href=\"/\">Hoodie Shop</a>\n<form action=\"/search/\" method=\"get\" class=\"search\"><input name=\"q\" type=\"search\"><button>Search</button></form>\n<nav>{account} <a href=\"/cart/\">Cart</a></nav></header>\n<main>\n{body}\n</main></body></html>\n",
@@ -47,13 +48,20 @@ pub fn layout(title: &str, user: Option<&str>, body: &str) -> String {
 }
 
 fn csrf_input(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{}\">", esc(token))
+    format!(
+        "<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{}\">",
+        esc(token)
+    )
 }
 
 fn errors_for(errors: &FieldErrors, field: &str) -> String {
     errors
         .get(field)
-        .map(|list| list.iter().map(|e| format!("<span class=\"error\">{}</span>", esc(e))).collect::<String>())
+        .map(|list| {
+            list.iter()
+                .map(|e| format!("<span class=\"error\">{}</span>", esc(e)))
+                .collect::<String>()
+        })
         .unwrap_or_default()
 }
 
@@ -67,15 +75,32 @@ fn product_links(products: &[Product]) -> String {
 pub fn home(user: Option<&str>, categories: &[Category], featured: &[Product]) -> String {
     let cats: String = categories
         .iter()
-        .map(|c| format!("<li><a href=\"/products/category/{}-{}/\">{}</a></li>", esc(&c.slug), c.id, esc(&c.name)))
+        .map(|c| {
+            format!(
+                "<li><a href=\"/products/category/{}-{}/\">{}</a></li>",
+                esc(&c.slug),
+                c.id,
+                esc(&c.name)
+            )
+        })
         .collect();
     layout("Home", user, &format!("<h1>Welcome</h1><ul class=\"categories\">{cats}</ul>\n<section class=\"featured\">{}</section>", product_links(featured)))
 }
 
-pub fn category(user: Option<&str>, c: &Category, products: &[Product], page: i64, pages: i64) -> String {
+pub fn category(
+    user: Option<&str>,
+    c: &Category,
+    products: &[Product],
+    page: i64,
+    pages: i64,
+) -> String {
     let mut nav = String::new();
     if page > 1 {
-        let _ = write!(nav, "<a rel=\"prev\" href=\"?page={}\">Previous</a> ", page - 1);
+        let _ = write!(
+            nav,
+            "<a rel=\"prev\" href=\"?page={}\">Previous</a> ",
+            page - 1
+        );
     }
     if page < pages {
         let _ = write!(nav, "<a rel=\"next\" href=\"?page={}\">Next</a>", page + 1);
@@ -87,14 +112,23 @@ pub fn category(user: Option<&str>, c: &Category, products: &[Product], page: i6
     )
 }
 
-pub fn product(user: Option<&str>, p: &Product, variants: &[Variant], csrf: &str, errors: &FieldErrors) -> String {
+pub fn product(
+    user: Option<&str>,
+    p: &Product,
+    variants: &[Variant],
+    csrf: &str,
+    errors: &FieldErrors,
+) -> String {
     let picker = serde_json::json!({
         "variants": variants.iter().map(|v| serde_json::json!({
             "id": v.id, "price": v.price_cents as f64 / 100.0, "attributes": {"size": v.size}
         })).collect::<Vec<_>>(),
         "variantAttributes": [{"name": "Size", "slug": "size"}],
     });
-    let options: String = variants.iter().map(|v| format!("<option value=\"{}\">{}</option>", v.id, esc(&v.size))).collect();
+    let options: String = variants
+        .iter()
+        .map(|v| format!("<option value=\"{}\">{}</option>", v.id, esc(&v.size)))
+        .collect();
     layout(
         &p.name,
         user,
@@ -114,16 +148,27 @@ pub fn product(user: Option<&str>, p: &Product, variants: &[Variant], csrf: &str
 
 pub fn search(user: Option<&str>, q: &str, results: &[Product]) -> String {
     let body = if results.is_empty() {
-        format!("<h1>Search</h1><p class=\"no-results\">No products match “{}”.</p>", esc(q))
+        format!(
+            "<h1>Search</h1><p class=\"no-results\">No products match “{}”.</p>",
+            esc(q)
+        )
     } else {
-        format!("<h1>Search results for “{}”</h1><div class=\"search-results\">{}</div>", esc(q), product_links(results))
+        format!(
+            "<h1>Search results for “{}”</h1><div class=\"search-results\">{}</div>",
+            esc(q),
+            product_links(results)
+        )
     };
     layout("Search", user, &body)
 }
 
 pub fn cart(user: Option<&str>, lines: &[CartLine], csrf: &str) -> String {
     if lines.is_empty() {
-        return layout("Cart", user, "<h1>Your cart</h1><p class=\"empty\">Your cart is empty.</p>");
+        return layout(
+            "Cart",
+            user,
+            "<h1>Your cart</h1><p class=\"empty\">Your cart is empty.</p>",
+        );
     }
     let rows: String = lines
         .iter()
@@ -139,18 +184,34 @@ pub fn cart(user: Option<&str>, lines: &[CartLine], csrf: &str) -> String {
             )
         })
         .collect();
-    let total: i64 = lines.iter().map(|l| l.variant.price_cents * l.quantity).sum();
+    let total: i64 = lines
+        .iter()
+        .map(|l| l.variant.price_cents * l.quantity)
+        .sum();
     layout("Cart", user, &format!("<h1>Your cart</h1><table class=\"cart\">{rows}</table><p class=\"total\">Total: {}</p><a class=\"checkout\" href=\"/checkout/\">Checkout</a>", money(total)))
 }
 
 /// Signup (`login = false`) or login form.
-pub fn account_form(login: bool, email: &str, next: &str, csrf: &str, errors: &FieldErrors) -> String {
+pub fn account_form(
+    login: bool,
+    email: &str,
+    next: &str,
+    csrf: &str,
+    errors: &FieldErrors,
+) -> String {
     let (title, action, field, button) = if login {
         ("Log in", "/account/login/", "username", "Log in")
     } else {
         ("Register", "/account/signup/", "email", "Create an account")
     };
-    let next_input = if login { format!("<input type=\"hidden\" name=\"next\" value=\"{}\">", esc(next)) } else { String::new() };
+    let next_input = if login {
+        format!(
+            "<input type=\"hidden\" name=\"next\" value=\"{}\">",
+            esc(next)
+        )
+    } else {
+        String::new()
+    };
     layout(
         title,
         None,
@@ -167,18 +228,37 @@ pub fn account_form(login: bool, email: &str, next: &str, csrf: &str, errors: &F
 
 fn address_fields(a: &Address, errors: &FieldErrors) -> String {
     let fields = [
-        ("first_name", &a.first_name), ("last_name", &a.last_name), ("company_name", &a.company_name),
-        ("street_address_1", &a.street_address_1), ("street_address_2", &a.street_address_2), ("city", &a.city),
-        ("city_area", &a.city_area), ("postal_code", &a.postal_code), ("country", &a.country),
-        ("country_area", &a.country_area), ("phone", &a.phone),
+        ("first_name", &a.first_name),
+        ("last_name", &a.last_name),
+        ("company_name", &a.company_name),
+        ("street_address_1", &a.street_address_1),
+        ("street_address_2", &a.street_address_2),
+        ("city", &a.city),
+        ("city_area", &a.city_area),
+        ("postal_code", &a.postal_code),
+        ("country", &a.country),
+        ("country_area", &a.country_area),
+        ("phone", &a.phone),
     ];
     fields
         .iter()
-        .map(|(name, value)| format!("<label>{name} <input name=\"{name}\" value=\"{}\"></label>{}\n", esc(value), errors_for(errors, name)))
+        .map(|(name, value)| {
+            format!(
+                "<label>{name} <input name=\"{name}\" value=\"{}\"></label>{}\n",
+                esc(value),
+                errors_for(errors, name)
+            )
+        })
         .collect()
 }
 
-pub fn shipping_address(user: Option<&str>, email: &str, a: &Address, csrf: &str, errors: &FieldErrors) -> String {
+pub fn shipping_address(
+    user: Option<&str>,
+    email: &str,
+    a: &Address,
+    csrf: &str,
+    errors: &FieldErrors,
+) -> String {
     let who = match user {
         Some(_) => "<label><input type=\"radio\" name=\"address\" value=\"new_address\" checked> New address</label>".to_owned(),
         None => format!("<label>Email <input name=\"email\" type=\"email\" value=\"{}\"></label>{}", esc(email), errors_for(errors, "email")),
@@ -190,19 +270,45 @@ pub fn shipping_address(user: Option<&str>, email: &str, a: &Address, csrf: &str
     )
 }
 
-pub fn shipping_method(user: Option<&str>, methods: &[(i64, String, i64)], csrf: &str, errors: &FieldErrors) -> String {
+pub fn shipping_method(
+    user: Option<&str>,
+    methods: &[(i64, String, i64)],
+    csrf: &str,
+    errors: &FieldErrors,
+) -> String {
     let radios: String = methods
         .iter()
         .enumerate()
         .map(|(i, (id, name, price))| {
-            format!("<label><input type=\"radio\" name=\"method\" value=\"{id}\"{}> {} {}</label>\n", if i == 0 { " checked" } else { "" }, esc(name), money(*price))
+            format!(
+                "<label><input type=\"radio\" name=\"method\" value=\"{id}\"{}> {} {}</label>\n",
+                if i == 0 { " checked" } else { "" },
+                esc(name),
+                money(*price)
+            )
         })
         .collect();
     layout("Shipping method", user, &format!("<h1>Shipping method</h1><form method=\"post\">{}{radios}{}<button type=\"submit\">Continue</button></form>", csrf_input(csrf), errors_for(errors, "method")))
 }
 
-pub fn summary(user: Option<&str>, lines: &[CartLine], shipping: &Address, csrf: &str, errors: &FieldErrors) -> String {
-    let items: String = lines.iter().map(|l| format!("<li>{} ({}) × {}</li>", esc(&l.product_name), esc(&l.variant.size), l.quantity)).collect();
+pub fn summary(
+    user: Option<&str>,
+    lines: &[CartLine],
+    shipping: &Address,
+    csrf: &str,
+    errors: &FieldErrors,
+) -> String {
+    let items: String = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "<li>{} ({}) × {}</li>",
+                esc(&l.product_name),
+                esc(&l.variant.size),
+                l.quantity
+            )
+        })
+        .collect();
     layout(
         "Order summary",
         user,
@@ -232,8 +338,14 @@ pub fn payment_choice(user: Option<&str>, o: &Order, csrf: &str, errors: &FieldE
 
 pub fn payment_gateway(user: Option<&str>, o: &Order, csrf: &str, errors: &FieldErrors) -> String {
     let select = |name: &str, options: &[&str]| {
-        let opts: String = options.iter().map(|o| format!("<option value=\"{o}\">{o}</option>")).collect();
-        format!("<label>{name} <select name=\"{name}\">{opts}</select></label>{}\n", errors_for(errors, name))
+        let opts: String = options
+            .iter()
+            .map(|o| format!("<option value=\"{o}\">{o}</option>"))
+            .collect();
+        format!(
+            "<label>{name} <select name=\"{name}\">{opts}</select></label>{}\n",
+            errors_for(errors, name)
+        )
     };
     layout(
         "Dummy payment",
@@ -251,7 +363,18 @@ pub fn payment_gateway(user: Option<&str>, o: &Order, csrf: &str, errors: &Field
 }
 
 pub fn order(user: Option<&str>, o: &Order) -> String {
-    let items: String = o.lines.iter().map(|(n, size, q, price)| format!("<li>{} ({}) × {q} at {}</li>", esc(n), esc(size), money(*price))).collect();
+    let items: String = o
+        .lines
+        .iter()
+        .map(|(n, size, q, price)| {
+            format!(
+                "<li>{} ({}) × {q} at {}</li>",
+                esc(n),
+                esc(size),
+                money(*price)
+            )
+        })
+        .collect();
     let status = if o.paid { "Paid" } else { "Awaiting payment" };
     layout(
         "Order",
@@ -267,7 +390,11 @@ pub fn order(user: Option<&str>, o: &Order) -> String {
 }
 
 pub fn not_found() -> String {
-    layout("Not found", None, "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>")
+    layout(
+        "Not found",
+        None,
+        "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>",
+    )
 }
 
 pub fn csrf_failure(reason: &str) -> String {

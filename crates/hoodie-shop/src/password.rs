@@ -7,9 +7,14 @@ use sha2::Sha256;
 pub fn hash(password: &str, iterations: u32) -> String {
     let salt: String = {
         let mut rng = rand::rng();
-        (0..12).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect()
+        (0..12)
+            .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
+            .collect()
     };
-    format!("pbkdf2_sha256${iterations}${salt}${}", derive(password, &salt, iterations))
+    format!(
+        "pbkdf2_sha256${iterations}${salt}${}",
+        derive(password, &salt, iterations)
+    )
 }
 
 fn derive(password: &str, salt: &str, iterations: u32) -> String {
@@ -20,12 +25,21 @@ fn derive(password: &str, salt: &str, iterations: u32) -> String {
 
 pub fn verify(password: &str, encoded: &str) -> bool {
     let mut parts = encoded.splitn(4, '$');
-    let (Some("pbkdf2_sha256"), Some(iter), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some("pbkdf2_sha256"), Some(iter), Some(salt), Some(expected)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
-    let Ok(iterations) = iter.parse::<u32>() else { return false };
+    let Ok(iterations) = iter.parse::<u32>() else {
+        return false;
+    };
     let got = derive(password, salt, iterations);
-    got.len() == expected.len() && got.bytes().zip(expected.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+    got.len() == expected.len()
+        && got
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]

@@ -38,10 +38,17 @@ pub struct Sessions(Mutex<HashMap<String, Session>>);
 
 impl Sessions {
     fn get(&self, key: &str) -> Option<Session> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
     }
     fn put(&self, key: String, s: Session) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key, s);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, s);
     }
     fn remove(&self, key: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
@@ -84,14 +91,18 @@ fn sign(secret: &[u8], value: &str) -> String {
 impl Visit {
     pub fn load(sessions: &Sessions, secret: &[u8], headers: &HeaderMap) -> Self {
         let jar = cookies(headers);
-        let (session_key, session) = match jar.get("sessionid").and_then(|k| sessions.get(k).map(|s| (k.clone(), s))) {
+        let (session_key, session) = match jar
+            .get("sessionid")
+            .and_then(|k| sessions.get(k).map(|s| (k.clone(), s)))
+        {
             Some((k, s)) => (Some(k), s),
             None => (None, Session::default()),
         };
         let csrf_secret = jar.get("csrftoken").cloned();
         let cart_token = jar.get("cart").and_then(|c| {
             let (token, sig) = c.rsplit_once(':')?;
-            (sign(secret, token) == sig && uuid::Uuid::parse_str(token).is_ok()).then(|| token.to_owned())
+            (sign(secret, token) == sig && uuid::Uuid::parse_str(token).is_ok())
+                .then(|| token.to_owned())
         });
         Self {
             session_key,
@@ -112,7 +123,10 @@ impl Visit {
 
     /// A fresh masked token for a form; sets the cookie if the visitor has none yet.
     pub fn csrf_token(&mut self) -> String {
-        let valid = self.csrf_secret.as_deref().is_some_and(|s| s.len() == csrf::SECRET_LEN);
+        let valid = self
+            .csrf_secret
+            .as_deref()
+            .is_some_and(|s| s.len() == csrf::SECRET_LEN);
         if !valid {
             self.csrf_secret = Some(csrf::new_secret());
             self.set_csrf = true;
@@ -185,18 +199,28 @@ impl Visit {
         };
         if self.new_session {
             if let Some(key) = &self.session_key {
-                add(format!("sessionid={key}; expires={}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax", http_date(1_209_600)));
+                add(format!(
+                    "sessionid={key}; expires={}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax",
+                    http_date(1_209_600)
+                ));
             }
         }
         if self.set_csrf {
             if let Some(s) = &self.csrf_secret {
-                add(format!("csrftoken={s}; expires={}; Max-Age=31449600; Path=/; SameSite=Lax", http_date(31_449_600)));
+                add(format!(
+                    "csrftoken={s}; expires={}; Max-Age=31449600; Path=/; SameSite=Lax",
+                    http_date(31_449_600)
+                ));
             }
         }
         if self.set_cart {
             if let Some(token) = &self.cart_token {
                 // Exactly as Saleor sent it: a float Max-Age, which Python's cookie jar drops.
-                add(format!("cart={token}:{}; expires={}; Max-Age=315360000.0; Path=/", sign(secret, token), http_date(315_360_000)));
+                add(format!(
+                    "cart={token}:{}; expires={}; Max-Age=315360000.0; Path=/",
+                    sign(secret, token),
+                    http_date(315_360_000)
+                ));
             }
         }
         resp

@@ -16,7 +16,10 @@ static RUN_TAG: OnceLock<String> = OnceLock::new();
 /// A short tag for this process, so two runs against one database never collide either.
 fn run_tag() -> &'static str {
     RUN_TAG.get_or_init(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         format!("{:x}{:x}", t % 0xffff_ffff, std::process::id() % 0xfff)
     })
 }
@@ -39,8 +42,18 @@ pub fn unique_email() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let first: String = first_name();
     let last: String = last_name();
-    let clean = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
-    format!("{}.{}.{n}.{}@example.com", clean(&first), clean(&last), run_tag())
+    let clean = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    format!(
+        "{}.{}.{n}.{}@example.com",
+        clean(&first),
+        clean(&last),
+        run_tag()
+    )
 }
 
 /// A US postal address in Saleor's field names.
@@ -97,7 +110,9 @@ const PLACES: &[(&str, &str, &str, &str)] = &[
 
 /// A US address; the workshop used Ohio with `44111`.
 pub fn us_address() -> UsAddress {
-    let (city, state, zip, area) = *PLACES.choose(&mut rand::rng()).expect("PLACES is not empty");
+    let (city, state, zip, area) = *PLACES
+        .choose(&mut rand::rng())
+        .expect("PLACES is not empty");
     let number: String = BuildingNumber().fake();
     let street: String = StreetName().fake();
     let line: u32 = (1000..9999u32).fake();
@@ -133,6 +148,10 @@ mod tests {
         assert_eq!(a.country, "US");
         assert_eq!(a.country_area.len(), 2);
         assert_eq!(a.postal_code.len(), 5);
-        assert!(a.phone.starts_with("+1") && a.phone.len() == 12, "{}", a.phone);
+        assert!(
+            a.phone.starts_with("+1") && a.phone.len() == 12,
+            "{}",
+            a.phone
+        );
     }
 }

@@ -34,13 +34,22 @@ pub(crate) async fn run_headless(
     shutdown: CancellationToken,
 ) -> Result<Outcome, std::io::Error> {
     let infos = plan.user_types();
-    let counts = Arc::new(UserCounts::new(infos.iter().map(|t| t.name.clone()).collect()));
+    let counts = Arc::new(UserCounts::new(
+        infos.iter().map(|t| t.name.clone()).collect(),
+    ));
     let stats = spawn_aggregator(counts, hostname(), opts.csv_full_history);
     let dispatch = Dispatch::new(&infos, &selection.active);
     let mut client_config = ClientConfig::new(opts.insecure);
     client_config.verbose = opts.single_user;
-    let (users, rate) = if opts.single_user { (1, 1.0) } else { (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)) };
-    let peak = dispatch.counts_for(dispatch.capacity().map_or(users, |c| c.min(users)), infos.len());
+    let (users, rate) = if opts.single_user {
+        (1, 1.0)
+    } else {
+        (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0))
+    };
+    let peak = dispatch.counts_for(
+        dispatch.capacity().map_or(users, |c| c.min(users)),
+        infos.len(),
+    );
     let runner = spawn_runner(RunnerSetup {
         types: plan.types.clone(),
         enabled: selection.enabled.clone(),
@@ -54,10 +63,13 @@ pub(crate) async fn run_headless(
     for hook in &plan.on_test_start {
         hook().await;
     }
-    eprintln!("Stampede: {users} users at {rate}/s against {host}{}", match opts.run_time {
-        Some(t) => format!(" for {}", humantime::format_duration(t)),
-        None => " until Ctrl-C".to_owned(),
-    });
+    eprintln!(
+        "Stampede: {users} users at {rate}/s against {host}{}",
+        match opts.run_time {
+            Some(t) => format!(" for {}", humantime::format_duration(t)),
+            None => " until Ctrl-C".to_owned(),
+        }
+    );
     let started = Instant::now();
     runner.start(users, rate, None);
     let mut status = runner.watch();
@@ -97,7 +109,10 @@ pub(crate) async fn run_headless(
             }
         }
         // Users that end themselves (StopUser) leave the runner Running with fewer users.
-        if runner.status().state == RunnerState::Running && runner.user_count() == 0 && started.elapsed() > Duration::from_millis(200) {
+        if runner.status().state == RunnerState::Running
+            && runner.user_count() == 0
+            && started.elapsed() > Duration::from_millis(200)
+        {
             eprintln!("Stopping: every user has stopped");
             break;
         }
@@ -109,19 +124,30 @@ pub(crate) async fn run_headless(
     let final_stats = stats.snapshot().await;
     let summary = final_stats.summary(unix_now(), 0, Vec::new());
     println!("{}", console::stats_table(&summary));
-    println!("Response time percentiles (ms)\n{}", console::percentile_table(&summary));
+    println!(
+        "Response time percentiles (ms)\n{}",
+        console::percentile_table(&summary)
+    );
     let problems = console::problems(&summary);
     if !problems.is_empty() {
         println!("{problems}");
     }
 
-    let verdicts: Vec<Verdict> = opts.thresholds.iter().map(|t| t.check(&final_stats)).collect();
+    let verdicts: Vec<Verdict> = opts
+        .thresholds
+        .iter()
+        .map(|t| t.check(&final_stats))
+        .collect();
     for v in &verdicts {
         println!("Threshold {v}");
     }
     let exit_code = exit_code(&final_stats, &verdicts, opts.exit_code_on_error);
     write_reports(opts, plan, &final_stats, &host, &peak, &verdicts, exit_code)?;
-    Ok(Outcome { exit_code, stats: final_stats, verdicts })
+    Ok(Outcome {
+        exit_code,
+        stats: final_stats,
+        verdicts,
+    })
 }
 
 /// 3 for a broken threshold, the error code for failures or exceptions, else 0.
@@ -150,11 +176,17 @@ fn write_reports(
         }
     }
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default()
+        );
     }
     if let Some(path) = &opts.json_file {
         let path = format!("{}.json", path.display());
-        std::fs::write(&path, serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default())?;
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default(),
+        )?;
         eprintln!("Wrote {path}");
     }
     if let Some(path) = &opts.report_json {
@@ -169,7 +201,10 @@ fn write_reports(
             exit_code,
         };
         let report = json::report_json(stats, &ctx);
-        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default())?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        )?;
         eprintln!("Wrote {}", path.display());
     }
     Ok(())
@@ -183,12 +218,19 @@ fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> St
             humantime::format_duration(elapsed),
             humantime::format_duration(Duration::from_secs(t.saturating_sub(elapsed).as_secs()))
         ),
-        None => format!("[{} elapsed, {users} users]", humantime::format_duration(elapsed)),
+        None => format!(
+            "[{} elapsed, {users} users]",
+            humantime::format_duration(elapsed)
+        ),
     }
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "local".to_owned())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

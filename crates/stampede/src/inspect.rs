@@ -7,7 +7,12 @@ use crate::plan::{Plan, Selection};
 /// The declared share of each user type and of each of its tasks.
 pub fn task_ratio(plan: &Plan, selection: &Selection) -> String {
     let types = plan.user_types();
-    let total: u32 = types.iter().zip(&selection.active).filter(|(t, a)| **a && t.fixed_count.is_none()).map(|(t, _)| t.weight).sum();
+    let total: u32 = types
+        .iter()
+        .zip(&selection.active)
+        .filter(|(t, a)| **a && t.fixed_count.is_none())
+        .map(|(t, _)| t.weight)
+        .sum();
     let mut out = String::from("Count per user type and task ratio:\n");
     for ((t, active), enabled) in types.iter().zip(&selection.active).zip(&selection.enabled) {
         if !active {
@@ -21,7 +26,12 @@ pub fn task_ratio(plan: &Plan, selection: &Selection) -> String {
         let tw: u32 = enabled.iter().map(|&i| t.tasks[i].weight).sum();
         for &i in enabled.iter() {
             let k = &t.tasks[i];
-            let _ = writeln!(out, "    {:<24} {:>5.1}%", k.name, 100.0 * k.weight as f64 / tw.max(1) as f64);
+            let _ = writeln!(
+                out,
+                "    {:<24} {:>5.1}%",
+                k.name,
+                100.0 * k.weight as f64 / tw.max(1) as f64
+            );
         }
     }
     out

@@ -57,7 +57,7 @@ pub use tokio_util::sync::CancellationToken;
 /// What a plan usually needs.
 pub mod prelude {
     pub use crate::{
-        between, constant, constant_pacing, constant_throughput, task, Client, Plan, Task, TaskError, TaskResult,
-        UserContext, UserType,
+        between, constant, constant_pacing, constant_throughput, task, Client, Plan, Task,
+        TaskError, TaskResult, UserContext, UserType,
     };
 }

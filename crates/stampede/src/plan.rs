@@ -47,7 +47,10 @@ impl Plan {
     /// Adds a user type.
     pub fn user_type<U: Send + 'static>(mut self, ut: UserType<U>) -> Self {
         let info = ut.info();
-        self.types.push(Arc::new(Erased { inner: Arc::new(ut), info }));
+        self.types.push(Arc::new(Erased {
+            inner: Arc::new(ut),
+            info,
+        }));
         self
     }
 
@@ -87,19 +90,45 @@ impl Plan {
     }
 
     /// Applies the command line's user types and tags.
-    pub(crate) fn select(&self, names: &[String], tags: &[String], exclude: &[String]) -> Result<Selection, SelectionError> {
+    pub(crate) fn select(
+        &self,
+        names: &[String],
+        tags: &[String],
+        exclude: &[String],
+    ) -> Result<Selection, SelectionError> {
         let infos = self.user_types();
         for n in names {
             if !infos.iter().any(|t| &t.name == n) {
-                let known = infos.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(SelectionError::UnknownUserType { name: n.clone(), known });
+                let known = infos
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(SelectionError::UnknownUserType {
+                    name: n.clone(),
+                    known,
+                });
             }
         }
-        let all_tags: BTreeSet<&str> = infos.iter().flat_map(|t| t.tasks.iter().flat_map(|k| k.tags.iter().map(String::as_str))).collect();
+        let all_tags: BTreeSet<&str> = infos
+            .iter()
+            .flat_map(|t| {
+                t.tasks
+                    .iter()
+                    .flat_map(|k| k.tags.iter().map(String::as_str))
+            })
+            .collect();
         for tag in tags.iter().chain(exclude) {
             if !all_tags.contains(tag.as_str()) {
-                let known = if all_tags.is_empty() { "(none)".to_owned() } else { all_tags.iter().copied().collect::<Vec<_>>().join(", ") };
-                return Err(SelectionError::UnknownTag { name: tag.clone(), known });
+                let known = if all_tags.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    all_tags.iter().copied().collect::<Vec<_>>().join(", ")
+                };
+                return Err(SelectionError::UnknownTag {
+                    name: tag.clone(),
+                    known,
+                });
             }
         }
         let mut active = Vec::new();

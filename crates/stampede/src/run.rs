@@ -24,7 +24,9 @@ pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli
             return Err(EXIT_USAGE);
         }
     };
-    let parsed = command.try_get_matches_from(argv).and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m));
+    let parsed = command
+        .try_get_matches_from(argv)
+        .and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m));
     match parsed {
         Ok(cli) => Ok(cli),
         Err(e) => {
@@ -36,7 +38,11 @@ pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli
 }
 
 /// Runs a parsed command line; `shutdown` ends the run early as Ctrl-C does.
-pub async fn run_with_shutdown<P: Args>(cli: &Cli<P>, plan: &Plan, shutdown: CancellationToken) -> Result<Outcome, i32> {
+pub async fn run_with_shutdown<P: Args>(
+    cli: &Cli<P>,
+    plan: &Plan,
+    shutdown: CancellationToken,
+) -> Result<Outcome, i32> {
     let o = &cli.options;
     let selection = match plan.select(&o.user_types, &o.tags, &o.exclude_tags) {
         Ok(s) => s,
@@ -104,7 +110,10 @@ pub fn main_with<P: Args>(build: impl FnOnce(&P) -> Plan) -> ExitCode {
         Err(code) => return ExitCode::from(code as u8),
     };
     let plan = build(&cli.plan);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
     rt.block_on(run(&cli, &plan))
 }
 
@@ -137,9 +146,20 @@ fn init_logging(level: &str, file: Option<&std::path::Path>) {
         "TRACE" => tracing::Level::TRACE,
         _ => tracing::Level::INFO,
     };
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false);
-    let _ = match file.and_then(|f| std::fs::OpenOptions::new().create(true).append(true).open(f).ok()) {
-        Some(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init(),
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
+    let _ = match file.and_then(|f| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f)
+            .ok()
+    }) {
+        Some(f) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .try_init(),
         None => builder.with_writer(std::io::stderr).try_init(),
     };
 }

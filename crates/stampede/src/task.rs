@@ -28,7 +28,10 @@ pub enum TaskError {
     /// `RescheduleTask`).
     Reschedule,
     /// Anything else: counted in the exceptions table.
-    Failed { message: String, location: &'static Location<'static> },
+    Failed {
+        message: String,
+        location: &'static Location<'static>,
+    },
 }
 
 impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for TaskError {
@@ -37,7 +40,10 @@ impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for TaskError {
         let boxed: Box<dyn std::error::Error + Send + Sync> = e.into();
         match boxed.downcast::<RequestError>() {
             Ok(r) => TaskError::Request(*r),
-            Err(other) => TaskError::Failed { message: other.to_string(), location: Location::caller() },
+            Err(other) => TaskError::Failed {
+                message: other.to_string(),
+                location: Location::caller(),
+            },
         }
     }
 }
@@ -46,7 +52,10 @@ impl TaskError {
     /// A failure with a message, recorded where it was made.
     #[track_caller]
     pub fn msg(message: impl Into<String>) -> Self {
-        TaskError::Failed { message: message.into(), location: Location::caller() }
+        TaskError::Failed {
+            message: message.into(),
+            location: Location::caller(),
+        }
     }
 }
 
@@ -89,14 +98,24 @@ pub struct Task<U> {
 
 impl<U> Clone for Task<U> {
     fn clone(&self) -> Self {
-        Self { name: self.name.clone(), weight: self.weight, tags: self.tags.clone(), run: self.run.clone() }
+        Self {
+            name: self.name.clone(),
+            weight: self.weight,
+            tags: self.tags.clone(),
+            run: self.run.clone(),
+        }
     }
 }
 
 impl<U: 'static> Task<U> {
     /// A task of weight 1. The [`task!`](crate::task) macro names it after the function.
     pub fn new(name: &str, run: impl TaskFn<U>) -> Self {
-        Self { name: name.into(), weight: 1, tags: Vec::new(), run: Arc::new(run) }
+        Self {
+            name: name.into(),
+            weight: 1,
+            tags: Vec::new(),
+            run: Arc::new(run),
+        }
     }
 
     /// How often it is picked relative to the user's other tasks.

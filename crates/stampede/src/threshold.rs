@@ -51,8 +51,17 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mark = if self.passed { "passed" } else { "BROKEN" };
         match self.actual {
-            Some(a) => write!(f, "{mark}: {} (actual {})", self.threshold.text, self.threshold.metric.format(a)),
-            None => write!(f, "{mark}: {} (no requests with that name)", self.threshold.text),
+            Some(a) => write!(
+                f,
+                "{mark}: {} (actual {})",
+                self.threshold.text,
+                self.threshold.metric.format(a)
+            ),
+            None => write!(
+                f,
+                "{mark}: {} (no requests with that name)",
+                self.threshold.text
+            ),
         }
     }
 }
@@ -80,7 +89,10 @@ impl Metric {
     }
 
     fn is_time(&self) -> bool {
-        matches!(self, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max)
+        matches!(
+            self,
+            Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max
+        )
     }
 
     fn format(&self, v: f64) -> String {
@@ -108,7 +120,12 @@ impl Metric {
 
 fn parse_value(metric: Metric, s: &str) -> Option<f64> {
     let s = s.trim();
-    let num = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
     if metric.is_time() {
         if let Some(v) = s.strip_suffix("ms") {
             return num(v);
@@ -128,7 +145,9 @@ fn parse_value(metric: Metric, s: &str) -> Option<f64> {
 
 fn parse_expr(expr: &str) -> Option<(Metric, Op, f64)> {
     let ops = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)];
-    let (pos, len, op) = ops.iter().find_map(|(t, op)| expr.find(t).map(|p| (p, t.len(), *op)))?;
+    let (pos, len, op) = ops
+        .iter()
+        .find_map(|(t, op)| expr.find(t).map(|p| (p, t.len(), *op)))?;
     let metric = Metric::parse(expr[..pos].trim())?;
     let value = parse_value(metric, &expr[pos + len..])?;
     Some((metric, op, value))
@@ -142,11 +161,23 @@ impl FromStr for Threshold {
             format!("'{s}' is not a threshold; write METRIC OP VALUE such as p95<500ms, avg<=200ms, fail_ratio<1%, rps>=200, optionally prefixed with NAME:")
         };
         if let Some((metric, op, value)) = parse_expr(s) {
-            return Ok(Threshold { name: None, metric, op, value, text: s.to_owned() });
+            return Ok(Threshold {
+                name: None,
+                metric,
+                op,
+                value,
+                text: s.to_owned(),
+            });
         }
         let (name, expr) = s.rsplit_once(':').ok_or_else(bad)?;
         let (metric, op, value) = parse_expr(expr).ok_or_else(bad)?;
-        Ok(Threshold { name: Some(name.to_owned()), metric, op, value, text: s.to_owned() })
+        Ok(Threshold {
+            name: Some(name.to_owned()),
+            metric,
+            op,
+            value,
+            text: s.to_owned(),
+        })
     }
 }
 
@@ -172,7 +203,11 @@ impl Threshold {
             Op::Gt => a > self.value,
             Op::Ge => a >= self.value,
         });
-        Verdict { threshold: self.clone(), actual, passed }
+        Verdict {
+            threshold: self.clone(),
+            actual,
+            passed,
+        }
     }
 }
 
@@ -183,7 +218,10 @@ mod tests {
     #[test]
     fn parses_the_documented_forms() {
         let t: Threshold = "p95<500ms".parse().unwrap();
-        assert_eq!((t.metric, t.op, t.value, t.name), (Metric::Percentile(0.95), Op::Lt, 500.0, None));
+        assert_eq!(
+            (t.metric, t.op, t.value, t.name),
+            (Metric::Percentile(0.95), Op::Lt, 500.0, None)
+        );
         let t: Threshold = "fail_ratio<1%".parse().unwrap();
         assert_eq!(t.value, 0.01);
         let t: Threshold = "rps>=200".parse().unwrap();

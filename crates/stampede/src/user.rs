@@ -21,7 +21,11 @@ pub struct UserContext {
 impl UserContext {
     /// A new HTTP session for this user, aimed at the run's host (Locust's `self.client`).
     pub fn client(&self) -> Client {
-        Client::new(self.host.clone(), self.client_config.clone(), self.recorder.clone())
+        Client::new(
+            self.host.clone(),
+            self.client_config.clone(),
+            self.recorder.clone(),
+        )
     }
     /// The host under test.
     pub fn host(&self) -> &Url {
@@ -141,7 +145,11 @@ impl<U> UserType<U> {
             tasks: self
                 .tasks
                 .iter()
-                .map(|t| TaskInfo { name: t.name.to_string(), weight: t.weight, tags: t.tags.clone() })
+                .map(|t| TaskInfo {
+                    name: t.name.to_string(),
+                    weight: t.weight,
+                    tags: t.tags.clone(),
+                })
                 .collect(),
             sequential: self.sequential,
         }

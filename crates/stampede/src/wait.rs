@@ -56,7 +56,9 @@ impl WaitTime {
     pub fn next(&self, since_task_start: Duration, rng: &mut impl Rng) -> Duration {
         match self {
             WaitTime::Between(a, b) if a == b => *a,
-            WaitTime::Between(a, b) => Duration::from_secs_f64(rng.random_range(a.as_secs_f64()..=b.as_secs_f64())),
+            WaitTime::Between(a, b) => {
+                Duration::from_secs_f64(rng.random_range(a.as_secs_f64()..=b.as_secs_f64()))
+            }
             WaitTime::Constant(d) => *d,
             WaitTime::ConstantPacing(d) => d.saturating_sub(since_task_start),
         }
@@ -83,7 +85,10 @@ mod tests {
         let w = between(5.0, 9.0);
         for _ in 0..1000 {
             let d = w.next(Duration::ZERO, &mut rng);
-            assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(9), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(5) && d <= Duration::from_secs(9),
+                "{d:?}"
+            );
         }
         assert_eq!(w.scaled(0.0).next(Duration::ZERO, &mut rng), Duration::ZERO);
         assert_eq!(between(9.0, 5.0), w);
@@ -93,7 +98,10 @@ mod tests {
     fn pacing_subtracts_the_task_time() {
         let mut rng = rand::rng();
         let w = constant_throughput(2.0);
-        assert_eq!(w.next(Duration::from_millis(100), &mut rng), Duration::from_millis(400));
+        assert_eq!(
+            w.next(Duration::from_millis(100), &mut rng),
+            Duration::from_millis(400)
+        );
         assert_eq!(w.next(Duration::from_secs(3), &mut rng), Duration::ZERO);
     }
 }

@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 
 use super::{finish, found, page, posted, visit, AppError, HandlerResult, Shop};
 use crate::address::FieldErrors;
@@ -20,13 +21,17 @@ pub async fn signup_page(State(shop): State<Shop>, headers: HeaderMap) -> Handle
 }
 
 fn valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else { return false };
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && e.len() <= 254
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
         && !domain.contains('@')
 }
 
@@ -36,7 +41,9 @@ fn password_errors(p: &str) -> Vec<String> {
         errs.push("This field is required.".to_owned());
     } else {
         if p.chars().count() < MIN_PASSWORD {
-            errs.push(format!("This password is too short. It must contain at least {MIN_PASSWORD} characters."));
+            errs.push(format!(
+                "This password is too short. It must contain at least {MIN_PASSWORD} characters."
+            ));
         }
         if p.chars().all(|c| c.is_ascii_digit()) {
             errs.push("This password is entirely numeric.".to_owned());
@@ -49,15 +56,21 @@ pub async fn signup(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -
     let mut v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
-        Err(resp) => return Ok(resp),
+        Err(forbidden) => return Ok(forbidden.into_response()),
     };
     let email = form.get("email").trim().to_owned();
     let pw = form.get("password").to_owned();
     let mut errors = FieldErrors::new();
     if email.is_empty() {
-        errors.entry("email".into()).or_default().push("This field is required.".into());
+        errors
+            .entry("email".into())
+            .or_default()
+            .push("This field is required.".into());
     } else if !valid_email(&email) {
-        errors.entry("email".into()).or_default().push("Enter a valid email address.".into());
+        errors
+            .entry("email".into())
+            .or_default()
+            .push("Enter a valid email address.".into());
     }
     let pw_errs = password_errors(&pw);
     if !pw_errs.is_empty() {
@@ -78,7 +91,10 @@ pub async fn signup(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -
                 return Ok(finish(&shop, v, found("/")));
             }
             CreateUser::EmailTaken => {
-                errors.entry("email".into()).or_default().push("User with this Email already exists.".into());
+                errors
+                    .entry("email".into())
+                    .or_default()
+                    .push("User with this Email already exists.".into());
             }
         }
     }
@@ -91,9 +107,19 @@ pub struct Next {
     next: Option<String>,
 }
 
-pub async fn login_page(State(shop): State<Shop>, headers: HeaderMap, Query(q): Query<Next>) -> HandlerResult {
+pub async fn login_page(
+    State(shop): State<Shop>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> HandlerResult {
     let mut v = visit(&shop, &headers);
-    let body = pages::account_form(true, "", q.next.as_deref().unwrap_or(""), &v.csrf_token(), &FieldErrors::new());
+    let body = pages::account_form(
+        true,
+        "",
+        q.next.as_deref().unwrap_or(""),
+        &v.csrf_token(),
+        &FieldErrors::new(),
+    );
     Ok(finish(&shop, v, page(StatusCode::OK, body)))
 }
 
@@ -110,7 +136,7 @@ pub async fn login(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) ->
     let mut v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
-        Err(resp) => return Ok(resp),
+        Err(forbidden) => return Ok(forbidden.into_response()),
     };
     let email = form.get("username").trim().to_owned();
     let pw = form.get("password").to_owned();

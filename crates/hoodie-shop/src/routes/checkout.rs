@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 use super::{finish, found, page, posted, user_email, visit, AppError, HandlerResult, Shop};
@@ -13,12 +14,19 @@ use crate::pages;
 use crate::visit::Visit;
 
 /// The visitor's cart lines, or a redirect to the (empty) cart page.
-fn cart_or_redirect(shop: &Shop, v: &mut Visit) -> Result<Result<Vec<CartLine>, Response>, AppError> {
+fn cart_or_redirect(
+    shop: &Shop,
+    v: &mut Visit,
+) -> Result<Result<Vec<CartLine>, Response>, AppError> {
     let lines = match v.cart_owner(false) {
         Some(owner) => shop.db.cart_lines(&owner)?,
         None => Vec::new(),
     };
-    Ok(if lines.is_empty() { Err(found("/cart/")) } else { Ok(lines) })
+    Ok(if lines.is_empty() {
+        Err(found("/cart/"))
+    } else {
+        Ok(lines)
+    })
 }
 
 pub async fn index(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResult {
@@ -30,9 +38,21 @@ pub async fn index(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResul
     Ok(finish(&shop, v, resp))
 }
 
-fn address_page_body(shop: &Shop, v: &mut Visit, email: &str, a: &Address, errors: &FieldErrors) -> Result<String, AppError> {
+fn address_page_body(
+    shop: &Shop,
+    v: &mut Visit,
+    email: &str,
+    a: &Address,
+    errors: &FieldErrors,
+) -> Result<String, AppError> {
     let user = user_email(shop, v)?;
-    Ok(pages::shipping_address(user.as_deref(), email, a, &v.csrf_token(), errors))
+    Ok(pages::shipping_address(
+        user.as_deref(),
+        email,
+        a,
+        &v.csrf_token(),
+        errors,
+    ))
 }
 
 pub async fn address_page(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResult {
@@ -50,7 +70,7 @@ pub async fn address(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
     let mut v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
-        Err(resp) => return Ok(resp),
+        Err(forbidden) => return Ok(forbidden.into_response()),
     };
     if let Err(r) = cart_or_redirect(&shop, &mut v)? {
         return Ok(finish(&shop, v, r));
@@ -69,7 +89,10 @@ pub async fn address(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
             e
         }
     };
-    if form.has("address") && !matches!(form.get("address"), "new_address") && form.get("address").parse::<i64>().is_err() {
+    if form.has("address")
+        && !matches!(form.get("address"), "new_address")
+        && form.get("address").parse::<i64>().is_err()
+    {
         errors.insert("address".into(), vec!["Select a valid choice.".into()]);
     }
     if !errors.is_empty() {
@@ -84,7 +107,12 @@ pub async fn address(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
 
 fn method_body(shop: &Shop, v: &mut Visit, errors: &FieldErrors) -> Result<String, AppError> {
     let user = user_email(shop, v)?;
-    Ok(pages::shipping_method(user.as_deref(), &shop.db.shipping_methods()?, &v.csrf_token(), errors))
+    Ok(pages::shipping_method(
+        user.as_deref(),
+        &shop.db.shipping_methods()?,
+        &v.csrf_token(),
+        errors,
+    ))
 }
 
 /// Redirects to the first checkout step the session has not done.
@@ -114,7 +142,7 @@ pub async fn method(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -
     let mut v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
-        Err(resp) => return Ok(resp),
+        Err(forbidden) => return Ok(forbidden.into_response()),
     };
     if let Err(r) = cart_or_redirect(&shop, &mut v)? {
         return Ok(finish(&shop, v, r));
@@ -123,14 +151,24 @@ pub async fn method(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -
         return Ok(finish(&shop, v, r));
     }
     let methods = shop.db.shipping_methods()?;
-    match form.get("method").trim().parse::<i64>().ok().filter(|m| methods.iter().any(|(id, _, _)| id == m)) {
+    match form
+        .get("method")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| methods.iter().any(|(id, _, _)| id == m))
+    {
         Some(m) => {
             v.session.checkout.method = Some(m);
             Ok(finish(&shop, v, found("/checkout/summary/")))
         }
         None => {
             let mut errors = FieldErrors::new();
-            let msg = if form.get("method").is_empty() { "This field is required." } else { "Select a valid choice. That choice is not one of the available choices." };
+            let msg = if form.get("method").is_empty() {
+                "This field is required."
+            } else {
+                "Select a valid choice. That choice is not one of the available choices."
+            };
             errors.insert("method".into(), vec![msg.into()]);
             let body = method_body(&shop, &mut v, &errors)?;
             Ok(finish(&shop, v, page(StatusCode::OK, body)))
@@ -138,10 +176,21 @@ pub async fn method(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -
     }
 }
 
-fn summary_body(shop: &Shop, v: &mut Visit, lines: &[CartLine], errors: &FieldErrors) -> Result<String, AppError> {
+fn summary_body(
+    shop: &Shop,
+    v: &mut Visit,
+    lines: &[CartLine],
+    errors: &FieldErrors,
+) -> Result<String, AppError> {
     let user = user_email(shop, v)?;
     let shipping = v.session.checkout.address.clone().unwrap_or_default();
-    Ok(pages::summary(user.as_deref(), lines, &shipping, &v.csrf_token(), errors))
+    Ok(pages::summary(
+        user.as_deref(),
+        lines,
+        &shipping,
+        &v.csrf_token(),
+        errors,
+    ))
 }
 
 pub async fn summary_page(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResult {
@@ -162,7 +211,7 @@ pub async fn summary(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
     let mut v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
-        Err(resp) => return Ok(resp),
+        Err(forbidden) => return Ok(forbidden.into_response()),
     };
     let lines = match cart_or_redirect(&shop, &mut v)? {
         Ok(l) => l,
@@ -174,8 +223,16 @@ pub async fn summary(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
     let errors = match form.get("address") {
         "shipping_address" => FieldErrors::new(),
         "new_address" => Address::from_form(&form).validate(),
-        "" => [("address".to_owned(), vec!["This field is required.".to_owned()])].into(),
-        _ => [("address".to_owned(), vec!["Select a valid choice.".to_owned()])].into(),
+        "" => [(
+            "address".to_owned(),
+            vec!["This field is required.".to_owned()],
+        )]
+        .into(),
+        _ => [(
+            "address".to_owned(),
+            vec!["Select a valid choice.".to_owned()],
+        )]
+        .into(),
     };
     if !errors.is_empty() {
         let body = summary_body(&shop, &mut v, &lines, &errors)?;
@@ -192,7 +249,9 @@ pub async fn summary(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) 
         checkout.address.as_ref().expect("checked by missing_step"),
         checkout.method.expect("checked by missing_step"),
     )?;
-    let Some(token) = placed else { return Ok(finish(&shop, v, found("/cart/"))) };
+    let Some(token) = placed else {
+        return Ok(finish(&shop, v, found("/cart/")));
+    };
     v.session.checkout = Default::default();
     Ok(finish(&shop, v, found(&format!("/order/{token}/payment/"))))
 }

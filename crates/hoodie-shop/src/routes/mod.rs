@@ -57,19 +57,43 @@ pub fn router(shop: Shop) -> Router {
         .route("/search/", get(catalog::search))
         .route("/products/category/{slug_id}/", get(catalog::category))
         .route("/products/{slug_id}/", get(catalog::product))
-        .route("/products/{slug_id}/add/", post(catalog::add_to_cart).get(catalog::add_to_cart_get))
+        .route(
+            "/products/{slug_id}/add/",
+            post(catalog::add_to_cart).get(catalog::add_to_cart_get),
+        )
         .route("/cart/", get(catalog::cart))
         .route("/cart/update/{variant_id}/", post(catalog::cart_update))
-        .route("/account/signup/", get(account::signup_page).post(account::signup))
-        .route("/account/login/", get(account::login_page).post(account::login))
+        .route(
+            "/account/signup/",
+            get(account::signup_page).post(account::signup),
+        )
+        .route(
+            "/account/login/",
+            get(account::login_page).post(account::login),
+        )
         .route("/account/logout/", get(account::logout))
         .route("/checkout/", get(checkout::index))
-        .route("/checkout/shipping-address/", get(checkout::address_page).post(checkout::address))
-        .route("/checkout/shipping-method/", get(checkout::method_page).post(checkout::method))
-        .route("/checkout/summary/", get(checkout::summary_page).post(checkout::summary))
+        .route(
+            "/checkout/shipping-address/",
+            get(checkout::address_page).post(checkout::address),
+        )
+        .route(
+            "/checkout/shipping-method/",
+            get(checkout::method_page).post(checkout::method),
+        )
+        .route(
+            "/checkout/summary/",
+            get(checkout::summary_page).post(checkout::summary),
+        )
         .route("/order/{token}/", get(order::details))
-        .route("/order/{token}/payment/", get(order::payment_page).post(order::payment))
-        .route("/order/{token}/payment/default/", get(order::gateway_page).post(order::gateway))
+        .route(
+            "/order/{token}/payment/",
+            get(order::payment_page).post(order::payment),
+        )
+        .route(
+            "/order/{token}/payment/default/",
+            get(order::gateway_page).post(order::gateway),
+        )
         .fallback(fallback)
         .with_state(shop)
 }
@@ -78,14 +102,23 @@ pub fn router(shop: Shop) -> Router {
 async fn fallback(req: Request) -> Response {
     let path = req.uri().path();
     if !path.ends_with('/') && req.method() == http::Method::GET {
-        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         return redirect(StatusCode::MOVED_PERMANENTLY, &format!("{path}/{query}"));
     }
     not_found()
 }
 
 pub(crate) fn page(status: StatusCode, body: String) -> Response {
-    (status, [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) fn redirect(status: StatusCode, to: &str) -> Response {
@@ -113,16 +146,24 @@ pub(crate) fn finish(shop: &Shop, v: Visit, resp: Response) -> Response {
     v.finish(&shop.sessions, &shop.secret, resp)
 }
 
+/// A request refused by the CSRF check, with Django's reason.
+pub(crate) struct Forbidden(&'static str);
+
+impl IntoResponse for Forbidden {
+    fn into_response(self) -> Response {
+        page(StatusCode::FORBIDDEN, pages::csrf_failure(self.0))
+    }
+}
+
 /// Django's CSRF middleware for a POST: the form field or the `X-CSRFToken` header must
-/// match the `csrftoken` cookie. Refusals are 403 with Django's reason.
-pub(crate) fn check_csrf(v: &Visit, headers: &HeaderMap, form: &Form) -> Result<(), Response> {
+/// match the `csrftoken` cookie.
+pub(crate) fn check_csrf(v: &Visit, headers: &HeaderMap, form: &Form) -> Result<(), Forbidden> {
     let header = headers.get("x-csrftoken").and_then(|h| h.to_str().ok());
-    csrf::check(v.csrf_cookie(), form.get("csrfmiddlewaretoken"), header)
-        .map_err(|reason| page(StatusCode::FORBIDDEN, pages::csrf_failure(reason)))
+    csrf::check(v.csrf_cookie(), form.get("csrfmiddlewaretoken"), header).map_err(Forbidden)
 }
 
 /// Parses a POST body and checks CSRF in one step.
-pub(crate) fn posted(v: &Visit, headers: &HeaderMap, body: &Bytes) -> Result<Form, Response> {
+pub(crate) fn posted(v: &Visit, headers: &HeaderMap, body: &Bytes) -> Result<Form, Forbidden> {
     let form = Form::parse(body);
     check_csrf(v, headers, &form)?;
     Ok(form)
@@ -143,5 +184,8 @@ pub(crate) fn user_email(shop: &Shop, v: &Visit) -> Result<Option<String>, AppEr
 }
 
 pub(crate) fn is_ajax(headers: &HeaderMap) -> bool {
-    headers.get("x-requested-with").and_then(|h| h.to_str().ok()) == Some("XMLHttpRequest")
+    headers
+        .get("x-requested-with")
+        .and_then(|h| h.to_str().ok())
+        == Some("XMLHttpRequest")
 }

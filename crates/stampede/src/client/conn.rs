@@ -28,11 +28,26 @@ impl Origin {
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
-            other => return Err(ClientError::Url(format!("unsupported scheme '{other}' in {url}"))),
+            other => {
+                return Err(ClientError::Url(format!(
+                    "unsupported scheme '{other}' in {url}"
+                )))
+            }
         };
-        let host = url.host_str().ok_or_else(|| ClientError::Url(format!("no host in {url}")))?;
-        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
-        Ok(Self { tls, host: host.trim_start_matches('[').trim_end_matches(']').to_owned(), port })
+        let host = url
+            .host_str()
+            .ok_or_else(|| ClientError::Url(format!("no host in {url}")))?;
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
+        Ok(Self {
+            tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+        })
     }
 }
 
@@ -49,7 +64,9 @@ pub(crate) fn tls_config(insecure: bool) -> Arc<rustls::ClientConfig> {
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()
     } else {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -69,8 +86,9 @@ pub(crate) async fn connect(
         .map_err(|e| ClientError::Connect(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
     if origin.tls {
-        let name = ServerName::try_from(origin.host.clone())
-            .map_err(|e| ClientError::Connect(format!("bad TLS server name {}: {e}", origin.host)))?;
+        let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
+            ClientError::Connect(format!("bad TLS server name {}: {e}", origin.host))
+        })?;
         let stream = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await
@@ -116,7 +134,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -124,7 +147,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()

@@ -99,7 +99,14 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: Url, config: ClientConfig, recorder: Recorder) -> Self {
-        Self { base, config, cookies: CookieStore::default(), conns: Vec::new(), recorder, last_url: None }
+        Self {
+            base,
+            config,
+            cookies: CookieStore::default(),
+            conns: Vec::new(),
+            recorder,
+            last_url: None,
+        }
     }
 
     /// The host every relative path is joined to.
@@ -192,7 +199,10 @@ impl Client {
                 Ok(resp) => return Ok(resp),
                 Err(e) => {
                     self.conns.swap_remove(i);
-                    if reused && !retried && (e.is_canceled() || e.is_incomplete_message() || e.is_closed()) {
+                    if reused
+                        && !retried
+                        && (e.is_canceled() || e.is_incomplete_message() || e.is_closed())
+                    {
                         retried = true;
                         continue;
                     }
@@ -213,5 +223,4 @@ impl Client {
         self.conns.push((origin.clone(), sender));
         Ok((self.conns.len() - 1, false))
     }
-
 }

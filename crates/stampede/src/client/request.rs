@@ -59,17 +59,25 @@ impl<'c> RequestBuilder<'c> {
 
     /// Adds query parameters, encoded.
     pub fn query<K: ToString, V: ToString>(mut self, pairs: &[(K, V)]) -> Self {
-        self.query.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.query
+            .extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         self
     }
 
     /// Adds a header. An invalid name or value is reported when the request is sent.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(n), Ok(v)) => {
                 self.headers.insert(n, v);
             }
-            _ => self.error = Some(ClientError::Body(format!("invalid header {name}: {value:?}"))),
+            _ => {
+                self.error = Some(ClientError::Body(format!(
+                    "invalid header {name}: {value:?}"
+                )))
+            }
         }
         self
     }
@@ -81,7 +89,10 @@ impl<'c> RequestBuilder<'c> {
             enc.append_pair(k.as_ref(), v.as_ref());
         }
         self.body = Bytes::from(enc.finish());
-        self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
         self
     }
 
@@ -90,7 +101,10 @@ impl<'c> RequestBuilder<'c> {
         match serde_json::to_vec(value) {
             Ok(v) => {
                 self.body = Bytes::from(v);
-                self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
             }
             Err(e) => self.error = Some(ClientError::Body(e.to_string())),
         }
@@ -123,7 +137,10 @@ impl<'c> RequestBuilder<'c> {
     /// Decides success or failure instead of the status code (Locust's `catch_response`):
     /// `Err(reason)` counts the request as failed with that reason, `Ok` as a success even
     /// for a 404.
-    pub fn check(mut self, check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c) -> Self {
+    pub fn check(
+        mut self,
+        check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c,
+    ) -> Self {
         self.check = Some(Box::new(check));
         self
     }
@@ -169,7 +186,13 @@ impl<'c> RequestBuilder<'c> {
         };
         let content_length = response.as_ref().map_or(0, |r| r.body.len() as u64);
         if self.client.config.verbose {
-            log_exchange(&method, &name, response.as_ref(), reason.as_deref(), elapsed);
+            log_exchange(
+                &method,
+                &name,
+                response.as_ref(),
+                reason.as_deref(),
+                elapsed,
+            );
         }
         self.client.recorder.record(Event::Request {
             method: Arc::from(method.as_str()),
@@ -193,7 +216,11 @@ impl<'c> RequestBuilder<'c> {
 
     /// The request and its redirects, up to the final response with its body read.
     async fn exchange(&mut self) -> Result<Response, ClientError> {
-        let mut url = self.client.base.join(&self.path).map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
+        let mut url = self
+            .client
+            .base
+            .join(&self.path)
+            .map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(self.query.iter());
         }
@@ -209,20 +236,33 @@ impl<'c> RequestBuilder<'c> {
                 .send_once(&origin, || {
                     let mut req = http::Request::new(Full::new(b.clone()));
                     *req.method_mut() = m.clone();
-                    *req.uri_mut() = target.parse().expect("a URL's path and query form a valid URI");
+                    *req.uri_mut() = target
+                        .parse()
+                        .expect("a URL's path and query form a valid URI");
                     *req.headers_mut() = headers.clone();
                     req
                 })
                 .await?;
             let (parts, incoming) = resp.into_parts();
-            let bytes = incoming.collect().await.map_err(|e| ClientError::Io(e.to_string()))?.to_bytes();
+            let bytes = incoming
+                .collect()
+                .await
+                .map_err(|e| ClientError::Io(e.to_string()))?
+                .to_bytes();
             self.client.store_cookies(&parts.headers, &url);
-            let location = parts.headers.get(header::LOCATION).and_then(|l| l.to_str().ok());
+            let location = parts
+                .headers
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok());
             match location {
                 Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
-                    url = url.join(loc).map_err(|e| ClientError::Url(format!("redirect to {loc}: {e}")))?;
-                    if matches!(parts.status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER)
-                        && method != Method::HEAD
+                    url = url
+                        .join(loc)
+                        .map_err(|e| ClientError::Url(format!("redirect to {loc}: {e}")))?;
+                    if matches!(
+                        parts.status,
+                        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
+                    ) && method != Method::HEAD
                     {
                         method = Method::GET;
                         body = Bytes::new();
@@ -258,7 +298,11 @@ impl<'c> RequestBuilder<'c> {
             h.insert(header::USER_AGENT, v);
         }
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        if let Some(v) = self.client.cookie_header(url).and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(v) = self
+            .client
+            .cookie_header(url)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
             h.insert(header::COOKIE, v);
         }
         if let Some(prev) = &self.client.last_url {
@@ -292,20 +336,41 @@ fn http_error(status: StatusCode, name: &str) -> Option<String> {
     if status.as_u16() < 400 {
         return None;
     }
-    let kind = if status.is_client_error() { "Client" } else { "Server" };
+    let kind = if status.is_client_error() {
+        "Client"
+    } else {
+        "Server"
+    };
     let reason = status.canonical_reason().unwrap_or("Unknown");
-    Some(format!("HTTPError('{} {kind} Error: {reason} for url: {name}')", status.as_u16()))
+    Some(format!(
+        "HTTPError('{} {kind} Error: {reason} for url: {name}')",
+        status.as_u16()
+    ))
 }
 
-fn log_exchange(method: &Method, name: &str, resp: Option<&Response>, reason: Option<&str>, elapsed: Duration) {
+fn log_exchange(
+    method: &Method,
+    name: &str,
+    resp: Option<&Response>,
+    reason: Option<&str>,
+    elapsed: Duration,
+) {
     let ms = elapsed.as_secs_f64() * 1000.0;
     match resp {
         Some(r) => {
-            eprintln!("{method} {name} -> {} {} ({ms:.1} ms, {} bytes)", r.status.as_u16(), r.url, r.body.len());
+            eprintln!(
+                "{method} {name} -> {} {} ({ms:.1} ms, {} bytes)",
+                r.status.as_u16(),
+                r.url,
+                r.body.len()
+            );
             if let Some(reason) = reason {
                 eprintln!("    FAILED: {reason}");
             }
         }
-        None => eprintln!("{method} {name} -> FAILED after {ms:.1} ms: {}", reason.unwrap_or("")),
+        None => eprintln!(
+            "{method} {name} -> FAILED after {ms:.1} ms: {}",
+            reason.unwrap_or("")
+        ),
     }
 }

@@ -82,14 +82,20 @@ impl Response {
     pub fn select_attr(&self, css: &str, attr: &str) -> Result<Vec<String>, ExtractError> {
         let sel = selector(css)?;
         Ok(self.with_html(|doc| {
-            doc.select(&sel).filter_map(|e| e.value().attr(attr).map(str::to_owned)).collect()
+            doc.select(&sel)
+                .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+                .collect()
         }))
     }
 
     /// The text content of every element matching `css`, whitespace-trimmed.
     pub fn select_text(&self, css: &str) -> Result<Vec<String>, ExtractError> {
         let sel = selector(css)?;
-        Ok(self.with_html(|doc| doc.select(&sel).map(|e| e.text().collect::<String>().trim().to_owned()).collect()))
+        Ok(self.with_html(|doc| {
+            doc.select(&sel)
+                .map(|e| e.text().collect::<String>().trim().to_owned())
+                .collect()
+        }))
     }
 
     /// Parses the JSON held in an attribute, such as Saleor's `data-variant-picker-data`.
@@ -98,15 +104,21 @@ impl Response {
         let raw = match values.into_iter().next() {
             Some(raw) => raw,
             None if self.matches(css) => {
-                return Err(ExtractError::NoAttribute { selector: css.to_owned(), attr: attr.to_owned() })
+                return Err(ExtractError::NoAttribute {
+                    selector: css.to_owned(),
+                    attr: attr.to_owned(),
+                })
             }
             None => return Err(ExtractError::NotFound(css.to_owned())),
         };
-        serde_json::from_str(&raw).map_err(|e| ExtractError::Json(format!("{css} @{attr}"), e.to_string()))
+        serde_json::from_str(&raw)
+            .map_err(|e| ExtractError::Json(format!("{css} @{attr}"), e.to_string()))
     }
 
     fn matches(&self, css: &str) -> bool {
-        selector(css).map(|s| self.with_html(|doc| doc.select(&s).next().is_some())).unwrap_or(false)
+        selector(css)
+            .map(|s| self.with_html(|doc| doc.select(&s).next().is_some()))
+            .unwrap_or(false)
     }
 }
 

@@ -16,7 +16,10 @@ pub struct NoOptions {}
 
 /// The whole command line of a plan binary: Stampede's options plus the plan's own.
 #[derive(Parser, Clone, Debug)]
-#[command(args_override_self = true, about = "A Stampede load-test plan. Flags follow Locust's.")]
+#[command(
+    args_override_self = true,
+    about = "A Stampede load-test plan. Flags follow Locust's."
+)]
 pub struct Cli<P: Args> {
     #[command(flatten)]
     pub options: Options,
@@ -77,7 +80,12 @@ pub struct Options {
     pub config: Option<PathBuf>,
 
     /// Write PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv.
-    #[arg(long, value_name = "PREFIX", env = "STAMPEDE_CSV", help_heading = "Reports")]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "STAMPEDE_CSV",
+        help_heading = "Reports"
+    )]
     pub csv: Option<PathBuf>,
     /// Add a row per endpoint to the history CSV each second.
     #[arg(long, env = "STAMPEDE_CSV_FULL_HISTORY", help_heading = "Reports")]
@@ -86,13 +94,28 @@ pub struct Options {
     #[arg(long, env = "STAMPEDE_JSON", help_heading = "Reports")]
     pub json: bool,
     /// Write Locust's JSON stats to PATH.json at the end.
-    #[arg(long, value_name = "PATH", env = "STAMPEDE_JSON_FILE", help_heading = "Reports")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "STAMPEDE_JSON_FILE",
+        help_heading = "Reports"
+    )]
     pub json_file: Option<PathBuf>,
     /// Write Stampede's full report (schema: schema/report.schema.json).
-    #[arg(long, value_name = "PATH", env = "STAMPEDE_REPORT_JSON", help_heading = "Reports")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "STAMPEDE_REPORT_JSON",
+        help_heading = "Reports"
+    )]
     pub report_json: Option<PathBuf>,
     /// Write a self-contained HTML report.
-    #[arg(long, value_name = "PATH", env = "STAMPEDE_HTML", help_heading = "Reports")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "STAMPEDE_HTML",
+        help_heading = "Reports"
+    )]
     pub html: Option<PathBuf>,
     /// Print only the final summary, not the live table.
     #[arg(long, env = "STAMPEDE_ONLY_SUMMARY", help_heading = "Reports")]
@@ -101,43 +124,99 @@ pub struct Options {
     #[arg(long, env = "STAMPEDE_RESET_STATS", help_heading = "Reports")]
     pub reset_stats: bool,
     /// A pass/fail rule, repeatable: p95<500ms, fail_ratio<1%, rps>=200, "1 home:p99<2s".
-    #[arg(long = "threshold", value_name = "EXPR", env = "STAMPEDE_THRESHOLD", help_heading = "Reports")]
+    #[arg(
+        long = "threshold",
+        value_name = "EXPR",
+        env = "STAMPEDE_THRESHOLD",
+        help_heading = "Reports"
+    )]
     pub thresholds: Vec<Threshold>,
     /// Exit code when requests failed or tasks raised.
-    #[arg(long, default_value_t = 1, env = "STAMPEDE_EXIT_CODE_ON_ERROR", help_heading = "Reports")]
+    #[arg(
+        long,
+        default_value_t = 1,
+        env = "STAMPEDE_EXIT_CODE_ON_ERROR",
+        help_heading = "Reports"
+    )]
     pub exit_code_on_error: i32,
     /// Log level: ERROR, WARNING, INFO, DEBUG.
-    #[arg(long, default_value = "INFO", env = "STAMPEDE_LOGLEVEL", help_heading = "Reports")]
+    #[arg(
+        long,
+        default_value = "INFO",
+        env = "STAMPEDE_LOGLEVEL",
+        help_heading = "Reports"
+    )]
     pub loglevel: String,
     /// Write the log to this file instead of stderr.
     #[arg(long, env = "STAMPEDE_LOGFILE", help_heading = "Reports")]
     pub logfile: Option<PathBuf>,
 
     /// Address the web UI listens on (loopback by default; 0.0.0.0 exposes it).
-    #[arg(long, default_value = "127.0.0.1", env = "STAMPEDE_WEB_HOST", help_heading = "Web UI")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1",
+        env = "STAMPEDE_WEB_HOST",
+        help_heading = "Web UI"
+    )]
     pub web_host: String,
     /// Port of the web UI.
-    #[arg(short = 'P', long, default_value_t = 8089, env = "STAMPEDE_WEB_PORT", help_heading = "Web UI")]
+    #[arg(
+        short = 'P',
+        long,
+        default_value_t = 8089,
+        env = "STAMPEDE_WEB_PORT",
+        help_heading = "Web UI"
+    )]
     pub web_port: u16,
     /// HTTP Basic credentials for the UI and API: USER:PASSWORD.
     #[arg(long, value_parser = parse_web_auth, env = "STAMPEDE_WEB_AUTH", help_heading = "Web UI")]
     pub web_auth: Option<WebAuth>,
 
     /// Run as the master of distributed workers.
-    #[arg(long, env = "STAMPEDE_MASTER", conflicts_with = "worker", help_heading = "Distributed")]
+    #[arg(
+        long,
+        env = "STAMPEDE_MASTER",
+        conflicts_with = "worker",
+        help_heading = "Distributed"
+    )]
     pub master: bool,
-    #[arg(long, default_value = "*", env = "STAMPEDE_MASTER_BIND_HOST", help_heading = "Distributed")]
+    #[arg(
+        long,
+        default_value = "*",
+        env = "STAMPEDE_MASTER_BIND_HOST",
+        help_heading = "Distributed"
+    )]
     pub master_bind_host: String,
-    #[arg(long, default_value_t = 5557, env = "STAMPEDE_MASTER_BIND_PORT", help_heading = "Distributed")]
+    #[arg(
+        long,
+        default_value_t = 5557,
+        env = "STAMPEDE_MASTER_BIND_PORT",
+        help_heading = "Distributed"
+    )]
     pub master_bind_port: u16,
     /// Workers to wait for before a headless master starts.
-    #[arg(long, default_value_t = 1, env = "STAMPEDE_EXPECT_WORKERS", help_heading = "Distributed")]
+    #[arg(
+        long,
+        default_value_t = 1,
+        env = "STAMPEDE_EXPECT_WORKERS",
+        help_heading = "Distributed"
+    )]
     pub expect_workers: u32,
     /// Run as a worker of a master (Stampede's or Locust's).
     #[arg(long, env = "STAMPEDE_WORKER", help_heading = "Distributed")]
     pub worker: bool,
-    #[arg(long, default_value = "127.0.0.1", env = "STAMPEDE_MASTER_HOST", help_heading = "Distributed")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1",
+        env = "STAMPEDE_MASTER_HOST",
+        help_heading = "Distributed"
+    )]
     pub master_host: String,
-    #[arg(long, default_value_t = 5557, env = "STAMPEDE_MASTER_PORT", help_heading = "Distributed")]
+    #[arg(
+        long,
+        default_value_t = 5557,
+        env = "STAMPEDE_MASTER_PORT",
+        help_heading = "Distributed"
+    )]
     pub master_port: u16,
 }

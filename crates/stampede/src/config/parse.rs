@@ -12,12 +12,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             return Ok(Duration::from_secs_f64(secs));
         }
     }
-    humantime::parse_duration(t).map_err(|_| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))
+    humantime::parse_duration(t)
+        .map_err(|_| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))
 }
 
 /// A host with an http or https scheme.
 pub fn parse_host(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s.trim()).map_err(|_| format!("'{s}' is not a URL; give the scheme too, as in http://{s}"))?;
+    let url = Url::parse(s.trim())
+        .map_err(|_| format!("'{s}' is not a URL; give the scheme too, as in http://{s}"))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         "http" | "https" => Err(format!("'{s}' has no host name")),
@@ -41,7 +43,10 @@ impl std::fmt::Debug for WebAuth {
 
 pub fn parse_web_auth(s: &str) -> Result<WebAuth, String> {
     match s.split_once(':') {
-        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(WebAuth { user: u.to_owned(), password: p.to_owned() }),
+        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok(WebAuth {
+            user: u.to_owned(),
+            password: p.to_owned(),
+        }),
         _ => Err("expected USER:PASSWORD, both non-empty".to_owned()),
     }
 }
@@ -64,6 +69,8 @@ mod tests {
         assert!(parse_host("http://127.0.0.1:8000").is_ok());
         let err = parse_host("127.0.0.1:8000").unwrap_err();
         assert!(err.contains("127.0.0.1:8000"), "{err}");
-        assert!(parse_host("ftp://example.com").unwrap_err().contains("scheme"));
+        assert!(parse_host("ftp://example.com")
+            .unwrap_err()
+            .contains("scheme"));
     }
 }

@@ -59,7 +59,12 @@ pub fn percentile_table(summary: &Summary) -> String {
     let _ = writeln!(out, " {:>8}", "# reqs");
     let _ = writeln!(out, "{}", "-".repeat(50 + 8 * labels.len() + 9));
     for r in summary.rows.iter().chain(std::iter::once(&summary.total)) {
-        let _ = write!(out, "{:<8} {:<40}", truncate(&r.method, 8), truncate(&r.name, 40));
+        let _ = write!(
+            out,
+            "{:<8} {:<40}",
+            truncate(&r.method, 8),
+            truncate(&r.name, 40)
+        );
         for (i, _) in PERCENTILES_TO_REPORT.iter().enumerate() {
             let _ = write!(out, " {:>7}", fmt_ms(r.percentiles[i]));
         }
@@ -83,7 +88,11 @@ pub fn problems(summary: &Summary) -> String {
     if !summary.errors.is_empty() {
         let _ = writeln!(out, "Error report\n{:>8}  Error", "# occ");
         for e in &summary.errors {
-            let _ = writeln!(out, "{:>8}  {} {}: {}", e.occurrences, e.method, e.name, e.error);
+            let _ = writeln!(
+                out,
+                "{:>8}  {} {}: {}",
+                e.occurrences, e.method, e.name, e.error
+            );
         }
     }
     if !summary.exceptions.is_empty() {

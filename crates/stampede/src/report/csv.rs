@@ -55,8 +55,17 @@ fn line(out: &mut String, fields: &[String]) {
 pub fn stats_csv(stats: &StatsState) -> String {
     let mut out = String::new();
     let mut header: Vec<String> = [
-        "Type", "Name", "Request Count", "Failure Count", "Median Response Time", "Average Response Time",
-        "Min Response Time", "Max Response Time", "Average Content Size", "Requests/s", "Failures/s",
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+        "Requests/s",
+        "Failures/s",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -86,15 +95,27 @@ pub fn stats_csv(stats: &StatsState) -> String {
 /// `PREFIX_stats_history.csv`: a row a second (per endpoint too with `--csv-full-history`).
 pub fn history_csv(stats: &StatsState) -> String {
     let mut out = String::new();
-    let mut header: Vec<String> = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut header: Vec<String> = [
+        "Timestamp",
+        "User Count",
+        "Type",
+        "Name",
+        "Requests/s",
+        "Failures/s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(percentile_labels());
     header.extend(
         [
-            "Total Request Count", "Total Failure Count", "Total Median Response Time", "Total Average Response Time",
-            "Total Min Response Time", "Total Max Response Time", "Total Average Content Size",
+            "Total Request Count",
+            "Total Failure Count",
+            "Total Median Response Time",
+            "Total Average Response Time",
+            "Total Min Response Time",
+            "Total Max Response Time",
+            "Total Average Content Size",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -111,7 +132,11 @@ pub fn history_csv(stats: &StatsState) -> String {
                 format!("{:.6}", r.current_fail_per_sec),
             ];
             for p in &r.percentiles {
-                row.push(if r.num_requests == 0 { "N/A".to_owned() } else { format!("{}", p.round() as u64) });
+                row.push(if r.num_requests == 0 {
+                    "N/A".to_owned()
+                } else {
+                    format!("{}", p.round() as u64)
+                });
             }
             row.extend([
                 r.num_requests.to_string(),
@@ -131,12 +156,32 @@ pub fn history_csv(stats: &StatsState) -> String {
 /// `PREFIX_failures.csv`.
 pub fn failures_csv(stats: &StatsState) -> String {
     let mut out = String::new();
-    let header: Vec<String> = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"].iter().map(|s| s.to_string()).collect();
+    let header: Vec<String> = [
+        "Method",
+        "Name",
+        "Error",
+        "Occurrences",
+        "First Seen",
+        "Last Seen",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     line(&mut out, &header);
     let mut errors: Vec<_> = stats.errors.values().collect();
     errors.sort_by(|a, b| (&a.name, &a.method, &a.error).cmp(&(&b.name, &b.method, &b.error)));
     for e in errors {
-        line(&mut out, &[e.method.clone(), e.name.clone(), e.error.clone(), e.occurrences.to_string(), utc(e.first_seen), utc(e.last_seen)]);
+        line(
+            &mut out,
+            &[
+                e.method.clone(),
+                e.name.clone(),
+                e.error.clone(),
+                e.occurrences.to_string(),
+                utc(e.first_seen),
+                utc(e.last_seen),
+            ],
+        );
     }
     out
 }
@@ -144,16 +189,35 @@ pub fn failures_csv(stats: &StatsState) -> String {
 /// `PREFIX_exceptions.csv`.
 pub fn exceptions_csv(stats: &StatsState) -> String {
     let mut out = String::new();
-    line(&mut out, &["Count".into(), "Message".into(), "Traceback".into(), "Nodes".into()]);
+    line(
+        &mut out,
+        &[
+            "Count".into(),
+            "Message".into(),
+            "Traceback".into(),
+            "Nodes".into(),
+        ],
+    );
     for e in stats.exceptions.values() {
-        line(&mut out, &[e.count.to_string(), e.msg.clone(), e.traceback.clone(), e.nodes.join(", ")]);
+        line(
+            &mut out,
+            &[
+                e.count.to_string(),
+                e.msg.clone(),
+                e.traceback.clone(),
+                e.nodes.join(", "),
+            ],
+        );
     }
     out
 }
 
 /// Unix seconds as `2026-11-22T10:00:00Z`.
 pub fn utc(t: f64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0.0) as u64)).to_string()
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0.0) as u64),
+    )
+    .to_string()
 }
 
 /// Writes the four files next to `prefix`; returns their paths.

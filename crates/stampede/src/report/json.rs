@@ -44,8 +44,14 @@ struct RequestRow {
 
 fn request_row(e: &EndpointStats) -> RequestRow {
     let mut percentiles_ms = serde_json::Map::new();
-    for (label, q) in super::csv::percentile_labels().into_iter().zip(PERCENTILES_TO_REPORT) {
-        percentiles_ms.insert(label.trim_end_matches('%').to_owned(), json!(e.percentile_ms(q)));
+    for (label, q) in super::csv::percentile_labels()
+        .into_iter()
+        .zip(PERCENTILES_TO_REPORT)
+    {
+        percentiles_ms.insert(
+            label.trim_end_matches('%').to_owned(),
+            json!(e.percentile_ms(q)),
+        );
     }
     RequestRow {
         method: e.method.clone(),
@@ -71,7 +77,12 @@ pub fn funnel_rows(stats: &StatsState, funnel: &[String]) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let count: u64 = stats.entries.values().filter(|e| &e.name == step).map(|e| e.num_requests).sum();
+            let count: u64 = stats
+                .entries
+                .values()
+                .filter(|e| &e.name == step)
+                .map(|e| e.num_requests)
+                .sum();
             let conversion = prev.map(|p| if p == 0 { 0.0 } else { count as f64 / p as f64 });
             prev = Some(count);
             json!({ "step": i + 1, "name": step, "count": count, "conversion": conversion })
@@ -101,7 +112,11 @@ pub fn task_rows(stats: &StatsState, types: &[UserTypeInfo]) -> Vec<Value> {
 }
 
 fn runs(stats: &StatsState, user_type: &str, task: &str) -> u64 {
-    stats.task_runs.get(&(user_type.to_owned(), task.to_owned())).copied().unwrap_or(0)
+    stats
+        .task_runs
+        .get(&(user_type.to_owned(), task.to_owned()))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Stampede's report.

@@ -92,7 +92,9 @@ fn smooth_round_robin(weights: &[(usize, u64)], len: usize) -> Vec<usize> {
         for (c, (_, w)) in current.iter_mut().zip(weights) {
             *c += *w as i64;
         }
-        let best = (0..weights.len()).max_by_key(|&i| (current[i], -(i as i64))).expect("weights is not empty");
+        let best = (0..weights.len())
+            .max_by_key(|&i| (current[i], -(i as i64)))
+            .expect("weights is not empty");
         current[best] -= total;
         out.push(weights[best].0);
     }
@@ -104,12 +106,21 @@ mod tests {
     use super::*;
 
     fn info(name: &str, weight: u32, fixed: Option<u64>) -> UserTypeInfo {
-        UserTypeInfo { name: name.into(), weight, fixed_count: fixed, tasks: vec![], sequential: false }
+        UserTypeInfo {
+            name: name.into(),
+            weight,
+            fixed_count: fixed,
+            tasks: vec![],
+            sequential: false,
+        }
     }
 
     #[test]
     fn eighty_twenty_split_holds_for_every_prefix_of_five() {
-        let d = Dispatch::new(&[info("Visitor", 80, None), info("ReturningUser", 20, None)], &[true, true]);
+        let d = Dispatch::new(
+            &[info("Visitor", 80, None), info("ReturningUser", 20, None)],
+            &[true, true],
+        );
         assert_eq!(d.counts_for(10, 2), vec![8, 2]);
         assert_eq!(d.counts_for(5000, 2), vec![4000, 1000]);
         assert_eq!(d.type_for_slot(0), Some(0));
@@ -118,7 +129,10 @@ mod tests {
 
     #[test]
     fn fixed_counts_come_first() {
-        let d = Dispatch::new(&[info("A", 1, None), info("Admin", 1, Some(2))], &[true, true]);
+        let d = Dispatch::new(
+            &[info("A", 1, None), info("Admin", 1, Some(2))],
+            &[true, true],
+        );
         assert_eq!(d.type_for_slot(0), Some(1));
         assert_eq!(d.type_for_slot(1), Some(1));
         assert_eq!(d.type_for_slot(2), Some(0));

@@ -25,7 +25,12 @@ pub(crate) struct UserControl {
 pub(crate) trait ErasedUserType: Send + Sync {
     fn info(&self) -> &UserTypeInfo;
     /// The whole life of one user; `enabled` lists the task indexes left after tag filters.
-    fn live(&self, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) -> BoxFuture<'static, ()>;
+    fn live(
+        &self,
+        ctx: UserContext,
+        ctl: UserControl,
+        enabled: Arc<[usize]>,
+    ) -> BoxFuture<'static, ()>;
 }
 
 pub(crate) struct Erased<U> {
@@ -37,7 +42,12 @@ impl<U: Send + 'static> ErasedUserType for Erased<U> {
     fn info(&self) -> &UserTypeInfo {
         &self.info
     }
-    fn live(&self, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) -> BoxFuture<'static, ()> {
+    fn live(
+        &self,
+        ctx: UserContext,
+        ctl: UserControl,
+        enabled: Arc<[usize]>,
+    ) -> BoxFuture<'static, ()> {
         Box::pin(live(self.inner.clone(), ctx, ctl, enabled))
     }
 }
@@ -49,7 +59,12 @@ enum Next {
     Stop,
 }
 
-async fn live<U: Send + 'static>(ut: Arc<UserType<U>>, ctx: UserContext, ctl: UserControl, enabled: Arc<[usize]>) {
+async fn live<U: Send + 'static>(
+    ut: Arc<UserType<U>>,
+    ctx: UserContext,
+    ctl: UserControl,
+    enabled: Arc<[usize]>,
+) {
     let recorder = ctx.recorder.clone();
     let mut user = match catch_sync(|| (ut.new)(&ctx)) {
         Ok(u) => u,
@@ -65,7 +80,17 @@ async fn live<U: Send + 'static>(ut: Arc<UserType<U>>, ctx: UserContext, ctl: Us
 
     let mut stopped_by_task = false;
     if let Some(on_start) = &ut.on_start {
-        stopped_by_task = matches!(run_task(on_start.as_ref(), &mut user, &recorder, &ut.name, "on_start").await, Next::Stop);
+        stopped_by_task = matches!(
+            run_task(
+                on_start.as_ref(),
+                &mut user,
+                &recorder,
+                &ut.name,
+                "on_start"
+            )
+            .await,
+            Next::Stop
+        );
     }
     while !stopped_by_task && !ctl.stop.is_cancelled() && !enabled.is_empty() {
         let idx = if ut.sequential {
@@ -77,8 +102,18 @@ async fn live<U: Send + 'static>(ut: Arc<UserType<U>>, ctx: UserContext, ctl: Us
         };
         let task = &ut.tasks[idx];
         let started = Instant::now();
-        let next = run_task(task.run.as_ref(), &mut user, &recorder, &ut.name, &task.name).await;
-        recorder.record(Event::TaskRun { user_type: ut.name.clone(), task: task.name.clone() });
+        let next = run_task(
+            task.run.as_ref(),
+            &mut user,
+            &recorder,
+            &ut.name,
+            &task.name,
+        )
+        .await;
+        recorder.record(Event::TaskRun {
+            user_type: ut.name.clone(),
+            task: task.name.clone(),
+        });
         match next {
             Next::Stop => stopped_by_task = true,
             Next::NoWait => tokio::task::yield_now().await,
@@ -120,7 +155,13 @@ fn pick(weights: &[u32], rng: &mut SmallRng) -> usize {
 }
 
 /// Runs one task, recording an error or panic; the user goes on either way.
-async fn run_task<U: Send + 'static>(f: &dyn TaskFn<U>, user: &mut U, recorder: &Recorder, user_type: &str, task: &str) -> Next {
+async fn run_task<U: Send + 'static>(
+    f: &dyn TaskFn<U>,
+    user: &mut U,
+    recorder: &Recorder,
+    user_type: &str,
+    task: &str,
+) -> Next {
     let outcome: Result<TaskResult, Panicked> = CatchPanic(f.call(user)).await;
     match outcome {
         Ok(Ok(())) | Ok(Err(TaskError::Request(_))) => Next::Wait,
@@ -129,7 +170,12 @@ async fn run_task<U: Send + 'static>(f: &dyn TaskFn<U>, user: &mut U, recorder: 
         Ok(Err(TaskError::Failed { message, location })) => {
             recorder.record(Event::Exception {
                 message,
-                location: format!("{user_type}.{task} at {}:{}:{}", location.file(), location.line(), location.column()),
+                location: format!(
+                    "{user_type}.{task} at {}:{}:{}",
+                    location.file(),
+                    location.line(),
+                    location.column()
+                ),
             });
             Next::Wait
         }

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub(crate) use dispatch::Dispatch;
-pub(crate) use life::{Erased, ErasedUserType};
 use life::UserControl;
+pub(crate) use life::{Erased, ErasedUserType};
 
 use crate::client::ClientConfig;
 use crate::stats::StatsHandle;
@@ -58,7 +58,11 @@ pub struct RunnerStatus {
 
 enum Cmd {
     /// Ramp to `users` at `rate` users per second (also while running).
-    Target { users: u64, rate: f64, host: Option<Url> },
+    Target {
+        users: u64,
+        rate: f64,
+        host: Option<Url>,
+    },
     /// Stop every user, waiting up to the stop timeout for tasks to finish.
     Stop { done: oneshot::Sender<()> },
 }
@@ -154,7 +158,11 @@ impl Ramp {
     }
 
     fn next_step(&self) -> Instant {
-        let tick = if self.rate > 0.0 { (1.0 / self.rate).max(0.001) } else { 0.001 };
+        let tick = if self.rate > 0.0 {
+            (1.0 / self.rate).max(0.001)
+        } else {
+            0.001
+        };
         Instant::now() + Duration::from_secs_f64(tick.min(1.0))
     }
 }
@@ -170,9 +178,19 @@ pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
     };
     let (status_tx, status_rx) = watch::channel(status);
     let stats = setup.stats.clone();
-    let runner = Runner { setup, users: Vec::new(), status: status_tx, next_id: Arc::new(AtomicU64::new(0)), ramp: None };
+    let runner = Runner {
+        setup,
+        users: Vec::new(),
+        status: status_tx,
+        next_id: Arc::new(AtomicU64::new(0)),
+        ramp: None,
+    };
     tokio::spawn(runner.run(rx));
-    RunnerHandle { tx, status: status_rx, stats }
+    RunnerHandle {
+        tx,
+        status: status_rx,
+        stats,
+    }
 }
 
 impl Runner {
@@ -198,10 +216,19 @@ impl Runner {
         if let Some(h) = host {
             self.setup.host = h;
         }
-        let users = self.setup.dispatch.capacity().map_or(users, |cap| users.min(cap));
+        let users = self
+            .setup
+            .dispatch
+            .capacity()
+            .map_or(users, |cap| users.min(cap));
         self.prune();
         let from = self.users.len() as u64;
-        self.ramp = Some(Ramp { from, to: users, rate, started: Instant::now() });
+        self.ramp = Some(Ramp {
+            from,
+            to: users,
+            rate,
+            started: Instant::now(),
+        });
         self.status.send_modify(|s| {
             s.state = RunnerState::Spawning;
             s.target_users = users;
@@ -241,7 +268,9 @@ impl Runner {
             user_id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_type: ut.info().name.as_str().into(),
         };
-        let ctl = UserControl { stop: CancellationToken::new() };
+        let ctl = UserControl {
+            stop: CancellationToken::new(),
+        };
         let life = ut.live(ctx, ctl.clone(), self.setup.enabled[type_idx].clone());
         let counts = self.setup.stats.users.clone();
         counts.add(type_idx, 1);
@@ -269,14 +298,19 @@ impl Runner {
             u.ctl.stop.cancel();
         }
         let deadline = Instant::now() + self.setup.stop_timeout;
-        for u in &mut self.users {
+        let mut aborted = Vec::new();
+        for mut u in self.users.drain(..) {
             // Tasks may finish until the stop timeout; then they are aborted mid-request.
-            if tokio::time::timeout_at(deadline, &mut u.handle).await.is_err() {
+            if tokio::time::timeout_at(deadline, &mut u.handle)
+                .await
+                .is_err()
+            {
                 u.handle.abort();
+                aborted.push(u.handle);
             }
         }
-        for u in self.users.drain(..) {
-            let _ = u.handle.await;
+        for handle in aborted {
+            let _ = handle.await;
         }
         self.status.send_modify(|s| s.state = RunnerState::Stopped);
     }

@@ -23,7 +23,9 @@ fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_TASK.with(Cell::get) {
-                let place = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                let place = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
                 LAST_PANIC.with(|p| *p.borrow_mut() = place);
             } else {
                 previous(info);

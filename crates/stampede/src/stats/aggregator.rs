@@ -38,7 +38,11 @@ impl UserCounts {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
     pub fn by_type(&self) -> Vec<(String, u64)> {
-        self.names.iter().cloned().zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed))).collect()
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed)))
+            .collect()
     }
 }
 
@@ -79,12 +83,20 @@ impl StatsHandle {
 /// exceptions table. It stops when every handle and recorder is gone.
 pub fn spawn_aggregator(users: Arc<UserCounts>, node: String, full_history: bool) -> StatsHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = StatsHandle { tx, users: users.clone() };
+    let handle = StatsHandle {
+        tx,
+        users: users.clone(),
+    };
     tokio::spawn(run(rx, users, node, full_history));
     handle
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Command>, users: Arc<UserCounts>, node: String, full_history: bool) {
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    users: Arc<UserCounts>,
+    node: String,
+    full_history: bool,
+) {
     let mut state = StatsState::new(unix_now(), full_history);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

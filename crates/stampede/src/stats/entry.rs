@@ -77,7 +77,10 @@ impl EndpointStats {
     pub fn record(&mut self, elapsed_us: u64, content_length: u64, failed: bool, at: f64) {
         self.num_requests += 1;
         self.total_response_time_us += elapsed_us;
-        self.min_response_time_us = Some(self.min_response_time_us.map_or(elapsed_us, |m| m.min(elapsed_us)));
+        self.min_response_time_us = Some(
+            self.min_response_time_us
+                .map_or(elapsed_us, |m| m.min(elapsed_us)),
+        );
         self.max_response_time_us = self.max_response_time_us.max(elapsed_us);
         self.total_content_length += content_length;
         record_us(&mut self.histogram, elapsed_us);
@@ -111,10 +114,11 @@ impl EndpointStats {
             *self.fails_per_sec.entry(*s).or_default() += n;
         }
         self.start_time = self.start_time.min(other.start_time);
-        self.last_request_timestamp = match (self.last_request_timestamp, other.last_request_timestamp) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.last_request_timestamp =
+            match (self.last_request_timestamp, other.last_request_timestamp) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
     }
 
     pub fn fail_ratio(&self) -> f64 {
@@ -150,7 +154,10 @@ impl EndpointStats {
         if quantile >= 1.0 {
             return self.max_ms();
         }
-        let v = self.histogram.value_at_quantile(quantile).min(self.max_response_time_us);
+        let v = self
+            .histogram
+            .value_at_quantile(quantile)
+            .min(self.max_response_time_us);
         let v = v.max(self.min_response_time_us.unwrap_or(0));
         v as f64 / 1000.0
     }
@@ -254,9 +261,15 @@ mod tests {
             let idx = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
             let exact = samples[idx] as f64 / 1000.0;
             let got = e.percentile_ms(q);
-            assert!((got - exact).abs() <= exact * 0.001 + 0.001, "q={q} exact={exact} got={got}");
+            assert!(
+                (got - exact).abs() <= exact * 0.001 + 0.001,
+                "q={q} exact={exact} got={got}"
+            );
         }
-        assert_eq!(e.percentile_ms(1.0), *samples.last().unwrap() as f64 / 1000.0);
+        assert_eq!(
+            e.percentile_ms(1.0),
+            *samples.last().unwrap() as f64 / 1000.0
+        );
     }
 
     #[test]
@@ -267,7 +280,11 @@ mod tests {
         for i in 0..5000u64 {
             let v = (i * 31) % 9000 + 1;
             all.record(v, i, i % 10 == 0, (i / 100) as f64);
-            if i % 2 == 0 { a.record(v, i, i % 10 == 0, (i / 100) as f64) } else { b.record(v, i, i % 10 == 0, (i / 100) as f64) }
+            if i % 2 == 0 {
+                a.record(v, i, i % 10 == 0, (i / 100) as f64)
+            } else {
+                b.record(v, i, i % 10 == 0, (i / 100) as f64)
+            }
         }
         a.merge(&b);
         assert_eq!(a.num_requests, all.num_requests);

@@ -13,9 +13,15 @@ pub fn locust_entry(e: &EndpointStats) -> Value {
     let mut buckets: BTreeMap<u64, u64> = BTreeMap::new();
     for v in e.histogram.iter_recorded() {
         let ms = e.histogram.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
-        *buckets.entry(locust_bucket(ms.min(e.max_ms()))).or_default() += v.count_at_value();
+        *buckets
+            .entry(locust_bucket(ms.min(e.max_ms())))
+            .or_default() += v.count_at_value();
     }
-    let method: Value = if e.name == "Aggregated" && e.method.is_empty() { Value::Null } else { json!(e.method) };
+    let method: Value = if e.name == "Aggregated" && e.method.is_empty() {
+        Value::Null
+    } else {
+        json!(e.method)
+    };
     json!({
         "name": e.name,
         "method": method,

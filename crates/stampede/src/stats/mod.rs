@@ -15,14 +15,19 @@ use tokio::sync::mpsc;
 
 pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
 pub use entry::{locust_bucket, new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
-pub use state::{ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, RowSummary, StatsState, Summary};
+pub use state::{
+    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, RowSummary, StatsState, Summary,
+};
 
 mod locust_format;
 pub use locust_format::{locust_entry, locust_error};
 
 /// Unix time in seconds, as Locust timestamps requests.
 pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Something a user did that the statistics count.
@@ -79,7 +84,10 @@ impl Recorder {
     pub(crate) fn new(tx: mpsc::UnboundedSender<Command>) -> Self {
         Self {
             inner: Arc::new(RecorderInner {
-                buf: Mutex::new(Batch { events: Vec::new(), since: Instant::now() }),
+                buf: Mutex::new(Batch {
+                    events: Vec::new(),
+                    since: Instant::now(),
+                }),
                 tx,
             }),
         }
@@ -102,7 +110,14 @@ impl Recorder {
 
     /// Records a timed action that is not an HTTP request (a database call, a websocket
     /// message) so it shows in the same table, like Locust's `events.request.fire`.
-    pub fn record_request(&self, method: &str, name: &str, elapsed: std::time::Duration, content_length: u64, error: Option<String>) {
+    pub fn record_request(
+        &self,
+        method: &str,
+        name: &str,
+        elapsed: std::time::Duration,
+        content_length: u64,
+        error: Option<String>,
+    ) {
         self.record(Event::Request {
             method: method.into(),
             name: name.into(),
@@ -129,7 +144,8 @@ impl Recorder {
 
 impl Drop for RecorderInner {
     fn drop(&mut self) {
-        let events = std::mem::take(&mut self.buf.get_mut().unwrap_or_else(|p| p.into_inner()).events);
+        let events =
+            std::mem::take(&mut self.buf.get_mut().unwrap_or_else(|p| p.into_inner()).events);
         if !events.is_empty() {
             let _ = self.tx.send(Command::Batch(events));
         }

@@ -40,7 +40,9 @@ pub struct HistoryPoint {
 impl HistoryPoint {
     /// The Aggregated row.
     pub fn total(&self) -> &HistoryRow {
-        self.rows.last().expect("a history point always has the Aggregated row")
+        self.rows
+            .last()
+            .expect("a history point always has the Aggregated row")
     }
 }
 
@@ -123,7 +125,14 @@ impl StatsState {
     /// Counts one event.
     pub fn apply(&mut self, event: Event, node: &str) {
         match event {
-            Event::Request { method, name, elapsed_us, content_length, error, at } => {
+            Event::Request {
+                method,
+                name,
+                elapsed_us,
+                content_length,
+                error,
+                at,
+            } => {
                 let failed = error.is_some();
                 let entry = self
                     .entries
@@ -149,13 +158,21 @@ impl StatsState {
                 }
             }
             Event::TaskRun { user_type, task } => {
-                *self.task_runs.entry((user_type.to_string(), task.to_string())).or_default() += 1;
+                *self
+                    .task_runs
+                    .entry((user_type.to_string(), task.to_string()))
+                    .or_default() += 1;
             }
             Event::Exception { message, location } => {
                 let e = self
                     .exceptions
                     .entry((message.clone(), location.clone()))
-                    .or_insert_with(|| ExceptionStats { count: 0, msg: message, traceback: location, nodes: Vec::new() });
+                    .or_insert_with(|| ExceptionStats {
+                        count: 0,
+                        msg: message,
+                        traceback: location,
+                        nodes: Vec::new(),
+                    });
                 e.count += 1;
                 if !e.nodes.iter().any(|n| n == node) {
                     e.nodes.push(node.to_owned());
@@ -201,13 +218,23 @@ impl StatsState {
         let mut rows = Vec::new();
         if self.full_history {
             for e in self.entries.values() {
-                let p = PERCENTILES_TO_REPORT.iter().map(|q| e.percentile_ms(*q)).collect();
+                let p = PERCENTILES_TO_REPORT
+                    .iter()
+                    .map(|q| e.percentile_ms(*q))
+                    .collect();
                 rows.push(HistoryRow::of(e, now, p));
             }
         }
-        let current = PERCENTILES_TO_REPORT.iter().map(|q| self.current_percentile_ms(*q, now)).collect();
+        let current = PERCENTILES_TO_REPORT
+            .iter()
+            .map(|q| self.current_percentile_ms(*q, now))
+            .collect();
         rows.push(HistoryRow::of(&self.total, now, current));
-        self.history.push(HistoryPoint { time: now, user_count, rows });
+        self.history.push(HistoryPoint {
+            time: now,
+            user_count,
+            rows,
+        });
     }
 
     /// Adds another node's state (distributed mode, or tests of merging).
@@ -222,13 +249,23 @@ impl StatsState {
         }
         self.total.merge(&other.total);
         for (k, e) in &other.errors {
-            let mine = self.errors.entry(k.clone()).or_insert_with(|| ErrorStats { occurrences: 0, ..e.clone() });
+            let mine = self.errors.entry(k.clone()).or_insert_with(|| ErrorStats {
+                occurrences: 0,
+                ..e.clone()
+            });
             mine.occurrences += e.occurrences;
             mine.first_seen = mine.first_seen.min(e.first_seen);
             mine.last_seen = mine.last_seen.max(e.last_seen);
         }
         for (k, e) in &other.exceptions {
-            let mine = self.exceptions.entry(k.clone()).or_insert_with(|| ExceptionStats { count: 0, nodes: Vec::new(), ..e.clone() });
+            let mine = self
+                .exceptions
+                .entry(k.clone())
+                .or_insert_with(|| ExceptionStats {
+                    count: 0,
+                    nodes: Vec::new(),
+                    ..e.clone()
+                });
             mine.count += e.count;
             for n in &e.nodes {
                 if !mine.nodes.contains(n) {
@@ -247,11 +284,19 @@ impl StatsState {
             time: now,
             user_count,
             users_by_type,
-            rows: self.entries.values().map(|e| RowSummary::of(e, now)).collect(),
+            rows: self
+                .entries
+                .values()
+                .map(|e| RowSummary::of(e, now))
+                .collect(),
             total: RowSummary::of(&self.total, now),
             errors: self.errors.values().cloned().collect(),
             exceptions: self.exceptions.values().cloned().collect(),
-            task_runs: self.task_runs.iter().map(|((u, t), n)| (u.clone(), t.clone(), *n)).collect(),
+            task_runs: self
+                .task_runs
+                .iter()
+                .map(|((u, t), n)| (u.clone(), t.clone(), *n))
+                .collect(),
             current_p50_ms: self.current_percentile_ms(0.5, now),
             current_p95_ms: self.current_percentile_ms(0.95, now),
         }
@@ -290,7 +335,10 @@ impl RowSummary {
             min_response_time: e.min_ms(),
             max_response_time: e.max_ms(),
             median_response_time: e.median_ms(),
-            percentiles: PERCENTILES_TO_REPORT.iter().map(|q| e.percentile_ms(*q)).collect(),
+            percentiles: PERCENTILES_TO_REPORT
+                .iter()
+                .map(|q| e.percentile_ms(*q))
+                .collect(),
             avg_content_length: e.avg_content_length(),
             current_rps: e.current_rps(now),
             current_fail_per_sec: e.current_fail_per_sec(now),
@@ -302,7 +350,10 @@ impl RowSummary {
 
     /// The value (ms) for quantile `q` if it is one of the reported ones.
     pub fn percentile(&self, q: f64) -> Option<f64> {
-        PERCENTILES_TO_REPORT.iter().position(|p| (p - q).abs() < 1e-9).map(|i| self.percentiles[i])
+        PERCENTILES_TO_REPORT
+            .iter()
+            .position(|p| (p - q).abs() < 1e-9)
+            .map(|i| self.percentiles[i])
     }
 }
 
