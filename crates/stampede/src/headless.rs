@@ -1,20 +1,28 @@
 //! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, write
 //! every report, and work out the exit code.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::client::ClientConfig;
 use crate::config::Options;
-use crate::plan::{Plan, Selection};
+use crate::plan::{Plan, SelectionError};
 use crate::report::{console, csv, json};
-use crate::runner::{spawn_runner, Dispatch, RunnerSetup, RunnerState};
-use crate::stats::{spawn_aggregator, unix_now, StatsState, UserCounts};
+use crate::runner::RunnerState;
+use crate::stats::{unix_now, StatsState};
+use crate::swarm::SwarmConfig;
 use crate::threshold::Verdict;
+
+/// Why a headless run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    #[error("could not write a report: {0}")]
+    Report(#[from] std::io::Error),
+}
 
 /// How often the live table is printed.
 const PRINT_EVERY: Duration = Duration::from_secs(2);
@@ -26,39 +34,19 @@ pub struct Outcome {
     pub verdicts: Vec<Verdict>,
 }
 
-pub(crate) async fn run_headless(
-    opts: &Options,
-    plan: &Plan,
-    selection: Selection,
-    host: Url,
-    shutdown: CancellationToken,
-) -> Result<Outcome, std::io::Error> {
-    let infos = plan.user_types();
-    let counts = Arc::new(UserCounts::new(
-        infos.iter().map(|t| t.name.clone()).collect(),
-    ));
-    let stats = spawn_aggregator(counts, hostname(), opts.csv_full_history);
-    let dispatch = Dispatch::new(&infos, &selection.active);
-    let mut client_config = ClientConfig::new(opts.insecure);
-    client_config.verbose = opts.single_user;
-    let (users, rate) = if opts.single_user {
-        (1, 1.0)
-    } else {
-        (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0))
-    };
-    let peak = dispatch.counts_for(
-        dispatch.capacity().map_or(users, |c| c.min(users)),
-        infos.len(),
-    );
-    let runner = spawn_runner(RunnerSetup {
-        types: plan.types.clone(),
-        enabled: selection.enabled.clone(),
-        dispatch,
-        host: host.clone(),
-        client_config,
-        stop_timeout: opts.stop_timeout,
-        stats: stats.clone(),
-    });
+pub(crate) async fn run_headless(opts: &Options, plan: &Plan, host: Url, shutdown: CancellationToken) -> Result<Outcome, RunError> {
+    let mut cfg = SwarmConfig::new(host.clone());
+    cfg.stop_timeout = opts.stop_timeout;
+    cfg.insecure = opts.insecure;
+    cfg.verbose = opts.single_user;
+    cfg.full_history = opts.csv_full_history;
+    cfg.user_types = opts.user_types.clone();
+    cfg.tags = opts.tags.clone();
+    cfg.exclude_tags = opts.exclude_tags.clone();
+    let swarm = plan.swarm(cfg)?;
+    let (users, rate) = if opts.single_user { (1, 1.0) } else { (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)) };
+    let peak = swarm.users_by_type(users);
+    let (runner, stats) = (swarm.runner, swarm.stats);
 
     for hook in &plan.on_test_start {
         hook().await;
@@ -223,14 +211,6 @@ fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> St
             humantime::format_duration(elapsed)
         ),
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "local".to_owned())
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

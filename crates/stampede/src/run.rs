@@ -6,35 +6,41 @@ use clap::{Args, CommandFactory, FromArgMatches};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{expand_config_file, Cli, NoOptions};
-use crate::headless::{run_headless, Outcome};
+use crate::headless::{run_headless, Outcome, RunError};
 use crate::plan::Plan;
 
 /// Exit code for bad usage, as clap uses.
 pub const EXIT_USAGE: i32 = 2;
 
-/// Parses `argv` (program name first) with the config file and environment.
-/// On `--help` it prints and returns `Err(0)`; on a bad value it prints a message naming it
-/// and returns `Err(2)`.
-pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, i32> {
+/// A command line that did not lead to a run: `--help` (code 0) or bad usage (code 2),
+/// with the text to show.
+#[derive(Debug)]
+pub struct Usage {
+    pub code: i32,
+    pub message: String,
+}
+
+/// Parses `argv` (program name first) with the config file and `STAMPEDE_*` variables.
+pub fn try_parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, Usage> {
     let command = Cli::<P>::command();
-    let argv = match expand_config_file(argv.into_iter().collect(), &command) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(EXIT_USAGE);
-        }
-    };
-    let parsed = command
+    let argv = expand_config_file(argv.into_iter().collect(), &command)
+        .map_err(|e| Usage { code: EXIT_USAGE, message: format!("error: {e}\n") })?;
+    command
         .try_get_matches_from(argv)
-        .and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m));
-    match parsed {
-        Ok(cli) => Ok(cli),
-        Err(e) => {
-            let code = e.exit_code();
-            let _ = e.print();
-            Err(code)
+        .and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m))
+        .map_err(|e| Usage { code: e.exit_code(), message: e.render().to_string() })
+}
+
+/// [`try_parse_args`], printing help or the error; `Err` holds the exit code.
+pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, i32> {
+    try_parse_args(argv).map_err(|u| {
+        if u.code == 0 {
+            print!("{}", u.message);
+        } else {
+            eprint!("{}", u.message);
         }
-    }
+        u.code
+    })
 }
 
 /// Runs a parsed command line; `shutdown` ends the run early as Ctrl-C does.
@@ -77,10 +83,14 @@ pub async fn run_with_shutdown<P: Args>(
         eprintln!("error: the web UI is not built yet; run with --headless");
         return Err(EXIT_USAGE);
     }
-    match run_headless(o, plan, selection, host, shutdown).await {
+    match run_headless(o, plan, host, shutdown).await {
         Ok(outcome) => Ok(outcome),
+        Err(RunError::Selection(e)) => {
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
+        }
         Err(e) => {
-            eprintln!("error: could not write a report: {e}");
+            eprintln!("error: {e}");
             Err(1)
         }
     }

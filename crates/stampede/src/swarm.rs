@@ -1,0 +1,95 @@
+//! A plan let loose on a host: the runner and the statistics, ready to be driven by the
+//! headless loop, the web UI, a distributed master, or a test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::client::ClientConfig;
+use crate::plan::{Plan, Selection, SelectionError};
+use crate::runner::{spawn_runner, Dispatch, RunnerHandle, RunnerSetup};
+use crate::stats::{spawn_aggregator, StatsHandle, UserCounts};
+
+/// How to run a plan, beyond its own declarations.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    pub host: Url,
+    /// Time running tasks get to finish at stop before they are aborted.
+    pub stop_timeout: Duration,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+    /// Log every request and response.
+    pub verbose: bool,
+    /// Keep a history row per endpoint each second.
+    pub full_history: bool,
+    /// Only these user types (empty: all).
+    pub user_types: Vec<String>,
+    pub tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
+    /// The name of this process in the exceptions table.
+    pub node: String,
+}
+
+impl SwarmConfig {
+    pub fn new(host: Url) -> Self {
+        Self {
+            host,
+            stop_timeout: Duration::ZERO,
+            insecure: false,
+            verbose: false,
+            full_history: false,
+            user_types: Vec::new(),
+            tags: Vec::new(),
+            exclude_tags: Vec::new(),
+            node: hostname(),
+        }
+    }
+}
+
+/// A started (but still idle) swarm: call `runner.start(users, rate, None)` to ramp up.
+pub struct Swarm {
+    pub runner: RunnerHandle,
+    pub stats: StatsHandle,
+    dispatch: Dispatch,
+    types: usize,
+}
+
+impl Swarm {
+    /// Users of each plan type (in plan order) when `users` are running.
+    pub fn users_by_type(&self, users: u64) -> Vec<u64> {
+        let n = self.dispatch.capacity().map_or(users, |c| c.min(users));
+        self.dispatch.counts_for(n, self.types)
+    }
+}
+
+impl Plan {
+    /// Starts the runner and statistics actors for this plan on the current tokio runtime.
+    pub fn swarm(&self, cfg: SwarmConfig) -> Result<Swarm, SelectionError> {
+        let selection: Selection = self.select(&cfg.user_types, &cfg.tags, &cfg.exclude_tags)?;
+        let infos = self.user_types();
+        let counts = Arc::new(UserCounts::new(infos.iter().map(|t| t.name.clone()).collect()));
+        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history);
+        let dispatch = Dispatch::new(&infos, &selection.active);
+        let mut client_config = ClientConfig::new(cfg.insecure);
+        client_config.verbose = cfg.verbose;
+        let runner = spawn_runner(RunnerSetup {
+            types: self.types.clone(),
+            enabled: selection.enabled,
+            dispatch: dispatch.clone(),
+            host: cfg.host,
+            client_config,
+            stop_timeout: cfg.stop_timeout,
+            stats: stats.clone(),
+        });
+        Ok(Swarm { runner, stats, dispatch, types: infos.len() })
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
+}

@@ -1,0 +1,106 @@
+//! A real HTTP server on 127.0.0.1:0 for the engine's tests, counting what it serves.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+
+/// Requests served, by path.
+#[derive(Clone, Default)]
+pub struct Hits(Arc<Mutex<HashMap<String, u64>>>);
+
+impl Hits {
+    pub fn get(&self, path: &str) -> u64 {
+        self.0.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+    fn hit(&self, path: &str) {
+        *self.0.lock().unwrap().entry(path.to_owned()).or_default() += 1;
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub hits: Hits,
+}
+
+impl TestServer {
+    pub fn url(&self) -> url::Url {
+        format!("http://{}/", self.addr).parse().unwrap()
+    }
+}
+
+async fn count(State(hits): State<Hits>, uri: Uri, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    hits.hit(uri.path());
+    next.run(req).await
+}
+
+#[derive(serde::Deserialize)]
+struct Slow {
+    ms: u64,
+}
+
+pub async fn start() -> TestServer {
+    let hits = Hits::default();
+    let app = Router::new()
+        .route("/", get(|| async { "hello" }))
+        .route("/fail", any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "nope") }))
+        .route("/redirect", get(|| async { redirect(StatusCode::FOUND, "/landing") }))
+        .route("/redirect-loop", get(|| async { redirect(StatusCode::FOUND, "/redirect-loop") }))
+        .route("/post-redirect", post(|| async { redirect(StatusCode::FOUND, "/landing") }))
+        .route("/keep-redirect", post(|| async { redirect(StatusCode::TEMPORARY_REDIRECT, "/landing") }))
+        .route("/landing", any(|method: Method, body: String| async move { format!("{method} landed {body}") }))
+        .route(
+            "/set-cookie",
+            get(|| async {
+                // Saleor's guest cart cookie, float Max-Age and all.
+                let cookie = "cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig; expires=Thu, 01 Jan 2037 00:00:00 GMT; Max-Age=315360000.0; Path=/";
+                (axum::response::AppendHeaders([("set-cookie", cookie), ("set-cookie", "csrftoken=abc123; Path=/")]), "cookies set")
+            }),
+        )
+        .route("/deep/echo-cookie", get(|h: HeaderMap| async move { header(&h, "cookie") }))
+        .route("/echo-headers", any(|h: HeaderMap| async move { format!("{h:?}") }))
+        .route("/slow", get(|Query(s): Query<Slow>| async move {
+            tokio::time::sleep(Duration::from_millis(s.ms)).await;
+            "slow"
+        }))
+        .route(
+            "/form",
+            get(|| async {
+                axum::response::Html(
+                    r#"<html><body><form><input type="hidden" name="csrfmiddlewaretoken" value="tok-123"><input name="email"></form>
+                    <div class="category-list"><a href="/p/1/">One</a><a href="/p/2/">Two</a></div>
+                    <div id="variant-picker" data-variant-picker-data='{"variants":[{"id":1,"price":45.0}]}'></div></body></html>"#,
+                )
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(hits.clone(), count))
+        .with_state(hits.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestServer { addr, hits }
+}
+
+fn redirect(status: StatusCode, to: &'static str) -> Response {
+    (status, [("location", to)]).into_response()
+}
+
+fn header(h: &HeaderMap, name: &str) -> String {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+}
+
+/// A client and the stats handle it records into.
+pub fn client(base: url::Url) -> (stampede::Client, stampede::stats::StatsHandle) {
+    let counts = Arc::new(stampede::stats::UserCounts::new(vec!["T".into()]));
+    let stats = stampede::stats::spawn_aggregator(counts, "test".into(), false);
+    let client = stampede::Client::new(base, stampede::ClientConfig::new(false), stats.recorder());
+    (client, stats)
+}
