@@ -82,8 +82,12 @@ pub fn expand_config_file(
             continue;
         }
         if arg.get_action().takes_values() {
-            let list = value.trim_start_matches('[').trim_end_matches(']');
-            inserted.push(format!("--{key}={list}"));
+            // Locust writes lists as `[a, b]`.
+            let value = match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(","),
+                None => value,
+            };
+            inserted.push(format!("--{key}={value}"));
         } else {
             match value.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => inserted.push(format!("--{key}")),
