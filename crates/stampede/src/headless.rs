@@ -34,7 +34,12 @@ pub struct Outcome {
     pub verdicts: Vec<Verdict>,
 }
 
-pub(crate) async fn run_headless(opts: &Options, plan: &Plan, host: Url, shutdown: CancellationToken) -> Result<Outcome, RunError> {
+pub(crate) async fn run_headless(
+    opts: &Options,
+    plan: &Plan,
+    host: Url,
+    shutdown: CancellationToken,
+) -> Result<Outcome, RunError> {
     let mut cfg = SwarmConfig::new(host.clone());
     cfg.stop_timeout = opts.stop_timeout;
     cfg.insecure = opts.insecure;
@@ -44,7 +49,11 @@ pub(crate) async fn run_headless(opts: &Options, plan: &Plan, host: Url, shutdow
     cfg.tags = opts.tags.clone();
     cfg.exclude_tags = opts.exclude_tags.clone();
     let swarm = plan.swarm(cfg)?;
-    let (users, rate) = if opts.single_user { (1, 1.0) } else { (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)) };
+    let (users, rate) = if opts.single_user {
+        (1, 1.0)
+    } else {
+        (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0))
+    };
     let peak = swarm.users_by_type(users);
     let (runner, stats) = (swarm.runner, swarm.stats);
 

@@ -44,9 +44,11 @@ mod wait;
 pub use client::{Client, ClientConfig, ClientError, ExtractError, RequestError, Response};
 pub use config::{Cli, NoOptions, Options};
 pub use headless::{Outcome, RunError};
-pub use swarm::{Swarm, SwarmConfig};
 pub use plan::{Plan, SelectionError};
-pub use run::{main, main_with, parse_args, run, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE};
+pub use run::{
+    main, main_with, parse_args, run, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
+};
+pub use swarm::{Swarm, SwarmConfig};
 pub use task::{AsyncUserFn, Task, TaskError, TaskFn, TaskFuture, TaskResult};
 pub use user::{TaskInfo, UserContext, UserType, UserTypeInfo};
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};

@@ -23,12 +23,17 @@ pub struct Usage {
 /// Parses `argv` (program name first) with the config file and `STAMPEDE_*` variables.
 pub fn try_parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, Usage> {
     let command = Cli::<P>::command();
-    let argv = expand_config_file(argv.into_iter().collect(), &command)
-        .map_err(|e| Usage { code: EXIT_USAGE, message: format!("error: {e}\n") })?;
+    let argv = expand_config_file(argv.into_iter().collect(), &command).map_err(|e| Usage {
+        code: EXIT_USAGE,
+        message: format!("error: {e}\n"),
+    })?;
     command
         .try_get_matches_from(argv)
         .and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m))
-        .map_err(|e| Usage { code: e.exit_code(), message: e.render().to_string() })
+        .map_err(|e| Usage {
+            code: e.exit_code(),
+            message: e.render().to_string(),
+        })
 }
 
 /// [`try_parse_args`], printing help or the error; `Err` holds the exit code.

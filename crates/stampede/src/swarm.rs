@@ -68,7 +68,9 @@ impl Plan {
     pub fn swarm(&self, cfg: SwarmConfig) -> Result<Swarm, SelectionError> {
         let selection: Selection = self.select(&cfg.user_types, &cfg.tags, &cfg.exclude_tags)?;
         let infos = self.user_types();
-        let counts = Arc::new(UserCounts::new(infos.iter().map(|t| t.name.clone()).collect()));
+        let counts = Arc::new(UserCounts::new(
+            infos.iter().map(|t| t.name.clone()).collect(),
+        ));
         let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history);
         let dispatch = Dispatch::new(&infos, &selection.active);
         let mut client_config = ClientConfig::new(cfg.insecure);
@@ -82,7 +84,12 @@ impl Plan {
             stop_timeout: cfg.stop_timeout,
             stats: stats.clone(),
         });
-        Ok(Swarm { runner, stats, dispatch, types: infos.len() })
+        Ok(Swarm {
+            runner,
+            stats,
+            dispatch,
+            types: infos.len(),
+        })
     }
 }
 

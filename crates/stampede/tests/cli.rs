@@ -23,7 +23,11 @@ impl U {
 }
 
 fn plan(failing: bool) -> Plan {
-    let mut t = UserType::new("U", |ctx| U { client: ctx.client() }).wait_time(constant(0.02)).task(task!(U::ok).tag("fine"));
+    let mut t = UserType::new("U", |ctx| U {
+        client: ctx.client(),
+    })
+    .wait_time(constant(0.02))
+    .task(task!(U::ok).tag("fine"));
     if failing {
         t = t.task(task!(U::fail));
     }
@@ -31,7 +35,10 @@ fn plan(failing: bool) -> Plan {
 }
 
 fn args(extra: &[&str]) -> Vec<String> {
-    std::iter::once("plan").chain(extra.iter().copied()).map(str::to_owned).collect()
+    std::iter::once("plan")
+        .chain(extra.iter().copied())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse(extra: &[&str]) -> Result<Cli<NoOptions>, stampede::Usage> {
@@ -52,9 +59,14 @@ fn bad_values_are_usage_errors_naming_the_value() {
         (vec!["-H", "ftp://example.com"], "ftp://example.com"),
         (vec!["--threshold", "p95<fast"], "p95<fast"),
         (vec!["--web-auth", "nocolon"], "USER:PASSWORD"),
-        (vec!["--config", "/nonexistent/stampede.conf"], "/nonexistent/stampede.conf"),
+        (
+            vec!["--config", "/nonexistent/stampede.conf"],
+            "/nonexistent/stampede.conf",
+        ),
     ] {
-        let u = parse(&argv).err().unwrap_or_else(|| panic!("{argv:?} was accepted"));
+        let u = parse(&argv)
+            .err()
+            .unwrap_or_else(|| panic!("{argv:?} was accepted"));
         assert_eq!(u.code, 2, "{argv:?}");
         assert!(u.message.contains(needle), "{argv:?}: {}", u.message);
     }
@@ -64,23 +76,45 @@ fn bad_values_are_usage_errors_naming_the_value() {
 fn config_file_and_environment_fill_in_options() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("s.conf");
-    std::fs::write(&conf, "# a comment\nusers = 7\nspawn-rate = 3\nheadless = true\nrun_time = 1m\ntags = [a, b]\n").unwrap();
+    std::fs::write(
+        &conf,
+        "# a comment\nusers = 7\nspawn-rate = 3\nheadless = true\nrun_time = 1m\ntags = [a, b]\n",
+    )
+    .unwrap();
     let cli = parse(&["--config", conf.to_str().unwrap(), "-r", "9"]).unwrap();
     let o = &cli.options;
-    assert_eq!((o.users, o.spawn_rate, o.headless), (Some(7), Some(9.0), true), "the command line wins");
+    assert_eq!(
+        (o.users, o.spawn_rate, o.headless),
+        (Some(7), Some(9.0), true),
+        "the command line wins"
+    );
     assert_eq!(o.run_time, Some(std::time::Duration::from_secs(60)));
     assert_eq!(o.tags, vec!["a", "b"]);
     std::fs::write(&conf, "users = 7\nfrobnicate = yes\n").unwrap();
     let u = parse(&["--config", conf.to_str().unwrap()]).err().unwrap();
-    assert!(u.message.contains("unknown option 'frobnicate'") && u.message.contains(":2:"), "{}", u.message);
+    assert!(
+        u.message.contains("unknown option 'frobnicate'") && u.message.contains(":2:"),
+        "{}",
+        u.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_user_types_and_tags_and_a_missing_host_exit_2() {
     let srv = common::start().await;
     let host = srv.url().to_string();
-    assert_eq!(run(&["-H", &host, "--headless", "Ghost"], &plan(false)).await.err(), Some(2));
-    assert_eq!(run(&["-H", &host, "--headless", "-T", "nope"], &plan(false)).await.err(), Some(2));
+    assert_eq!(
+        run(&["-H", &host, "--headless", "Ghost"], &plan(false))
+            .await
+            .err(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["-H", &host, "--headless", "-T", "nope"], &plan(false))
+            .await
+            .err(),
+        Some(2)
+    );
     assert_eq!(run(&["--headless"], &plan(false)).await.err(), Some(2));
 }
 
@@ -88,19 +122,63 @@ async fn unknown_user_types_and_tags_and_a_missing_host_exit_2() {
 async fn exit_codes_follow_failures_and_thresholds() {
     let srv = common::start().await;
     let host = srv.url().to_string();
-    let base = ["-H", host.as_str(), "--headless", "-u", "2", "-r", "100", "-t", "1s", "--only-summary"];
-    let with = |extra: &[&'static str]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<&str>>();
+    let base = [
+        "-H",
+        host.as_str(),
+        "--headless",
+        "-u",
+        "2",
+        "-r",
+        "100",
+        "-t",
+        "1s",
+        "--only-summary",
+    ];
+    let with = |extra: &[&'static str]| {
+        base.iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect::<Vec<&str>>()
+    };
 
     let ok = run(&with(&[]), &plan(false)).await.unwrap();
     assert_eq!(ok.exit_code, 0);
     assert!(ok.stats.total.num_requests > 10);
     assert_eq!(run(&with(&[]), &plan(true)).await.unwrap().exit_code, 1);
-    assert_eq!(run(&with(&["--exit-code-on-error", "7"]), &plan(true)).await.unwrap().exit_code, 7);
+    assert_eq!(
+        run(&with(&["--exit-code-on-error", "7"]), &plan(true))
+            .await
+            .unwrap()
+            .exit_code,
+        7
+    );
 
-    let passing = run(&with(&["--threshold", "p95<5s", "--threshold", "home:fail_ratio<1%"]), &plan(true)).await.unwrap();
-    assert!(passing.verdicts.iter().all(|v| v.passed), "{:?}", passing.verdicts);
-    assert_eq!(passing.exit_code, 1, "thresholds pass, but requests still failed");
-    let broken = run(&with(&["--threshold", "broken:fail_ratio<50%", "--threshold", "rps>=1000000"]), &plan(true)).await.unwrap();
+    let passing = run(
+        &with(&["--threshold", "p95<5s", "--threshold", "home:fail_ratio<1%"]),
+        &plan(true),
+    )
+    .await
+    .unwrap();
+    assert!(
+        passing.verdicts.iter().all(|v| v.passed),
+        "{:?}",
+        passing.verdicts
+    );
+    assert_eq!(
+        passing.exit_code, 1,
+        "thresholds pass, but requests still failed"
+    );
+    let broken = run(
+        &with(&[
+            "--threshold",
+            "broken:fail_ratio<50%",
+            "--threshold",
+            "rps>=1000000",
+        ]),
+        &plan(true),
+    )
+    .await
+    .unwrap();
     assert_eq!(broken.exit_code, 3);
     assert_eq!(broken.verdicts.iter().filter(|v| !v.passed).count(), 2);
 }
@@ -116,7 +194,21 @@ async fn csv_files_have_locusts_columns_and_include_the_last_seconds() {
     let prefix = dir.path().join("out/run");
     let host = srv.url().to_string();
     let outcome = run(
-        &["-H", &host, "--headless", "-u", "2", "-r", "100", "-t", "2s", "--only-summary", "--csv", prefix.to_str().unwrap(), "--csv-full-history"],
+        &[
+            "-H",
+            &host,
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "2s",
+            "--only-summary",
+            "--csv",
+            prefix.to_str().unwrap(),
+            "--csv-full-history",
+        ],
         &plan(true),
     )
     .await
@@ -127,23 +219,48 @@ async fn csv_files_have_locusts_columns_and_include_the_last_seconds() {
     let mut lines = stats.lines();
     assert_eq!(lines.next().unwrap(), "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.iter().map(|r| r[1]).collect::<Vec<_>>(), vec!["broken", "home", "Aggregated"], "sorted by name, Aggregated last");
+    assert_eq!(
+        rows.iter().map(|r| r[1]).collect::<Vec<_>>(),
+        vec!["broken", "home", "Aggregated"],
+        "sorted by name, Aggregated last"
+    );
     assert!(rows.iter().all(|r| r.len() == 22));
     let total: u64 = rows[2][2].parse().unwrap();
-    assert_eq!(total, outcome.stats.total.num_requests, "the file has the final count");
-    assert_eq!(total, srv.hits.get("/") + srv.hits.get("/fail"), "every request the server saw is in the file");
+    assert_eq!(
+        total, outcome.stats.total.num_requests,
+        "the file has the final count"
+    );
+    assert_eq!(
+        total,
+        srv.hits.get("/") + srv.hits.get("/fail"),
+        "every request the server saw is in the file"
+    );
 
     let hist = read(&dir.path().join("out/run_stats_history.csv"));
     assert_eq!(hist.lines().next().unwrap(), "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size");
-    assert!(hist.lines().any(|l| l.contains(",GET,home,")), "full history has endpoint rows");
+    assert!(
+        hist.lines().any(|l| l.contains(",GET,home,")),
+        "full history has endpoint rows"
+    );
     assert!(hist.lines().any(|l| l.contains(",,Aggregated,")));
 
     let failures = read(&dir.path().join("out/run_failures.csv"));
     let mut f = failures.lines();
-    assert_eq!(f.next().unwrap(), "Method,Name,Error,Occurrences,First Seen,Last Seen");
+    assert_eq!(
+        f.next().unwrap(),
+        "Method,Name,Error,Occurrences,First Seen,Last Seen"
+    );
     let row = f.next().unwrap();
-    assert!(row.starts_with("GET,broken,HTTPError('500 Server Error: Internal Server Error for url: broken'),"), "{row}");
-    assert_eq!(read(&dir.path().join("out/run_exceptions.csv")), "Count,Message,Traceback,Nodes\n");
+    assert!(
+        row.starts_with(
+            "GET,broken,HTTPError('500 Server Error: Internal Server Error for url: broken'),"
+        ),
+        "{row}"
+    );
+    assert_eq!(
+        read(&dir.path().join("out/run_exceptions.csv")),
+        "Count,Message,Traceback,Nodes\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,21 +271,45 @@ async fn json_outputs_match_locust_and_the_committed_schema() {
     let report = dir.path().join("report.json");
     let locust = dir.path().join("locust");
     run(
-        &["-H", &host, "--headless", "-u", "2", "-r", "100", "-t", "1s", "--only-summary", "--report-json", report.to_str().unwrap(), "--json-file", locust.to_str().unwrap(), "--threshold", "p99<10s"],
+        &[
+            "-H",
+            &host,
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "1s",
+            "--only-summary",
+            "--report-json",
+            report.to_str().unwrap(),
+            "--json-file",
+            locust.to_str().unwrap(),
+            "--threshold",
+            "p99<10s",
+        ],
         &plan(true),
     )
     .await
     .unwrap();
 
-    let schema: serde_json::Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(doc["user_types"][0]["users"], 2);
     assert_eq!(doc["funnel"][0]["name"], "home");
     assert!(doc["funnel"][0]["conversion"].is_null());
-    let (home, broken) = (doc["funnel"][0]["count"].as_f64().unwrap(), doc["funnel"][1]["count"].as_f64().unwrap());
+    let (home, broken) = (
+        doc["funnel"][0]["count"].as_f64().unwrap(),
+        doc["funnel"][1]["count"].as_f64().unwrap(),
+    );
     assert!((doc["funnel"][1]["conversion"].as_f64().unwrap() - broken / home).abs() < 1e-9);
     assert_eq!(doc["thresholds"][0]["passed"], true);
     assert_eq!(doc["exit_code"], 1);
@@ -178,13 +319,36 @@ async fn json_outputs_match_locust_and_the_committed_schema() {
     assert!(!validator.is_valid(&bad));
 
     // Locust's --json-file writes PATH.json: a list of its StatsEntry dicts.
-    let entries: serde_json::Value = serde_json::from_str(&read(&dir.path().join("locust.json"))).unwrap();
+    let entries: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("locust.json"))).unwrap();
     let entries = entries.as_array().unwrap();
     assert_eq!(entries.len(), 2);
-    for key in ["name", "method", "last_request_timestamp", "start_time", "num_requests", "num_none_requests", "num_failures", "total_response_time", "max_response_time", "min_response_time", "total_content_length", "response_times", "num_reqs_per_sec", "num_fail_per_sec"] {
+    for key in [
+        "name",
+        "method",
+        "last_request_timestamp",
+        "start_time",
+        "num_requests",
+        "num_none_requests",
+        "num_failures",
+        "total_response_time",
+        "max_response_time",
+        "min_response_time",
+        "total_content_length",
+        "response_times",
+        "num_reqs_per_sec",
+        "num_fail_per_sec",
+    ] {
         assert!(entries[0].get(key).is_some(), "missing {key}");
     }
-    let n: u64 = entries.iter().map(|e| e["num_requests"].as_u64().unwrap()).sum();
-    let bucketed: u64 = entries.iter().flat_map(|e| e["response_times"].as_object().unwrap().values()).map(|v| v.as_u64().unwrap()).sum();
+    let n: u64 = entries
+        .iter()
+        .map(|e| e["num_requests"].as_u64().unwrap())
+        .sum();
+    let bucketed: u64 = entries
+        .iter()
+        .flat_map(|e| e["response_times"].as_object().unwrap().values())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(n, bucketed, "every request is in one of Locust's buckets");
 }

@@ -10,10 +10,16 @@ async fn malformed_max_age_cookie_is_kept_and_sent_on_other_paths() {
     let srv = common::start().await;
     let (mut c, _stats) = common::client(srv.url());
     c.get("/set-cookie").send().await.unwrap();
-    assert_eq!(c.cookie("cart").as_deref(), Some("0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig"));
+    assert_eq!(
+        c.cookie("cart").as_deref(),
+        Some("0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig")
+    );
     assert_eq!(c.cookie("csrftoken").as_deref(), Some("abc123"));
     let echoed = c.get("/deep/echo-cookie").send().await.unwrap().text();
-    assert!(echoed.contains("cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig"), "{echoed}");
+    assert!(
+        echoed.contains("cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig"),
+        "{echoed}"
+    );
     assert!(echoed.contains("csrftoken=abc123"), "{echoed}");
 }
 
@@ -24,14 +30,32 @@ async fn redirects_are_followed_and_post_becomes_get() {
     let r = c.get("/redirect").send().await.unwrap();
     assert_eq!(r.url().path(), "/landing");
     assert_eq!(r.text(), "GET landed ");
-    let r = c.post("/post-redirect").form(&[("a", "1")]).send().await.unwrap();
-    assert_eq!(r.text(), "GET landed ", "a 302 after POST is fetched with GET and no body");
-    let r = c.post("/keep-redirect").form(&[("a", "1")]).send().await.unwrap();
+    let r = c
+        .post("/post-redirect")
+        .form(&[("a", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.text(),
+        "GET landed ",
+        "a 302 after POST is fetched with GET and no body"
+    );
+    let r = c
+        .post("/keep-redirect")
+        .form(&[("a", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text(), "POST landed a=1", "a 307 keeps method and body");
     let r = c.get("/redirect").no_redirects().send().await.unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let loop_err = c.get("/redirect-loop").send().await.unwrap_err();
-    assert!(loop_err.reason.contains("too many redirects"), "{}", loop_err.reason);
+    assert!(
+        loop_err.reason.contains("too many redirects"),
+        "{}",
+        loop_err.reason
+    );
 
     // One entry per request name, however many hops it took.
     c.recorder().flush();
@@ -46,16 +70,30 @@ async fn error_statuses_and_checks_count_as_failures_with_reasons() {
     let srv = common::start().await;
     let (mut c, stats) = common::client(srv.url());
     let e = c.get("/fail").name("boom").send().await.unwrap_err();
-    assert_eq!(e.reason, "HTTPError('500 Server Error: Internal Server Error for url: boom')");
+    assert_eq!(
+        e.reason,
+        "HTTPError('500 Server Error: Internal Server Error for url: boom')"
+    );
     assert_eq!(e.response.as_ref().unwrap().status().as_u16(), 500);
     c.get("/missing").send().await.unwrap_err();
     // A check decides instead of the status: an expected 404 is a success...
-    c.get("/missing").name("expected 404").expect_status(404).send().await.unwrap();
+    c.get("/missing")
+        .name("expected 404")
+        .expect_status(404)
+        .send()
+        .await
+        .unwrap();
     // ...and a 200 without the right content is a failure.
     let e = c
         .get("/")
         .name("wrong body")
-        .check(|r| if r.text().contains("welcome") { Ok(()) } else { Err("no welcome".into()) })
+        .check(|r| {
+            if r.text().contains("welcome") {
+                Ok(())
+            } else {
+                Err("no welcome".into())
+            }
+        })
         .send()
         .await
         .unwrap_err();
@@ -66,14 +104,21 @@ async fn error_statuses_and_checks_count_as_failures_with_reasons() {
     assert_eq!(s.total.num_requests, 4);
     assert_eq!(s.total.num_failures, 3);
     let reasons: Vec<&str> = s.errors.values().map(|e| e.error.as_str()).collect();
-    assert!(reasons.contains(&"HTTPError('404 Client Error: Not Found for url: /missing')"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"HTTPError('404 Client Error: Not Found for url: /missing')"),
+        "{reasons:?}"
+    );
     assert!(reasons.contains(&"no welcome"));
 }
 
 #[tokio::test]
 async fn a_dead_target_is_counted_as_failures() {
     // Bind and drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (mut c, stats) = common::client(format!("http://127.0.0.1:{port}/").parse().unwrap());
     for _ in 0..3 {
         let e = c.get("/").send().await.unwrap_err();
@@ -88,7 +133,12 @@ async fn a_dead_target_is_counted_as_failures() {
 async fn timeouts_fail_the_request() {
     let srv = common::start().await;
     let (mut c, _stats) = common::client(srv.url());
-    let e = c.get("/slow?ms=2000").timeout(Duration::from_millis(100)).send().await.unwrap_err();
+    let e = c
+        .get("/slow?ms=2000")
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.reason, "timed out");
     // The connection that timed out is not reused in a broken state.
     assert_eq!(c.get("/").send().await.unwrap().text(), "hello");
@@ -100,12 +150,26 @@ async fn html_helpers_find_tokens_links_and_json() {
     let (mut c, _stats) = common::client(srv.url());
     let page = c.get("/form").send().await.unwrap();
     assert_eq!(page.hidden_input("csrfmiddlewaretoken").unwrap(), "tok-123");
-    assert_eq!(page.select_attr(".category-list a", "href").unwrap(), vec!["/p/1/", "/p/2/"]);
-    let picker = page.attr_json("#variant-picker", "data-variant-picker-data").unwrap();
+    assert_eq!(
+        page.select_attr(".category-list a", "href").unwrap(),
+        vec!["/p/1/", "/p/2/"]
+    );
+    let picker = page
+        .attr_json("#variant-picker", "data-variant-picker-data")
+        .unwrap();
     assert_eq!(picker["variants"][0]["id"], 1);
-    assert!(matches!(page.hidden_input("nope"), Err(stampede::ExtractError::NotFound(_))));
-    assert!(matches!(page.attr_json("#variant-picker", "data-x"), Err(stampede::ExtractError::NoAttribute { .. })));
-    assert!(matches!(page.select_attr("<<", "x"), Err(stampede::ExtractError::Selector(_))));
+    assert!(matches!(
+        page.hidden_input("nope"),
+        Err(stampede::ExtractError::NotFound(_))
+    ));
+    assert!(matches!(
+        page.attr_json("#variant-picker", "data-x"),
+        Err(stampede::ExtractError::NoAttribute { .. })
+    ));
+    assert!(matches!(
+        page.select_attr("<<", "x"),
+        Err(stampede::ExtractError::Selector(_))
+    ));
 }
 
 #[tokio::test]

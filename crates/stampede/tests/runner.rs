@@ -16,7 +16,9 @@ struct U {
 
 impl U {
     fn new(ctx: &UserContext) -> Self {
-        U { client: ctx.client() }
+        U {
+            client: ctx.client(),
+        }
     }
     async fn a(&mut self) -> TaskResult {
         self.client.get("/").name("a").send().await?;
@@ -69,7 +71,10 @@ async fn wait_for(mut cond: impl FnMut() -> bool, limit: Duration) -> bool {
 async fn task_weights_hold_within_tolerance() {
     let srv = common::start().await;
     let plan = Plan::new().user_type(
-        UserType::new("U", U::new).task(task!(6, U::a)).task(task!(3, U::b)).task(task!(1, U::c)),
+        UserType::new("U", U::new)
+            .task(task!(6, U::a))
+            .task(task!(3, U::b))
+            .task(task!(1, U::c)),
     );
     let s = swarm(&plan, srv.url(), Duration::ZERO);
     s.runner.start(4, 100.0, None);
@@ -80,14 +85,22 @@ async fn task_weights_hold_within_tolerance() {
     }
     s.runner.stop().await;
     let st = s.stats.snapshot().await;
-    let runs = |t: &str| st.task_runs.get(&("U".to_owned(), t.to_owned())).copied().unwrap_or(0) as f64;
+    let runs = |t: &str| {
+        st.task_runs
+            .get(&("U".to_owned(), t.to_owned()))
+            .copied()
+            .unwrap_or(0) as f64
+    };
     let total = runs("a") + runs("b") + runs("c");
     assert!(total >= 1000.0, "only {total} task runs");
     for (t, w) in [("a", 0.6), ("b", 0.3), ("c", 0.1)] {
         let share = runs(t) / total;
         // Five standard deviations of a binomial share: fails by chance about once in 3.5 million.
         let tol = 5.0 * (w * (1.0 - w) / total).sqrt();
-        assert!((share - w).abs() < tol, "task {t}: share {share:.3}, weight {w}, tolerance {tol:.3}");
+        assert!(
+            (share - w).abs() < tol,
+            "task {t}: share {share:.3}, weight {w}, tolerance {tol:.3}"
+        );
     }
 }
 
@@ -95,13 +108,26 @@ async fn task_weights_hold_within_tolerance() {
 async fn user_type_weights_split_the_swarm() {
     let srv = common::start().await;
     let plan = Plan::new()
-        .user_type(UserType::new("Visitor", U::new).weight(80).wait_time(constant(0.05)).task(task!(U::a)))
-        .user_type(UserType::new("ReturningUser", U::new).weight(20).wait_time(constant(0.05)).task(task!(U::b)));
+        .user_type(
+            UserType::new("Visitor", U::new)
+                .weight(80)
+                .wait_time(constant(0.05))
+                .task(task!(U::a)),
+        )
+        .user_type(
+            UserType::new("ReturningUser", U::new)
+                .weight(20)
+                .wait_time(constant(0.05))
+                .task(task!(U::b)),
+        );
     let s = swarm(&plan, srv.url(), Duration::ZERO);
     assert_eq!(s.users_by_type(10), vec![8, 2]);
     s.runner.start(10, 1000.0, None);
     assert!(wait_for(|| s.runner.user_count() == 10, Duration::from_secs(5)).await);
-    assert_eq!(s.stats.users.by_type(), vec![("Visitor".into(), 8), ("ReturningUser".into(), 2)]);
+    assert_eq!(
+        s.stats.users.by_type(),
+        vec![("Visitor".into(), 8), ("ReturningUser".into(), 2)]
+    );
     s.runner.stop().await;
     assert_eq!(s.runner.user_count(), 0);
 }
@@ -109,7 +135,11 @@ async fn user_type_weights_split_the_swarm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_rate_ramps_and_the_target_can_change_mid_run() {
     let srv = common::start().await;
-    let plan = Plan::new().user_type(UserType::new("U", U::new).wait_time(constant(0.1)).task(task!(U::a)));
+    let plan = Plan::new().user_type(
+        UserType::new("U", U::new)
+            .wait_time(constant(0.1))
+            .task(task!(U::a)),
+    );
     let s = swarm(&plan, srv.url(), Duration::ZERO);
     let started = Instant::now();
     s.runner.start(6, 10.0, None);
@@ -118,7 +148,10 @@ async fn spawn_rate_ramps_and_the_target_can_change_mid_run() {
     assert!(s.runner.user_count() < 6, "all users spawned at once");
     assert!(wait_for(|| s.runner.user_count() == 6, Duration::from_secs(3)).await);
     let ramp = started.elapsed();
-    assert!(ramp >= Duration::from_millis(450) && ramp < Duration::from_millis(1500), "ramp took {ramp:?}");
+    assert!(
+        ramp >= Duration::from_millis(450) && ramp < Duration::from_millis(1500),
+        "ramp took {ramp:?}"
+    );
 
     // Down to 2 at 100 users/s, then up to 4, while running.
     s.runner.start(2, 100.0, None);
@@ -140,9 +173,17 @@ async fn stop_timeout_lets_running_tasks_finish() {
     assert!(wait_for(|| srv.hits.get("/slow") >= 3, Duration::from_secs(3)).await);
     let t = Instant::now();
     s.runner.stop().await;
-    assert!(t.elapsed() >= Duration::from_millis(300), "stop did not wait: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "stop did not wait: {:?}",
+        t.elapsed()
+    );
     let st = s.stats.snapshot().await;
-    assert_eq!(st.total.num_requests, srv.hits.get("/slow"), "every request the server saw was counted");
+    assert_eq!(
+        st.total.num_requests,
+        srv.hits.get("/slow"),
+        "every request the server saw was counted"
+    );
 
     // Without one, the users are aborted at once.
     let s = swarm(&plan, srv.url(), Duration::ZERO);
@@ -151,7 +192,11 @@ async fn stop_timeout_lets_running_tasks_finish() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let t = Instant::now();
     s.runner.stop().await;
-    assert!(t.elapsed() < Duration::from_millis(400), "stop waited {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "stop waited {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,15 +212,26 @@ async fn failing_and_panicking_tasks_are_recorded_and_the_user_goes_on() {
     );
     let s = swarm(&plan, srv.url(), Duration::ZERO);
     s.runner.start(1, 1.0, None);
-    assert!(wait_for(|| srv.hits.get("/") >= 3, Duration::from_secs(5)).await, "the user stopped after a failure");
+    assert!(
+        wait_for(|| srv.hits.get("/") >= 3, Duration::from_secs(5)).await,
+        "the user stopped after a failure"
+    );
     s.runner.stop().await;
     let st = s.stats.snapshot().await;
     let by_msg = |m: &str| st.exceptions.values().find(|e| e.msg.contains(m)).cloned();
     let err = by_msg("invalid digit").expect("the parse error is recorded");
     assert!(err.count >= 3, "{err:?}");
-    assert!(err.traceback.starts_with("U.fails at ") && err.traceback.contains("tests/runner.rs"), "{}", err.traceback);
+    assert!(
+        err.traceback.starts_with("U.fails at ") && err.traceback.contains("tests/runner.rs"),
+        "{}",
+        err.traceback
+    );
     let p = by_msg("panic: the task blew up").expect("the panic is recorded");
-    assert!(p.traceback.starts_with("U.panics at ") && p.traceback.contains("runner.rs"), "{}", p.traceback);
+    assert!(
+        p.traceback.starts_with("U.panics at ") && p.traceback.contains("runner.rs"),
+        "{}",
+        p.traceback
+    );
     assert!(st.task_runs[&("U".to_owned(), "a".to_owned())] >= 3);
 }
 
@@ -205,10 +261,12 @@ impl Once {
 async fn stop_user_ends_the_user_after_on_stop() {
     let srv = common::start().await;
     let plan = Plan::new().user_type(
-        UserType::new("Once", |ctx| Once { client: ctx.client() })
-            .on_start(Once::start)
-            .on_stop(Once::stop)
-            .task(task!(Once::work)),
+        UserType::new("Once", |ctx| Once {
+            client: ctx.client(),
+        })
+        .on_start(Once::start)
+        .on_stop(Once::stop)
+        .task(task!(Once::work)),
     );
     let s = swarm(&plan, srv.url(), Duration::ZERO);
     s.runner.start(3, 100.0, None);
@@ -223,7 +281,10 @@ async fn stop_user_ends_the_user_after_on_stop() {
 async fn tags_pick_tasks_and_unknown_names_are_refused() {
     let srv = common::start().await;
     let plan = Plan::new().user_type(
-        UserType::new("U", U::new).wait_time(constant(0.01)).task(task!(U::a).tag("x")).task(task!(U::b)),
+        UserType::new("U", U::new)
+            .wait_time(constant(0.01))
+            .task(task!(U::a).tag("x"))
+            .task(task!(U::b)),
     );
     let mut cfg = SwarmConfig::new(srv.url());
     cfg.tags = vec!["x".into()];
@@ -232,13 +293,23 @@ async fn tags_pick_tasks_and_unknown_names_are_refused() {
     assert!(wait_for(|| srv.hits.get("/") >= 5, Duration::from_secs(3)).await);
     s.runner.stop().await;
     let st = s.stats.snapshot().await;
-    assert!(st.task_runs.keys().all(|(_, t)| t == "a"), "{:?}", st.task_runs);
+    assert!(
+        st.task_runs.keys().all(|(_, t)| t == "a"),
+        "{:?}",
+        st.task_runs
+    );
 
     let mut cfg = SwarmConfig::new(srv.url());
     cfg.tags = vec!["nope".into()];
     let err = plan.swarm(cfg).err().unwrap();
-    assert_eq!(err.to_string(), "unknown tag 'nope'; the plan's tasks are tagged: x");
+    assert_eq!(
+        err.to_string(),
+        "unknown tag 'nope'; the plan's tasks are tagged: x"
+    );
     let mut cfg = SwarmConfig::new(srv.url());
     cfg.user_types = vec!["Ghost".into()];
-    assert_eq!(plan.swarm(cfg).err().unwrap().to_string(), "unknown user type 'Ghost'; this plan has: U");
+    assert_eq!(
+        plan.swarm(cfg).err().unwrap().to_string(),
+        "unknown user type 'Ghost'; this plan has: U"
+    );
 }

@@ -84,7 +84,12 @@ pub fn expand_config_file(
         if arg.get_action().takes_values() {
             // Locust writes lists as `[a, b]`.
             let value = match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(","),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 None => value,
             };
             inserted.push(format!("--{key}={value}"));

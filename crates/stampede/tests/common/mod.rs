@@ -36,7 +36,12 @@ impl TestServer {
     }
 }
 
-async fn count(State(hits): State<Hits>, uri: Uri, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn count(
+    State(hits): State<Hits>,
+    uri: Uri,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     hits.hit(uri.path());
     next.run(req).await
 }
@@ -94,7 +99,10 @@ fn redirect(status: StatusCode, to: &'static str) -> Response {
 }
 
 fn header(h: &HeaderMap, name: &str) -> String {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// A client and the stats handle it records into.
