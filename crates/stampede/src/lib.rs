@@ -41,7 +41,7 @@ pub mod threshold;
 mod user;
 mod wait;
 
-pub use client::{Client, ClientConfig, ClientError, ExtractError, RequestError, Response};
+pub use client::{Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response};
 pub use config::{Cli, NoOptions, Options};
 pub use headless::{Outcome, RunError};
 pub use plan::{Plan, SelectionError};

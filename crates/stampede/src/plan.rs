@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+use crate::client::{RequestEvent, RequestListener};
 use crate::runner::{Erased, ErasedUserType};
 use crate::user::{UserType, UserTypeInfo};
 
@@ -17,6 +18,7 @@ pub struct Plan {
     pub(crate) funnel: Vec<String>,
     pub(crate) on_test_start: Vec<Hook>,
     pub(crate) on_test_stop: Vec<Hook>,
+    pub(crate) on_request: Vec<RequestListener>,
 }
 
 /// A user type or tag named on the command line that the plan does not have.
@@ -78,6 +80,12 @@ impl Plan {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         self.on_test_stop.push(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    /// Called after every request of every user (Locust's `events.request.add_listener`).
+    pub fn on_request(mut self, f: impl Fn(&RequestEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.on_request.push(Arc::new(f));
         self
     }
 

@@ -75,6 +75,7 @@ impl Plan {
         let dispatch = Dispatch::new(&infos, &selection.active);
         let mut client_config = ClientConfig::new(cfg.insecure);
         client_config.verbose = cfg.verbose;
+        client_config.listeners = self.on_request.clone();
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),
             enabled: selection.enabled,

@@ -312,3 +312,24 @@ async fn tags_pick_tasks_and_unknown_names_are_refused() {
         "unknown user type 'Ghost'; this plan has: U"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_listeners_see_every_request() {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+    let srv = common::start().await;
+    let plan = Plan::new()
+        .user_type(UserType::new("U", U::new).wait_time(constant(0.01)).task(task!(U::a)))
+        .on_request(|e| {
+            SEEN.fetch_add(1, Ordering::SeqCst);
+            if e.error.is_some() || e.status != Some(200) || e.name != "a" {
+                FAILED.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    let s = swarm(&plan, srv.url(), Duration::ZERO);
+    s.runner.start(2, 100.0, None);
+    assert!(wait_for(|| SEEN.load(Ordering::SeqCst) >= 10, Duration::from_secs(3)).await);
+    s.runner.stop().await;
+    assert_eq!(SEEN.load(Ordering::SeqCst), srv.hits.get("/"));
+    assert_eq!(FAILED.load(Ordering::SeqCst), 0);
+}

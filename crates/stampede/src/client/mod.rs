@@ -62,6 +62,22 @@ pub struct RequestError {
     pub response: Option<Box<Response>>,
 }
 
+/// One finished request, as listeners see it (Locust's `events.request`).
+#[derive(Debug)]
+pub struct RequestEvent<'a> {
+    pub method: &'a str,
+    pub name: &'a str,
+    pub response_time: Duration,
+    pub content_length: u64,
+    /// The final status, when a response arrived.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<&'a str>,
+}
+
+/// Called on every request of every user, on the user's own task: keep it cheap.
+pub type RequestListener = Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>;
+
 /// Settings shared by every user's client in a run.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -71,6 +87,7 @@ pub struct ClientConfig {
     pub user_agent: String,
     /// Log every request and response (the single-user debugging mode).
     pub verbose: bool,
+    pub listeners: Vec<RequestListener>,
 }
 
 impl ClientConfig {
@@ -80,6 +97,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(60),
             user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_owned(),
             verbose: false,
+            listeners: Vec::new(),
         }
     }
 }

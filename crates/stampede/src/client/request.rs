@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use url::Url;
 
 use super::conn::Origin;
-use super::{Client, ClientError, RequestError, Response};
+use super::{Client, ClientError, RequestError, RequestEvent, Response};
 use crate::stats::{unix_now, Event};
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
@@ -193,6 +193,16 @@ impl<'c> RequestBuilder<'c> {
                 reason.as_deref(),
                 elapsed,
             );
+        }
+        for listener in &self.client.config.listeners {
+            listener(&RequestEvent {
+                method: method.as_str(),
+                name: &name,
+                response_time: elapsed,
+                content_length,
+                status: response.as_ref().map(|r| r.status.as_u16()),
+                error: reason.as_deref(),
+            });
         }
         self.client.recorder.record(Event::Request {
             method: Arc::from(method.as_str()),
