@@ -1,6 +1,7 @@
 //! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, write
 //! every report, and work out the exit code.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,6 +12,7 @@ use crate::config::Options;
 use crate::plan::{Plan, SelectionError};
 use crate::report::{console, csv, json};
 use crate::runner::RunnerState;
+use crate::shape::{LoadShape, Stages};
 use crate::stats::{unix_now, StatsState};
 use crate::swarm::SwarmConfig;
 use crate::threshold::Verdict;
@@ -49,13 +51,18 @@ pub(crate) async fn run_headless(
     cfg.tags = opts.tags.clone();
     cfg.exclude_tags = opts.exclude_tags.clone();
     let swarm = plan.swarm(cfg)?;
-    let (users, rate) = if opts.single_user {
-        (1, 1.0)
+    let shape: Option<Arc<dyn LoadShape>> = if !opts.stages.is_empty() {
+        Some(Arc::new(Stages(opts.stages.clone())))
     } else {
-        (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0))
+        plan.shape.clone()
     };
-    let peak = swarm.users_by_type(users);
-    let (runner, stats) = (swarm.runner, swarm.stats);
+    let (users, rate) = match &shape {
+        _ if opts.single_user => (1, 1.0),
+        Some(s) => s.tick(Duration::ZERO).unwrap_or((0, 1.0)),
+        None => (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)),
+    };
+    let mut peak_users = users;
+    let (runner, stats) = (swarm.runner.clone(), swarm.stats.clone());
 
     for hook in &plan.on_test_start {
         hook().await;
@@ -73,6 +80,9 @@ pub(crate) async fn run_headless(
     let mut print_tick = tokio::time::interval_at(started + PRINT_EVERY, PRINT_EVERY);
     let deadline = opts.run_time.map(|t| started + t);
     let mut reset_done = false;
+    let mut shape_tick =
+        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
+    let mut current = (users, rate);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -83,6 +93,20 @@ pub(crate) async fn run_headless(
                 eprintln!("Stopping: run time of {} reached", humantime::format_duration(opts.run_time.unwrap_or_default()));
                 break;
             }
+            _ = shape_tick.tick(), if shape.is_some() => {
+                match shape.as_ref().and_then(|s| s.tick(started.elapsed())) {
+                    None => {
+                        eprintln!("Stopping: the load shape has ended");
+                        break;
+                    }
+                    Some(next) if next != current => {
+                        current = next;
+                        peak_users = peak_users.max(next.0);
+                        runner.start(next.0, next.1, None);
+                    }
+                    Some(_) => {}
+                }
+            }
             _ = print_tick.tick() => {
                 if !opts.only_summary {
                     let s = stats.summary().await;
@@ -92,24 +116,16 @@ pub(crate) async fn run_headless(
             }
             changed = status.changed() => {
                 if changed.is_err() { break; }
-                let st = status.borrow().clone();
-                if st.state == RunnerState::Running {
-                    if opts.reset_stats && !reset_done {
-                        stats.reset();
-                        reset_done = true;
-                    }
-                    if runner.user_count() == 0 && st.target_users > 0 {
-                        eprintln!("Stopping: every user has stopped");
-                        break;
-                    }
+                let running = status.borrow().state == RunnerState::Running;
+                if running && opts.reset_stats && !reset_done {
+                    stats.reset();
+                    reset_done = true;
                 }
             }
         }
         // Users that end themselves (StopUser) leave the runner Running with fewer users.
-        if runner.status().state == RunnerState::Running
-            && runner.user_count() == 0
-            && started.elapsed() > Duration::from_millis(200)
-        {
+        let st = runner.status();
+        if st.state == RunnerState::Running && st.target_users > 0 && runner.user_count() == 0 {
             eprintln!("Stopping: every user has stopped");
             break;
         }
@@ -118,6 +134,7 @@ pub(crate) async fn run_headless(
     for hook in &plan.on_test_stop {
         hook().await;
     }
+    let peak = swarm.users_by_type(peak_users);
     let final_stats = stats.snapshot().await;
     let summary = final_stats.summary(unix_now(), 0, Vec::new());
     println!("{}", console::stats_table(&summary));

@@ -25,6 +25,7 @@
 //! }
 //! ```
 
+pub mod arrivals;
 pub mod client;
 pub mod config;
 pub mod fake;
@@ -34,6 +35,7 @@ mod plan;
 pub mod report;
 mod run;
 pub mod runner;
+pub mod shape;
 pub mod stats;
 mod swarm;
 mod task;
@@ -41,7 +43,9 @@ pub mod threshold;
 mod user;
 mod wait;
 
-pub use client::{Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response};
+pub use client::{
+    Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response,
+};
 pub use config::{Cli, NoOptions, Options};
 pub use headless::{Outcome, RunError};
 pub use plan::{Plan, SelectionError};

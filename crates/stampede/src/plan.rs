@@ -7,6 +7,7 @@ use futures_util::future::BoxFuture;
 
 use crate::client::{RequestEvent, RequestListener};
 use crate::runner::{Erased, ErasedUserType};
+use crate::shape::LoadShape;
 use crate::user::{UserType, UserTypeInfo};
 
 type Hook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
@@ -19,6 +20,7 @@ pub struct Plan {
     pub(crate) on_test_start: Vec<Hook>,
     pub(crate) on_test_stop: Vec<Hook>,
     pub(crate) on_request: Vec<RequestListener>,
+    pub(crate) shape: Option<Arc<dyn LoadShape>>,
 }
 
 /// A user type or tag named on the command line that the plan does not have.
@@ -80,6 +82,12 @@ impl Plan {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         self.on_test_stop.push(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    /// Drives the user count over time instead of `-u`/`-r` (Locust's `LoadTestShape`).
+    pub fn shape(mut self, shape: impl LoadShape + 'static) -> Self {
+        self.shape = Some(Arc::new(shape));
         self
     }
 

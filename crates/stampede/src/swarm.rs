@@ -78,12 +78,18 @@ impl Plan {
         client_config.listeners = self.on_request.clone();
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),
-            enabled: selection.enabled,
+            enabled: selection.enabled.clone(),
             dispatch: dispatch.clone(),
             host: cfg.host,
             client_config,
             stop_timeout: cfg.stop_timeout,
             stats: stats.clone(),
+            open_types: infos
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| t.arrivals.is_some() && selection.active[*i])
+                .map(|(i, _)| i)
+                .collect(),
         });
         Ok(Swarm {
             runner,

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use url::Url;
 
+use std::time::Duration;
+
+use crate::arrivals::Arrivals;
 use crate::client::{Client, ClientConfig};
 use crate::stats::Recorder;
 use crate::task::{Task, TaskFn};
@@ -16,16 +19,20 @@ pub struct UserContext {
     pub(crate) recorder: Recorder,
     pub(crate) user_id: u64,
     pub(crate) user_type: Arc<str>,
+    /// How late an open-model arrival started; added to its first request.
+    pub(crate) lag: Duration,
 }
 
 impl UserContext {
     /// A new HTTP session for this user, aimed at the run's host (Locust's `self.client`).
     pub fn client(&self) -> Client {
-        Client::new(
+        let mut client = Client::new(
             self.host.clone(),
             self.client_config.clone(),
             self.recorder.clone(),
-        )
+        );
+        client.set_start_lag(self.lag);
+        client
     }
     /// The host under test.
     pub fn host(&self) -> &Url {
@@ -57,6 +64,7 @@ pub struct UserType<U> {
     pub(crate) on_start: Option<Arc<dyn TaskFn<U>>>,
     pub(crate) on_stop: Option<Arc<dyn TaskFn<U>>>,
     pub(crate) new: Constructor<U>,
+    pub(crate) arrivals: Option<Arrivals>,
 }
 
 impl<U: Send + 'static> UserType<U> {
@@ -73,6 +81,7 @@ impl<U: Send + 'static> UserType<U> {
             on_start: None,
             on_stop: None,
             new: Arc::new(new),
+            arrivals: None,
         }
     }
 
@@ -105,6 +114,33 @@ impl<U: Send + 'static> UserType<U> {
         self
     }
 
+    /// Open workload: new users arrive at `per_sec` whatever the response times; each runs
+    /// `on_start`, one task (every task in order if sequential), `on_stop`, and leaves.
+    /// Such a type takes no part in `-u`; see [`crate::arrivals`].
+    pub fn arrival_rate(mut self, per_sec: f64) -> Self {
+        self.arrivals = Some(Arrivals::constant(per_sec));
+        self
+    }
+
+    /// Open workload with a linear ramp from `from` to `to` arrivals per second over `over`,
+    /// then `to` for the rest of the test.
+    pub fn arrival_ramp(mut self, from: f64, to: f64, over: Duration) -> Self {
+        self.arrivals = Some(Arrivals::ramp(from, to, over));
+        self
+    }
+
+    /// For an open-model type: at most `n` of its users at once (default 10,000); arrivals
+    /// beyond are dropped and reported in the exceptions table.
+    pub fn max_users(mut self, n: u64) -> Self {
+        let mut a = self
+            .arrivals
+            .take()
+            .unwrap_or_else(|| Arrivals::constant(0.0));
+        a.max_users = n;
+        self.arrivals = Some(a);
+        self
+    }
+
     /// Runs once when a user starts, before its first task.
     pub fn on_start(mut self, f: impl TaskFn<U>) -> Self {
         self.on_start = Some(Arc::new(f));
@@ -134,6 +170,8 @@ pub struct UserTypeInfo {
     pub fixed_count: Option<u64>,
     pub tasks: Vec<TaskInfo>,
     pub sequential: bool,
+    /// Set for open-model types.
+    pub arrivals: Option<Arrivals>,
 }
 
 impl<U> UserType<U> {
@@ -152,6 +190,7 @@ impl<U> UserType<U> {
                 })
                 .collect(),
             sequential: self.sequential,
+            arrivals: self.arrivals.clone(),
         }
     }
 }

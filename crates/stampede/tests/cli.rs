@@ -352,3 +352,39 @@ async fn json_outputs_match_locust_and_the_committed_schema() {
         .sum();
     assert_eq!(n, bucketed, "every request is in one of Locust's buckets");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_drive_the_user_count_and_end_the_test() {
+    let srv = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let host = srv.url().to_string();
+    let started = std::time::Instant::now();
+    let outcome = run(
+        &[
+            "-H",
+            &host,
+            "--headless",
+            "--only-summary",
+            "--stage",
+            "1:100:1s",
+            "--stage",
+            "3:100:1s",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+        &plan(false),
+    )
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(outcome.exit_code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
+    assert_eq!(doc["user_types"][0]["users"], 3, "the peak of the stages");
+    let u = parse(&["--stage", "3:1:1s", "-u", "5"]).err().unwrap();
+    assert_eq!(u.code, 2, "stages and -u conflict: {}", u.message);
+}

@@ -183,3 +183,25 @@ async fn keep_alive_reuses_one_connection_per_user() {
     }
     assert_eq!(srv.hits.get("/"), 20);
 }
+
+#[tokio::test]
+async fn a_late_arrivals_lag_counts_into_its_first_request_only() {
+    let srv = common::start().await;
+    let (mut c, stats) = common::client(srv.url());
+    c.set_start_lag(Duration::from_millis(500));
+    let first = c.get("/").name("first").send().await.unwrap();
+    assert!(
+        first.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        first.elapsed()
+    );
+    let second = c.get("/").name("second").send().await.unwrap();
+    assert!(
+        second.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        second.elapsed()
+    );
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    assert!(s.entries[&("first".to_owned(), "GET".to_owned())].min_ms() >= 500.0);
+}

@@ -165,14 +165,33 @@ fn ctrl_c_stops_the_run_and_still_writes_every_report() {
     let prefix = dir.path().join("run");
     let report = dir.path().join("report.json");
     let mut child = Command::new(example("user_funnel"))
-        .args(["--headless", "--only-summary", "-u", "5", "-r", "50", "-t", "10m", "--think-scale", "0"])
-        .args(["--csv", prefix.to_str().unwrap(), "--report-json", report.to_str().unwrap()])
+        .args([
+            "--headless",
+            "--only-summary",
+            "-u",
+            "5",
+            "-r",
+            "50",
+            "-t",
+            "10m",
+            "--think-scale",
+            "0",
+        ])
+        .args([
+            "--csv",
+            prefix.to_str().unwrap(),
+            "--report-json",
+            report.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     // Bounded wait: the run must end well before its 10 minutes.
     let started = std::time::Instant::now();
@@ -190,7 +209,10 @@ fn ctrl_c_stops_the_run_and_still_writes_every_report() {
     let stats = std::fs::read_to_string(format!("{}_stats.csv", prefix.display())).unwrap();
     let aggregated = stats.lines().last().unwrap();
     let count: u64 = aggregated.split(',').nth(2).unwrap().parse().unwrap();
-    assert!(aggregated.starts_with(",Aggregated,") && count > 100, "{aggregated}");
+    assert!(
+        aggregated.starts_with(",Aggregated,") && count > 100,
+        "{aggregated}"
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(doc["total"]["num_requests"].as_u64().unwrap(), count);
 }

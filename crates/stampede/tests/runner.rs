@@ -35,6 +35,10 @@ impl U {
         self.client.get("/slow?ms=700").name("slow").send().await?;
         Ok(())
     }
+    async fn stalled(&mut self) -> TaskResult {
+        self.client.get("/slow?ms=300").name("slow").send().await?;
+        Ok(())
+    }
     async fn fails(&mut self) -> TaskResult {
         let n: i32 = "not a number".parse()?;
         let _ = n;
@@ -319,7 +323,11 @@ async fn request_listeners_see_every_request() {
     static FAILED: AtomicU64 = AtomicU64::new(0);
     let srv = common::start().await;
     let plan = Plan::new()
-        .user_type(UserType::new("U", U::new).wait_time(constant(0.01)).task(task!(U::a)))
+        .user_type(
+            UserType::new("U", U::new)
+                .wait_time(constant(0.01))
+                .task(task!(U::a)),
+        )
         .on_request(|e| {
             SEEN.fetch_add(1, Ordering::SeqCst);
             if e.error.is_some() || e.status != Some(200) || e.name != "a" {
@@ -332,4 +340,56 @@ async fn request_listeners_see_every_request() {
     s.runner.stop().await;
     assert_eq!(SEEN.load(Ordering::SeqCst), srv.hits.get("/"));
     assert_eq!(FAILED.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_arrivals_keep_coming_when_the_server_stalls() {
+    let srv = common::start().await;
+    // Every request takes 300 ms. A closed-model user would send ~3 per second; arrivals
+    // at 20/s keep sending 20 per second, so the stall shows in the latency, not the rate.
+    let plan = Plan::new().user_type(
+        UserType::new("Arrival", U::new)
+            .arrival_rate(20.0)
+            .task(task!(U::stalled)),
+    );
+    let s = swarm(&plan, srv.url(), Duration::from_secs(2));
+    s.runner.start(0, 1.0, None);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    s.runner.stop().await;
+    let st = s.stats.snapshot().await;
+    let sent = srv.hits.get("/slow");
+    assert!((18..=23).contains(&sent), "{sent} arrivals in 1 s at 20/s");
+    assert_eq!(
+        st.total.num_requests, sent,
+        "the stop timeout let every arrival finish"
+    );
+    assert!(st.total.percentile_ms(0.5) >= 300.0);
+    assert_eq!(
+        st.task_runs[&("Arrival".to_owned(), "stalled".to_owned())],
+        sent
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_beyond_max_users_are_dropped_and_reported() {
+    let srv = common::start().await;
+    let plan = Plan::new().user_type(
+        UserType::new("Arrival", U::new)
+            .arrival_rate(20.0)
+            .max_users(2)
+            .task(task!(U::slow)),
+    );
+    let s = swarm(&plan, srv.url(), Duration::ZERO);
+    s.runner.start(0, 1.0, None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.runner.user_count() <= 2);
+    s.runner.stop().await;
+    let st = s.stats.snapshot().await;
+    let dropped = st
+        .exceptions
+        .values()
+        .find(|e| e.msg.starts_with("arrival dropped"))
+        .expect("dropped arrivals are reported");
+    assert!(dropped.count >= 5, "{dropped:?}");
+    assert_eq!(srv.hits.get("/slow"), 2, "only two users ever ran");
 }

@@ -113,6 +113,8 @@ pub struct Client {
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
     /// demands one over HTTPS).
     last_url: Option<Url>,
+    /// Added to the next request's time: an open-model arrival's lag behind schedule.
+    start_lag: Duration,
 }
 
 impl Client {
@@ -124,7 +126,14 @@ impl Client {
             conns: Vec::new(),
             recorder,
             last_url: None,
+            start_lag: Duration::ZERO,
         }
+    }
+
+    /// Counts `lag` into the next request's response time, so an arrival that started late
+    /// is measured from when it should have started.
+    pub fn set_start_lag(&mut self, lag: Duration) {
+        self.start_lag = lag;
     }
 
     /// The host every relative path is joined to.

@@ -172,7 +172,7 @@ impl<'c> RequestBuilder<'c> {
                 Err(_) => Err(ClientError::Timeout),
             },
         };
-        let elapsed = started.elapsed();
+        let elapsed = started.elapsed() + std::mem::take(&mut self.client.start_lag);
         let (response, reason) = match outcome {
             Ok(mut resp) => {
                 resp.elapsed = elapsed;

@@ -8,6 +8,7 @@ use clap::{Args, Parser};
 use url::Url;
 
 use super::parse::{parse_duration, parse_host, parse_web_auth, WebAuth};
+use crate::shape::Stage;
 use crate::threshold::Threshold;
 
 /// A plan's own options: a plan without any uses this.
@@ -38,6 +39,10 @@ pub struct Options {
     /// Users started (or stopped) per second.
     #[arg(short = 'r', long, env = "STAMPEDE_SPAWN_RATE", help_heading = "Load")]
     pub spawn_rate: Option<f64>,
+    /// A load stage, repeatable: USERS:SPAWN_RATE:DURATION (10:2:30s). Stages run in order and
+    /// the test ends after the last.
+    #[arg(long = "stage", value_name = "USERS:RATE:DURATION", env = "STAMPEDE_STAGE", conflicts_with_all = ["users", "spawn_rate"], help_heading = "Load")]
+    pub stages: Vec<Stage>,
     /// Stop after this long: 30s, 5m, 1h30m.
     #[arg(short = 't', long, env = "STAMPEDE_RUN_TIME", value_parser = parse_duration, help_heading = "Load")]
     pub run_time: Option<Duration>,

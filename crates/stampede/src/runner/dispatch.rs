@@ -19,7 +19,7 @@ impl Dispatch {
         let fixed_counts: Vec<(usize, u64)> = types
             .iter()
             .enumerate()
-            .filter(|(i, t)| active[*i] && t.fixed_count.is_some())
+            .filter(|(i, t)| active[*i] && t.arrivals.is_none() && t.fixed_count.is_some())
             .map(|(i, t)| (i, t.fixed_count.unwrap_or(0)))
             .collect();
         let total_fixed: u64 = fixed_counts.iter().map(|(_, n)| n).sum();
@@ -28,7 +28,9 @@ impl Dispatch {
         let mut weighted: Vec<(usize, u64)> = types
             .iter()
             .enumerate()
-            .filter(|(i, t)| active[*i] && t.fixed_count.is_none() && t.weight > 0)
+            .filter(|(i, t)| {
+                active[*i] && t.arrivals.is_none() && t.fixed_count.is_none() && t.weight > 0
+            })
             .map(|(i, t)| (i, t.weight as u64))
             .collect();
         let g = weighted.iter().fold(0, |g, (_, w)| gcd(g, *w));
@@ -112,6 +114,7 @@ mod tests {
             fixed_count: fixed,
             tasks: vec![],
             sequential: false,
+            arrivals: None,
         }
     }
 

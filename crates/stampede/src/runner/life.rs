@@ -19,6 +19,8 @@ use crate::user::{UserContext, UserType, UserTypeInfo};
 pub(crate) struct UserControl {
     /// Finish the current task, run `on_stop`, and end.
     pub stop: CancellationToken,
+    /// An open-model arrival: one pass over the tasks, no waits, then leave.
+    pub once: bool,
 }
 
 /// A user type with its state type erased, so the runner can hold a list of them.
@@ -92,7 +94,14 @@ async fn live<U: Send + 'static>(
             Next::Stop
         );
     }
-    while !stopped_by_task && !ctl.stop.is_cancelled() && !enabled.is_empty() {
+    let passes = if ut.sequential { enabled.len() } else { 1 };
+    let mut runs = 0usize;
+    while !stopped_by_task
+        && !ctl.stop.is_cancelled()
+        && !enabled.is_empty()
+        && (!ctl.once || runs < passes)
+    {
+        runs += 1;
         let idx = if ut.sequential {
             let i = enabled[next_in_sequence % enabled.len()];
             next_in_sequence += 1;
@@ -117,6 +126,7 @@ async fn live<U: Send + 'static>(
         match next {
             Next::Stop => stopped_by_task = true,
             Next::NoWait => tokio::task::yield_now().await,
+            Next::Wait if ctl.once => {}
             Next::Wait => {
                 let wait = ut.wait_time.next(started.elapsed(), &mut rng);
                 if wait.is_zero() {

@@ -2,10 +2,12 @@
 //! headless loop, the web UI or a distributed master.
 
 mod dispatch;
+mod factory;
 mod life;
+mod open;
 mod panics;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ pub(crate) use life::{Erased, ErasedUserType};
 
 use crate::client::ClientConfig;
 use crate::stats::StatsHandle;
-use crate::user::UserContext;
+use factory::UserFactory;
 
 /// Where the runner is, with Locust's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -77,6 +79,8 @@ pub(crate) struct RunnerSetup {
     pub client_config: ClientConfig,
     pub stop_timeout: Duration,
     pub stats: StatsHandle,
+    /// Open-model types that take part, started on the first target.
+    pub open_types: Vec<usize>,
 }
 
 /// Talks to a running [`Runner`]; cheap to clone.
@@ -127,9 +131,11 @@ struct RunningUser {
 /// The actor owning every user.
 struct Runner {
     setup: RunnerSetup,
+    factory: Arc<UserFactory>,
     users: Vec<RunningUser>,
     status: watch::Sender<RunnerStatus>,
-    next_id: Arc<AtomicU64>,
+    /// Arrival drivers of open-model types, while a test runs.
+    open: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Current ramp: from `from` users at `started` towards the target.
     ramp: Option<Ramp>,
 }
@@ -178,11 +184,20 @@ pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
     };
     let (status_tx, status_rx) = watch::channel(status);
     let stats = setup.stats.clone();
+    let factory = Arc::new(UserFactory {
+        types: setup.types.clone(),
+        enabled: setup.enabled.clone(),
+        host: setup.host.clone(),
+        client_config: setup.client_config.clone(),
+        stats: setup.stats.clone(),
+        next_id: Arc::new(AtomicU64::new(0)),
+    });
     let runner = Runner {
         setup,
+        factory,
         users: Vec::new(),
         status: status_tx,
-        next_id: Arc::new(AtomicU64::new(0)),
+        open: None,
         ramp: None,
     };
     tokio::spawn(runner.run(rx));
@@ -214,7 +229,34 @@ impl Runner {
 
     fn retarget(&mut self, users: u64, rate: f64, host: Option<Url>) {
         if let Some(h) = host {
-            self.setup.host = h;
+            self.setup.host = h.clone();
+            self.factory = Arc::new(UserFactory {
+                types: self.factory.types.clone(),
+                enabled: self.factory.enabled.clone(),
+                host: h,
+                client_config: self.factory.client_config.clone(),
+                stats: self.factory.stats.clone(),
+                next_id: self.factory.next_id.clone(),
+            });
+        }
+        if self.open.is_none() && !self.setup.open_types.is_empty() {
+            let stop = CancellationToken::new();
+            let drivers = self
+                .setup
+                .open_types
+                .iter()
+                .filter_map(|&t| {
+                    let arrivals = self.setup.types[t].info().arrivals.clone()?;
+                    Some(open::drive(
+                        self.factory.clone(),
+                        t,
+                        arrivals,
+                        stop.clone(),
+                        self.setup.stop_timeout,
+                    ))
+                })
+                .collect();
+            self.open = Some((stop, drivers));
         }
         let users = self
             .setup
@@ -260,25 +302,11 @@ impl Runner {
     }
 
     fn spawn_user(&mut self, type_idx: usize) {
-        let ut = self.setup.types[type_idx].clone();
-        let ctx = UserContext {
-            host: self.setup.host.clone(),
-            client_config: self.setup.client_config.clone(),
-            recorder: self.setup.stats.recorder(),
-            user_id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            user_type: ut.info().name.as_str().into(),
-        };
         let ctl = UserControl {
             stop: CancellationToken::new(),
+            once: false,
         };
-        let life = ut.live(ctx, ctl.clone(), self.setup.enabled[type_idx].clone());
-        let counts = self.setup.stats.users.clone();
-        counts.add(type_idx, 1);
-        let handle = tokio::spawn(async move {
-            // Decrements the count however the user ends, even if its task is aborted.
-            let _guard = CountGuard { counts, type_idx };
-            life.await;
-        });
+        let handle = self.factory.spawn(type_idx, ctl.clone());
         self.users.push(RunningUser { ctl, handle });
     }
 
@@ -289,6 +317,12 @@ impl Runner {
 
     async fn stop_all(&mut self) {
         self.ramp = None;
+        if let Some((stop, drivers)) = self.open.take() {
+            stop.cancel();
+            for d in drivers {
+                let _ = d.await;
+            }
+        }
         if self.users.is_empty() {
             self.status.send_modify(|s| s.state = RunnerState::Stopped);
             return;
@@ -313,17 +347,6 @@ impl Runner {
             let _ = handle.await;
         }
         self.status.send_modify(|s| s.state = RunnerState::Stopped);
-    }
-}
-
-struct CountGuard {
-    counts: Arc<crate::stats::UserCounts>,
-    type_idx: usize,
-}
-
-impl Drop for CountGuard {
-    fn drop(&mut self) {
-        self.counts.add(self.type_idx, -1);
     }
 }
 
