@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::config::Options;
 use crate::plan::{Plan, SelectionError};
-use crate::report::{console, csv, json};
+use crate::report::{console, csv, html, json};
 use crate::runner::RunnerState;
 use crate::shape::{LoadShape, Stages};
 use crate::stats::{unix_now, StatsState};
@@ -24,6 +24,8 @@ pub enum RunError {
     Selection(#[from] SelectionError),
     #[error("could not write a report: {0}")]
     Report(#[from] std::io::Error),
+    #[error("web UI: {0}")]
+    Web(String),
 }
 
 /// How often the live table is printed.
@@ -135,7 +137,17 @@ pub(crate) async fn run_headless(
         hook().await;
     }
     let peak = swarm.users_by_type(peak_users);
-    let final_stats = stats.snapshot().await;
+    finish_run(opts, plan, stats.snapshot().await, &host, &peak)
+}
+
+/// Prints the final tables and thresholds, writes every report, and works out the exit code.
+pub(crate) fn finish_run(
+    opts: &Options,
+    plan: &Plan,
+    final_stats: StatsState,
+    host: &Url,
+    peak: &[u64],
+) -> Result<Outcome, RunError> {
     let summary = final_stats.summary(unix_now(), 0, Vec::new());
     println!("{}", console::stats_table(&summary));
     println!(
@@ -156,7 +168,7 @@ pub(crate) async fn run_headless(
         println!("Threshold {v}");
     }
     let exit_code = exit_code(&final_stats, &verdicts, opts.exit_code_on_error);
-    write_reports(opts, plan, &final_stats, &host, &peak, &verdicts, exit_code)?;
+    write_reports(opts, plan, &final_stats, host, peak, &verdicts, exit_code)?;
     Ok(Outcome {
         exit_code,
         stats: final_stats,
@@ -218,6 +230,23 @@ fn write_reports(
         std::fs::write(
             path,
             serde_json::to_string_pretty(&report).unwrap_or_default(),
+        )?;
+        eprintln!("Wrote {}", path.display());
+    }
+    if let Some(path) = &opts.html {
+        let infos = plan.user_types();
+        let ctx = json::ReportContext {
+            host: host.as_str(),
+            user_types: &infos,
+            peak_users: peak,
+            funnel: plan.funnel_steps(),
+            verdicts,
+            end_time: unix_now(),
+            exit_code,
+        };
+        std::fs::write(
+            path,
+            html::render(&json::report_json(stats, &ctx), &stats.history),
         )?;
         eprintln!("Wrote {}", path.display());
     }

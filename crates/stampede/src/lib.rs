@@ -42,6 +42,7 @@ mod task;
 pub mod threshold;
 mod user;
 mod wait;
+pub mod web;
 
 pub use client::{
     Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response,

@@ -76,19 +76,22 @@ pub async fn run_with_shutdown<P: Args>(
         print!("{}", crate::inspect::locustfile(plan));
         return Err(0);
     }
-    let Some(host) = o.host.clone() else {
-        eprintln!("error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST)");
-        return Err(EXIT_USAGE);
-    };
     if o.master || o.worker {
         eprintln!("error: distributed mode (--master / --worker) is not built yet; run without it");
         return Err(EXIT_USAGE);
     }
-    if !o.headless {
-        eprintln!("error: the web UI is not built yet; run with --headless");
-        return Err(EXIT_USAGE);
-    }
-    match run_headless(o, plan, host, shutdown).await {
+    let result = if o.headless {
+        let Some(host) = o.host.clone() else {
+            eprintln!(
+                "error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST)"
+            );
+            return Err(EXIT_USAGE);
+        };
+        run_headless(o, plan, host, shutdown).await
+    } else {
+        crate::web::serve(o, plan, shutdown).await
+    };
+    match result {
         Ok(outcome) => Ok(outcome),
         Err(RunError::Selection(e)) => {
             eprintln!("error: {e}");

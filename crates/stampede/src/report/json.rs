@@ -72,17 +72,27 @@ fn request_row(e: &EndpointStats) -> RequestRow {
 
 /// Requests per funnel step (all methods), with conversion from the step before.
 pub fn funnel_rows(stats: &StatsState, funnel: &[String]) -> Vec<Value> {
+    funnel_from(
+        |step| {
+            stats
+                .entries
+                .values()
+                .filter(|e| e.name == step)
+                .map(|e| e.num_requests)
+                .sum()
+        },
+        funnel,
+    )
+}
+
+/// [`funnel_rows`] from any source of request counts by name (the live summary, too).
+pub fn funnel_from(count_of: impl Fn(&str) -> u64, funnel: &[String]) -> Vec<Value> {
     let mut prev: Option<u64> = None;
     funnel
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let count: u64 = stats
-                .entries
-                .values()
-                .filter(|e| &e.name == step)
-                .map(|e| e.num_requests)
-                .sum();
+            let count = count_of(step);
             let conversion = prev.map(|p| if p == 0 { 0.0 } else { count as f64 / p as f64 });
             prev = Some(count);
             json!({ "step": i + 1, "name": step, "count": count, "conversion": conversion })
@@ -92,12 +102,17 @@ pub fn funnel_rows(stats: &StatsState, funnel: &[String]) -> Vec<Value> {
 
 /// Each type's tasks: declared weight share against observed run share.
 pub fn task_rows(stats: &StatsState, types: &[UserTypeInfo]) -> Vec<Value> {
+    tasks_from(|t, k| runs(stats, t, k), types)
+}
+
+/// [`task_rows`] from any source of task run counts.
+pub fn tasks_from(runs: impl Fn(&str, &str) -> u64, types: &[UserTypeInfo]) -> Vec<Value> {
     let mut rows = Vec::new();
     for t in types {
         let total_weight: u32 = t.tasks.iter().map(|k| k.weight).sum();
-        let total_runs: u64 = t.tasks.iter().map(|k| runs(stats, &t.name, &k.name)).sum();
+        let total_runs: u64 = t.tasks.iter().map(|k| runs(&t.name, &k.name)).sum();
         for k in &t.tasks {
-            let n = runs(stats, &t.name, &k.name);
+            let n = runs(&t.name, &k.name);
             rows.push(json!({
                 "user_type": t.name,
                 "task": k.name,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::state::{StatsState, Summary};
+use super::state::{HistoryPoint, StatsState, Summary};
 use super::{unix_now, Command, Recorder};
 
 /// Live user counts per user type, written by the runner and read by the aggregator.
@@ -73,6 +73,13 @@ impl StatsHandle {
         *rx.await.expect("the aggregator outlives its handles")
     }
 
+    /// The per-second history after unix time `since`, for charts that poll incrementally.
+    pub async fn history_since(&self, since: f64) -> Vec<HistoryPoint> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::History(since, tx));
+        rx.await.unwrap_or_default()
+    }
+
     /// Starts the counts afresh (`--reset-stats`, the UI's reset button).
     pub fn reset(&self) {
         let _ = self.tx.send(Command::Reset);
@@ -114,6 +121,10 @@ async fn run(
                 }
                 Some(Command::Snapshot(reply)) => {
                     let _ = reply.send(Box::new(state.clone()));
+                }
+                Some(Command::History(since, reply)) => {
+                    let start = state.history.partition_point(|p| p.time <= since);
+                    let _ = reply.send(state.history[start..].to_vec());
                 }
                 Some(Command::Reset) => {
                     state = StatsState::new(unix_now(), full_history);
