@@ -1,0 +1,382 @@
+//! The web UI's API over real HTTP: Locust's endpoints and shapes, Basic auth, and the rule
+//! that refuses state-changing requests from another origin.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use stampede::prelude::*;
+use stampede::web::{router, Control};
+use stampede::{try_parse_args, NoOptions};
+
+struct U {
+    client: Client,
+}
+
+impl U {
+    async fn home(&mut self) -> TaskResult {
+        self.client.get("/").name("home").send().await?;
+        Ok(())
+    }
+    async fn oops(&mut self) -> TaskResult {
+        Err(TaskError::msg("oops"))
+    }
+}
+
+fn plan() -> Plan {
+    Plan::new()
+        .user_type(
+            UserType::new("Reader", |ctx| U {
+                client: ctx.client(),
+            })
+            .weight(3)
+            .wait_time(constant(0.05))
+            .task(task!(U::home)),
+        )
+        .user_type(
+            UserType::new("Clumsy", |ctx| U {
+                client: ctx.client(),
+            })
+            .weight(1)
+            .wait_time(constant(0.05))
+            .task(task!(U::oops)),
+        )
+        .funnel(["home"])
+}
+
+/// Starts the UI on 127.0.0.1:0 against the test server; returns (ui url, test server).
+async fn ui(extra: &[&str]) -> (url::Url, common::TestServer) {
+    let srv = common::start().await;
+    let host = srv.url().to_string();
+    let mut argv = vec!["plan".to_owned(), "-H".to_owned(), host];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let cli = try_parse_args::<NoOptions>(argv).unwrap();
+    let auth = cli.options.web_auth.clone();
+    let control = Arc::new(Control::new(plan(), cli.options));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(control, auth)).await.unwrap() });
+    (format!("http://{addr}/").parse().unwrap(), srv)
+}
+
+/// A browser on the UI that accepts any status.
+fn browser(base: &url::Url) -> Client {
+    common::client(base.clone()).0
+}
+
+async fn send(b: stampede::client::RequestBuilder<'_>) -> stampede::Response {
+    b.check(|_| Ok(())).send().await.unwrap()
+}
+
+async fn json(c: &mut Client, path: &str) -> Value {
+    send(c.get(path)).await.json().unwrap()
+}
+
+async fn until(c: &mut Client, path: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let v = json(c, path).await;
+        if cond(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{path} never satisfied the condition: {}",
+        json(c, path).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_served_with_every_asset_local() {
+    let (base, _srv) = ui(&[]).await;
+    let mut c = browser(&base);
+    let page = send(c.get("/")).await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text();
+    assert!(html.contains("<form id=\"swarm-form\">"));
+    for tag in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+    ] {
+        assert!(
+            !html.contains(tag),
+            "the page loads something remote: {tag}"
+        );
+    }
+    let js = send(c.get("/assets/app.js")).await;
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(!js.text().contains("https://"), "no CDN in the script");
+    assert_eq!(send(c.get("/assets/app.css")).await.status().as_u16(), 200);
+    let cfg = json(&mut c, "/ui/config").await;
+    assert_eq!(cfg["user_types"][0]["name"], "Reader");
+    assert_eq!(cfg["state"], "ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_edit_stop_reset_and_the_stats_shapes() {
+    let (base, srv) = ui(&[]).await;
+    let mut c = browser(&base);
+    let empty = json(&mut c, "/stats/requests").await;
+    assert_eq!(empty["state"], "ready");
+
+    let bad = send(
+        c.post("/swarm")
+            .form(&[("user_count", "lots"), ("spawn_rate", "1")]),
+    )
+    .await
+    .json::<Value>()
+    .unwrap();
+    assert_eq!(bad["success"], false);
+    assert!(bad["message"].as_str().unwrap().contains("'lots'"), "{bad}");
+    let bad = send(c.post("/swarm").form(&[
+        ("user_count", "1"),
+        ("spawn_rate", "1"),
+        ("host", "no-scheme:80"),
+    ]))
+    .await
+    .json::<Value>()
+    .unwrap();
+    assert!(
+        bad["message"].as_str().unwrap().contains("Invalid host"),
+        "{bad}"
+    );
+    let bad = send(c.post("/swarm").form(&[
+        ("user_count", "1"),
+        ("spawn_rate", "1"),
+        ("user_classes", "Ghost"),
+    ]))
+    .await
+    .json::<Value>()
+    .unwrap();
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown user type 'Ghost'"),
+        "{bad}"
+    );
+
+    let ok = send(c.post("/swarm").form(&[
+        ("user_count", "4"),
+        ("spawn_rate", "100"),
+        ("user_classes", "Reader"),
+    ]))
+    .await
+    .json::<Value>()
+    .unwrap();
+    assert_eq!(ok["success"], true, "{ok}");
+    assert_eq!(ok["host"], srv.url().to_string());
+    let r = until(&mut c, "/stats/requests", |v| {
+        v["user_count"] == 4 && v["stats"].as_array().is_some_and(|s| s.len() == 2)
+    })
+    .await;
+    let rows = r["stats"].as_array().unwrap();
+    assert_eq!(rows[0]["name"], "home");
+    assert_eq!(rows[1]["name"], "Aggregated");
+    for key in [
+        "method",
+        "num_requests",
+        "num_failures",
+        "avg_response_time",
+        "min_response_time",
+        "max_response_time",
+        "median_response_time",
+        "current_rps",
+        "current_fail_per_sec",
+        "total_rps",
+        "response_time_percentile_0.95",
+        "response_time_percentile_0.99",
+        "avg_content_length",
+    ] {
+        assert!(rows[0].get(key).is_some(), "row lacks {key}");
+    }
+    for key in [
+        "state",
+        "user_count",
+        "total_rps",
+        "total_fail_per_sec",
+        "fail_ratio",
+        "current_rps",
+        "errors",
+    ] {
+        assert!(r.get(key).is_some(), "report lacks {key}");
+    }
+
+    // Edit while running: same form, new count.
+    let ok = send(
+        c.post("/swarm")
+            .form(&[("user_count", "2"), ("spawn_rate", "100")]),
+    )
+    .await
+    .json::<Value>()
+    .unwrap();
+    assert_eq!(ok["success"], true);
+    until(&mut c, "/stats/requests", |v| v["user_count"] == 2).await;
+
+    let funnel = until(&mut c, "/stats/funnel", |v| {
+        v["funnel"][0]["count"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    assert_eq!(funnel["tasks"][0]["user_type"], "Reader");
+
+    let stopped = send(c.post("/stop")).await.json::<Value>().unwrap();
+    assert_eq!(stopped["success"], true);
+    let r = until(&mut c, "/stats/requests", |v| v["state"] == "stopped").await;
+    assert_eq!(r["user_count"], 0);
+    let served = srv.hits.get("/");
+    let counted = r["stats"][1]["num_requests"].as_u64().unwrap();
+    assert_eq!(
+        counted, served,
+        "the table counts every request the server saw"
+    );
+
+    assert_eq!(send(c.post("/stats/reset")).await.text(), "ok");
+    until(&mut c, "/stats/requests", |v| {
+        v["stats"].as_array().is_some_and(|s| s.len() == 1) && v["stats"][0]["num_requests"] == 0
+    })
+    .await;
+
+    let history = json(&mut c, "/stats/history?since=0").await;
+    assert!(history.is_array());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_exceptions_and_reports() {
+    let (base, _srv) = ui(&["--threshold", "p95<10s"]).await;
+    let mut c = browser(&base);
+    assert_eq!(
+        send(c.get("/stats/report")).await.status().as_u16(),
+        404,
+        "no report before a test"
+    );
+    send(c.post("/swarm").form(&[
+        ("user_count", "4"),
+        ("spawn_rate", "100"),
+        ("run_time", "1s"),
+    ]))
+    .await;
+    until(&mut c, "/stats/requests", |v| v["state"] == "stopped").await;
+
+    let csv = send(c.get("/stats/requests/csv")).await;
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment; filename=\"stampede_requests_"));
+    assert!(csv
+        .text()
+        .starts_with("Type,Name,Request Count,Failure Count,Median Response Time,"));
+    assert!(send(c.get("/stats/failures/csv"))
+        .await
+        .text()
+        .starts_with("Method,Name,Error,Occurrences"));
+    let exc_csv = send(c.get("/exceptions/csv")).await.text();
+    assert!(
+        exc_csv.starts_with("Count,Message,Traceback,Nodes\n") && exc_csv.contains("oops"),
+        "{exc_csv}"
+    );
+    let exc = json(&mut c, "/exceptions").await;
+    assert_eq!(exc["exceptions"][0]["msg"], "oops");
+    assert!(exc["exceptions"][0]["traceback"]
+        .as_str()
+        .unwrap()
+        .starts_with("Clumsy.oops at "));
+
+    let report: Value = send(c.get("/stats/report.json")).await.json().unwrap();
+    let schema: Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    assert!(
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .is_valid(&report),
+        "{report}"
+    );
+    assert_eq!(report["thresholds"][0]["passed"], true);
+    let locust: Value = send(c.get("/stats/locust.json")).await.json().unwrap();
+    assert_eq!(locust[0]["name"], "home");
+
+    let html = send(c.get("/stats/report")).await.text();
+    assert!(html.contains("<script id=\"report-data\" type=\"application/json\">"));
+    assert!(
+        !html.contains("src=\"/assets/") && !html.contains("href=\"/assets/"),
+        "the report is self-contained"
+    );
+    let dl = send(c.get("/stats/report?download=1")).await;
+    assert!(dl.header("content-disposition").unwrap().contains(".html"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_guards_the_ui_and_the_api() {
+    let (base, _srv) = ui(&["--web-auth", "admin:s3cret"]).await;
+    let mut c = browser(&base);
+    for path in ["/", "/stats/requests", "/ui/config"] {
+        let r = send(c.get(path)).await;
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"stampede\"")
+        );
+    }
+    assert_eq!(
+        send(
+            c.post("/swarm")
+                .form(&[("user_count", "1"), ("spawn_rate", "1")])
+        )
+        .await
+        .status()
+        .as_u16(),
+        401
+    );
+    let wrong = send(c.get("/").header("Authorization", "Basic YWRtaW46d3Jvbmc=")).await; // admin:wrong
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = send(
+        c.get("/stats/requests")
+            .header("Authorization", "Basic YWRtaW46czNjcmV0"),
+    )
+    .await; // admin:s3cret
+    assert_eq!(right.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_from_another_origin_are_refused() {
+    let (base, _srv) = ui(&[]).await;
+    let mut c = browser(&base);
+    let own = format!(
+        "http://{}",
+        base.host_str().unwrap().to_owned() + ":" + &base.port().unwrap().to_string()
+    );
+    for path in ["/swarm", "/stop", "/stats/reset"] {
+        let r = send(
+            c.post(path)
+                .header("Origin", "http://evil.example")
+                .form(&[("user_count", "1"), ("spawn_rate", "1")]),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 403, "{path}");
+    }
+    assert_eq!(
+        json(&mut c, "/stats/requests").await["state"],
+        "ready",
+        "nothing started"
+    );
+    // Reading is allowed from anywhere; the page's own origin and scripts without one may act.
+    assert_eq!(
+        send(
+            c.get("/stats/requests")
+                .header("Origin", "http://evil.example")
+        )
+        .await
+        .status()
+        .as_u16(),
+        200
+    );
+    let r = send(c.post("/stop").header("Origin", &own)).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(send(c.post("/stop")).await.status().as_u16(), 200);
+}
