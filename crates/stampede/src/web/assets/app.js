@@ -72,7 +72,7 @@ function renderExceptions(list) {
 function renderFunnel(funnel, tasks) {
   $("#funnel-empty").hidden = funnel.length > 0;
   fillTable($("#funnel-table"), funnel, (s) => [s.step, cell(s.name, "name"), fmt(s.count), s.conversion === null ? cell("–") : bar(s.conversion)]);
-  fillTable($("#tasks-table"), tasks, (t) => [t.user_type, cell(t.task, "name"), t.weight, bar(t.declared_ratio, "declared"), bar(t.observed_ratio), fmt(t.runs)]);
+  fillTable($("#tasks-table"), tasks, (t) => [cell(t.user_type, "type"), cell(t.task, "name"), t.weight, bar(t.declared_ratio, "declared"), bar(t.observed_ratio), fmt(t.runs)]);
 }
 function setKpis(k) {
   $("#kpi-host").textContent = k.host || "–";
@@ -107,7 +107,9 @@ function drawChart(canvas, series) {
   }
   for (let i = 0; i <= 4; i++) {
     const t = t0 + ((t1 - t0) * i) / 4;
-    g.fillText(new Date(t * 1000).toLocaleTimeString("en-GB"), left + (W * i) / 4 - 24, top + H + 15);
+    const label = new Date(t * 1000).toLocaleTimeString("en-GB");
+    const lw = g.measureText(label).width;
+    g.fillText(label, Math.min(left + (W * i) / 4 - lw / 2, w - right - lw), top + H + 15);
   }
   let lx = left;
   for (const s of series) {
