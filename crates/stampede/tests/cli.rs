@@ -388,3 +388,81 @@ async fn stages_drive_the_user_count_and_end_the_test() {
     let u = parse(&["--stage", "3:1:1s", "-u", "5"]).err().unwrap();
     assert_eq!(u.code, 2, "stages and -u conflict: {}", u.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_report_is_one_self_contained_file() {
+    let srv = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let host = srv.url().to_string();
+    run(
+        &[
+            "-H",
+            &host,
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "1s",
+            "--only-summary",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &plan(true),
+    )
+    .await
+    .unwrap();
+    let page = read(&html);
+    assert!(page.contains("<script id=\"report-data\" type=\"application/json\">"));
+    assert!(page.contains("\"name\":\"home\""), "the data is embedded");
+    assert!(
+        !page.contains("src=\"/assets/") && !page.contains("src=\"http"),
+        "nothing is fetched"
+    );
+    assert_eq!(
+        page.matches("</script>").count(),
+        2,
+        "embedded data cannot close its script element early"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_ui_autostarts_and_writes_reports_when_shut_down() {
+    let srv = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("ui");
+    let host = srv.url().to_string();
+    let cli = parse(&[
+        "-H",
+        &host,
+        "--web-port",
+        "0",
+        "--autostart",
+        "-u",
+        "3",
+        "-r",
+        "100",
+        "--csv",
+        prefix.to_str().unwrap(),
+    ])
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        stopper.cancel();
+    });
+    let outcome = stampede::run_with_shutdown(&cli, &plan(false), shutdown)
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert!(outcome.stats.total.num_requests > 10);
+    assert_eq!(outcome.stats.total.num_requests, srv.hits.get("/"));
+    let stats = read(&dir.path().join("ui_stats.csv"));
+    assert!(stats.lines().last().unwrap().starts_with(&format!(
+        ",Aggregated,{},",
+        outcome.stats.total.num_requests
+    )));
+}
