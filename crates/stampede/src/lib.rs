@@ -28,6 +28,7 @@
 pub mod arrivals;
 pub mod client;
 pub mod config;
+pub mod distributed;
 pub mod fake;
 mod headless;
 mod inspect;

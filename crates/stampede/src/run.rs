@@ -76,11 +76,13 @@ pub async fn run_with_shutdown<P: Args>(
         print!("{}", crate::inspect::locustfile(plan));
         return Err(0);
     }
-    if o.master || o.worker {
-        eprintln!("error: distributed mode (--master / --worker) is not built yet; run without it");
+    if o.master {
+        eprintln!("error: a Stampede master is not built yet; run a Locust master (locust --master) with --print-locustfile's stub");
         return Err(EXIT_USAGE);
     }
-    let result = if o.headless {
+    let result = if o.worker {
+        crate::distributed::run_worker(o, plan, shutdown).await
+    } else if o.headless {
         let Some(host) = o.host.clone() else {
             eprintln!(
                 "error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST)"

@@ -17,7 +17,13 @@ pub async fn ensure_host(
     options: &mut Options,
     db: Option<&Path>,
 ) -> Result<Option<EmbeddedShop>, String> {
-    if options.host.is_some() {
+    // A worker gets its host from the master; `--list` and friends need no shop.
+    if options.host.is_some()
+        || options.worker
+        || options.master
+        || options.list
+        || options.print_locustfile
+    {
         return Ok(None);
     }
     let (dir, path): (Option<tempfile::TempDir>, PathBuf) = match db {

@@ -65,6 +65,8 @@ enum Cmd {
         rate: f64,
         host: Option<Url>,
     },
+    /// Exactly these users per plan type, at once (a distributed master paces the ramp).
+    Exact { counts: Vec<u64>, host: Option<Url> },
     /// Stop every user, waiting up to the stop timeout for tasks to finish.
     Stop { done: oneshot::Sender<()> },
 }
@@ -97,6 +99,12 @@ impl RunnerHandle {
         let _ = self.tx.send(Cmd::Target { users, rate, host });
     }
 
+    /// Runs exactly `counts[i]` users of plan type `i`, starting or stopping the difference at
+    /// once: what a distributed master's `spawn` message asks of a worker.
+    pub fn set_counts(&self, counts: Vec<u64>, host: Option<Url>) {
+        let _ = self.tx.send(Cmd::Exact { counts, host });
+    }
+
     /// Stops every user and waits until they are gone.
     pub async fn stop(&self) {
         let (done, rx) = oneshot::channel();
@@ -124,6 +132,7 @@ impl RunnerHandle {
 }
 
 struct RunningUser {
+    type_idx: usize,
     ctl: UserControl,
     handle: JoinHandle<()>,
 }
@@ -216,6 +225,7 @@ impl Runner {
                 cmd = rx.recv() => match cmd {
                     None => break,
                     Some(Cmd::Target { users, rate, host }) => self.retarget(users, rate, host),
+                    Some(Cmd::Exact { counts, host }) => self.set_counts(counts, host),
                     Some(Cmd::Stop { done }) => {
                         self.stop_all().await;
                         let _ = done.send(());
@@ -227,7 +237,7 @@ impl Runner {
         self.stop_all().await;
     }
 
-    fn retarget(&mut self, users: u64, rate: f64, host: Option<Url>) {
+    fn set_host(&mut self, host: Option<Url>) {
         if let Some(h) = host {
             self.setup.host = h.clone();
             self.factory = Arc::new(UserFactory {
@@ -239,6 +249,10 @@ impl Runner {
                 next_id: self.factory.next_id.clone(),
             });
         }
+    }
+
+    fn retarget(&mut self, users: u64, rate: f64, host: Option<Url>) {
+        self.set_host(host);
         if self.open.is_none() && !self.setup.open_types.is_empty() {
             let stop = CancellationToken::new();
             let drivers = self
@@ -307,7 +321,37 @@ impl Runner {
             once: false,
         };
         let handle = self.factory.spawn(type_idx, ctl.clone());
-        self.users.push(RunningUser { ctl, handle });
+        self.users.push(RunningUser {
+            type_idx,
+            ctl,
+            handle,
+        });
+    }
+
+    fn set_counts(&mut self, counts: Vec<u64>, host: Option<Url>) {
+        self.set_host(host);
+        self.ramp = None;
+        self.prune();
+        for (t, &want) in counts.iter().enumerate() {
+            let mut have = self.users.iter().filter(|u| u.type_idx == t).count() as u64;
+            while have > want {
+                let i = self
+                    .users
+                    .iter()
+                    .rposition(|u| u.type_idx == t)
+                    .expect("have > 0");
+                self.users.remove(i).ctl.stop.cancel();
+                have -= 1;
+            }
+            for _ in have..want {
+                self.spawn_user(t);
+            }
+        }
+        let total: u64 = counts.iter().sum();
+        self.status.send_modify(|s| {
+            s.state = RunnerState::Running;
+            s.target_users = total;
+        });
     }
 
     /// Forgets users that ended by themselves (`StopUser`), keeping slot order.

@@ -73,6 +73,14 @@ impl StatsHandle {
         *rx.await.expect("the aggregator outlives its handles")
     }
 
+    /// Everything counted since the last take (or the start), starting afresh: a distributed
+    /// worker reports deltas, as Locust's workers do.
+    pub async fn take(&self) -> StatsState {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Take(tx));
+        *rx.await.expect("the aggregator outlives its handles")
+    }
+
     /// The per-second history after unix time `since`, for charts that poll incrementally.
     pub async fn history_since(&self, since: f64) -> Vec<HistoryPoint> {
         let (tx, rx) = oneshot::channel();
@@ -121,6 +129,10 @@ async fn run(
                 }
                 Some(Command::Snapshot(reply)) => {
                     let _ = reply.send(Box::new(state.clone()));
+                }
+                Some(Command::Take(reply)) => {
+                    let fresh = StatsState::new(unix_now(), full_history);
+                    let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh)));
                 }
                 Some(Command::History(since, reply)) => {
                     let start = state.history.partition_point(|p| p.time <= since);

@@ -55,6 +55,8 @@ pub(crate) enum Command {
     Batch(Vec<Event>),
     Summary(tokio::sync::oneshot::Sender<Summary>),
     Snapshot(tokio::sync::oneshot::Sender<Box<StatsState>>),
+    /// The state so far, replaced by an empty one: a worker's delta report.
+    Take(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// History points newer than the given unix time.
     History(f64, tokio::sync::oneshot::Sender<Vec<HistoryPoint>>),
     Reset,

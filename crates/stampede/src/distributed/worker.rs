@@ -1,0 +1,353 @@
+//! A worker: joins a master (Stampede's or Locust's) over ZeroMQ, runs the users the master
+//! asks for, and reports statistics every 3 s as deltas.
+//!
+//! The pure-Rust DEALER does not reconnect by itself, so the worker watches the master's
+//! heartbeats: after [`MASTER_SILENCE`] without a word it rebuilds the socket with the same
+//! identity and announces itself again; after [`GIVE_UP`] it quits cleanly.
+
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+
+use super::message::{get, map, Message};
+use super::wire;
+use super::{node_id, ProcessMeter};
+use crate::config::{parse_host, Options};
+use crate::headless::{finish_run, Outcome, RunError};
+use crate::plan::Plan;
+use crate::stats::{unix_now, StatsState};
+use crate::swarm::{Swarm, SwarmConfig};
+
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+const STATS_EVERY: Duration = Duration::from_secs(3);
+/// Without a message from the master for this long, the connection is rebuilt.
+const MASTER_SILENCE: Duration = Duration::from_secs(5);
+/// Without a message from the master for this long, the worker quits (as Locust's does).
+const GIVE_UP: Duration = Duration::from_secs(60);
+/// At most this many `exception` messages per report, so a failing task cannot flood.
+const MAX_EXCEPTION_MESSAGES: u64 = 100;
+
+struct Connection {
+    send: zeromq::DealerSendHalf,
+    inbox: mpsc::Receiver<Result<Message, String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn connect(endpoint: &str, node: &str) -> Result<Connection, String> {
+    let mut options = SocketOptions::default();
+    options.peer_identity(
+        node.as_bytes()
+            .to_vec()
+            .try_into()
+            .map_err(|e| format!("bad node id: {e:?}"))?,
+    );
+    options.connect_timeout(Duration::from_secs(2));
+    let mut socket = DealerSocket::with_options(options);
+    socket
+        .connect(endpoint)
+        .await
+        .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
+    let (send, mut recv) = socket.split();
+    let (tx, inbox) = mpsc::channel(256);
+    let reader = tokio::spawn(async move {
+        loop {
+            let item = match recv.recv().await {
+                Ok(frames) => match frames.into_vec().last() {
+                    Some(frame) => Message::decode(frame).map_err(|e| e.to_string()),
+                    None => Err("empty message".to_owned()),
+                },
+                Err(e) => {
+                    let _ = tx.send(Err(format!("connection lost: {e}"))).await;
+                    return;
+                }
+            };
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Connection {
+        send,
+        inbox,
+        reader,
+    })
+}
+
+struct Worker<'a> {
+    opts: &'a Options,
+    plan: &'a Plan,
+    node: String,
+    endpoint: String,
+    conn: Option<Connection>,
+    swarm: Option<Swarm>,
+    /// Everything this worker counted, for its own summary and exit code.
+    total: StatsState,
+    state: &'static str,
+    last_spawn: f64,
+    master_speaks_hdr: bool,
+    heard_from_master: Instant,
+    meter: ProcessMeter,
+    host: Option<url::Url>,
+    peak_users: u64,
+}
+
+pub(crate) async fn run_worker(
+    opts: &Options,
+    plan: &Plan,
+    shutdown: CancellationToken,
+) -> Result<Outcome, RunError> {
+    let mut w = Worker {
+        opts,
+        plan,
+        node: node_id(),
+        endpoint: format!("tcp://{}:{}", opts.master_host, opts.master_port),
+        conn: None,
+        swarm: None,
+        total: StatsState::new(unix_now(), false),
+        state: "ready",
+        last_spawn: f64::MIN,
+        master_speaks_hdr: false,
+        heard_from_master: Instant::now(),
+        meter: ProcessMeter::new(),
+        host: opts.host.clone(),
+        peak_users: 0,
+    };
+    eprintln!(
+        "Stampede worker {} joining the master at {}",
+        w.node, w.endpoint
+    );
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut report = tokio::time::interval_at(Instant::now() + STATS_EVERY, STATS_EVERY);
+    loop {
+        if w.conn.is_none() {
+            if w.heard_from_master.elapsed() > GIVE_UP {
+                eprintln!(
+                    "No word from the master in {} s: quitting",
+                    GIVE_UP.as_secs()
+                );
+                break;
+            }
+            match connect(&w.endpoint, &w.node).await {
+                Ok(c) => {
+                    w.conn = Some(c);
+                    w.send("client_ready", Value::from(-1)).await;
+                }
+                Err(e) => {
+                    tracing::warn!("{e}; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+        let inbox = &mut w.conn.as_mut().expect("connected above").inbox;
+        tokio::select! {
+            item = inbox.recv() => match item {
+                Some(Ok(msg)) => {
+                    w.heard_from_master = Instant::now();
+                    if w.handle(msg).await {
+                        break;
+                    }
+                }
+                Some(Err(e)) => tracing::warn!("dropped a frame from the master: {e}"),
+                None => w.conn = None,
+            },
+            _ = heartbeat.tick() => {
+                if w.heard_from_master.elapsed() > MASTER_SILENCE {
+                    tracing::warn!("the master is silent; rebuilding the connection");
+                    w.conn = None;
+                    continue;
+                }
+                let (cpu, mem) = w.meter.sample();
+                let data = map(vec![("state", w.state.into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
+                w.send("heartbeat", data).await;
+            }
+            _ = report.tick() => w.report().await,
+            _ = shutdown.cancelled() => {
+                w.stop_users().await;
+                w.report().await;
+                w.send("quit", Value::Nil).await;
+                break;
+            }
+        }
+    }
+    w.stop_users().await;
+    let host = w
+        .host
+        .clone()
+        .unwrap_or_else(|| "http://unknown/".parse().expect("a valid URL"));
+    let peak = match &w.swarm {
+        Some(s) => s.users_by_type(w.peak_users),
+        None => vec![0; plan.user_types().len()],
+    };
+    finish_run(opts, plan, w.total, &host, &peak)
+}
+
+impl Worker<'_> {
+    async fn send(&mut self, kind: &str, data: Value) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let frame = Message::new(kind, data, &self.node).encode();
+        if let Err(e) = conn.send.send(ZmqMessage::from(frame)).await {
+            tracing::warn!("cannot send {kind} to the master: {e}");
+            self.conn = None;
+        }
+    }
+
+    /// Handles one message; true when the worker should quit.
+    async fn handle(&mut self, msg: Message) -> bool {
+        match msg.kind.as_str() {
+            "ack" => {
+                self.master_speaks_hdr = get(&msg.data, "stampede")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+                    >= 1;
+                eprintln!(
+                    "Joined the master (worker index {})",
+                    get(&msg.data, "index")
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(0)
+                );
+            }
+            "spawn" => self.spawn(&msg.data).await,
+            "stop" => {
+                self.stop_users().await;
+                self.report().await;
+                self.send("client_stopped", Value::Nil).await;
+                self.state = "ready";
+                self.send("client_ready", Value::from(-1)).await;
+            }
+            "quit" => {
+                // A Locust master waits only 0.5 s for the final report after `quit`, and
+                // sends no `stop` first: report what is counted now, then stop, then the tail.
+                eprintln!("The master says quit");
+                self.report().await;
+                self.stop_users().await;
+                self.report().await;
+                return true;
+            }
+            "reconnect" => self.conn = None,
+            "heartbeat" | "spawning_complete" | "update_user_class" => {}
+            other => tracing::warn!("ignoring unknown message '{other}' from the master"),
+        }
+        false
+    }
+
+    async fn spawn(&mut self, data: &Value) {
+        self.send("spawning", Value::Nil).await;
+        let ts = get(data, "timestamp")
+            .and_then(|v| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)))
+            .unwrap_or(0.0);
+        if ts <= self.last_spawn {
+            return; // a stale spawn message
+        }
+        self.last_spawn = ts;
+        let host = get(data, "host")
+            .and_then(|v| v.as_str())
+            .and_then(|h| parse_host(h).ok())
+            .or_else(|| self.opts.host.clone());
+        let Some(host) = host else {
+            tracing::error!("the master sent no usable host and this worker has no --host");
+            return;
+        };
+        let types = self.plan.user_types();
+        let mut counts = vec![0u64; types.len()];
+        if let Some(classes) = get(data, "user_classes_count").and_then(|v| v.as_map()) {
+            for (k, v) in classes {
+                let (Some(name), Some(n)) = (k.as_str(), v.as_u64()) else {
+                    continue;
+                };
+                match types.iter().position(|t| t.name == name) {
+                    Some(i) => counts[i] = n,
+                    None if n > 0 => tracing::error!(
+                        "the master asks for user class '{name}', which this plan does not have"
+                    ),
+                    None => {}
+                }
+            }
+        }
+        if self.swarm.is_none() || !matches!(self.state, "spawning" | "running") {
+            let stop_timeout = get(data, "stop_timeout")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let mut cfg = SwarmConfig::new(host.clone());
+            cfg.stop_timeout = Duration::from_secs_f64(stop_timeout.max(0.0));
+            cfg.insecure = self.opts.insecure;
+            cfg.tags = self.opts.tags.clone();
+            cfg.exclude_tags = self.opts.exclude_tags.clone();
+            cfg.node = self.node.clone();
+            match self.plan.swarm(cfg) {
+                Ok(s) => self.swarm = Some(s),
+                Err(e) => {
+                    tracing::error!("cannot start users: {e}");
+                    return;
+                }
+            }
+        }
+        self.host = Some(host.clone());
+        self.state = "spawning";
+        let swarm = self.swarm.as_ref().expect("made above");
+        swarm.runner.set_counts(counts.clone(), Some(host));
+        let total: u64 = counts.iter().sum();
+        self.peak_users = self.peak_users.max(total);
+        let classes = Value::Map(
+            types
+                .iter()
+                .zip(&counts)
+                .map(|(t, n)| (Value::from(t.name.as_str()), Value::from(*n)))
+                .collect(),
+        );
+        self.state = "running";
+        self.send(
+            "spawning_complete",
+            map(vec![
+                ("user_classes_count", classes),
+                ("user_count", Value::from(total)),
+            ]),
+        )
+        .await;
+    }
+
+    async fn stop_users(&mut self) {
+        if let Some(s) = &self.swarm {
+            s.runner.stop().await;
+        }
+        if self.state != "ready" {
+            self.state = "stopped";
+        }
+    }
+
+    /// Sends what was counted since the last report, and keeps it for the final summary.
+    async fn report(&mut self) {
+        let Some(swarm) = &self.swarm else { return };
+        let delta = swarm.stats.take().await;
+        let users = swarm.stats.users.by_type();
+        let payload = wire::stats_payload(&delta, &users, self.master_speaks_hdr);
+        for e in delta.exceptions.values() {
+            for _ in 0..e.count.min(MAX_EXCEPTION_MESSAGES) {
+                self.send(
+                    "exception",
+                    map(vec![
+                        ("msg", e.msg.as_str().into()),
+                        ("traceback", e.traceback.as_str().into()),
+                    ]),
+                )
+                .await;
+            }
+        }
+        self.total.merge(&delta);
+        self.send("stats", payload).await;
+    }
+}
