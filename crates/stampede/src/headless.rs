@@ -14,7 +14,7 @@ use crate::report::{console, csv, html, json};
 use crate::runner::RunnerState;
 use crate::shape::{LoadShape, Stages};
 use crate::stats::{unix_now, StatsState};
-use crate::swarm::SwarmConfig;
+use crate::swarm::{MasterConfig, SwarmConfig};
 use crate::threshold::Verdict;
 
 /// Why a headless run could not start or finish.
@@ -24,7 +24,7 @@ pub enum RunError {
     Selection(#[from] SelectionError),
     #[error("could not write a report: {0}")]
     Report(#[from] std::io::Error),
-    #[error("web UI: {0}")]
+    #[error("{0}")]
     Web(String),
 }
 
@@ -52,7 +52,13 @@ pub(crate) async fn run_headless(
     cfg.user_types = opts.user_types.clone();
     cfg.tags = opts.tags.clone();
     cfg.exclude_tags = opts.exclude_tags.clone();
-    let swarm = plan.swarm(cfg)?;
+    let swarm = if opts.master {
+        plan.master_swarm(cfg, MasterConfig::from_options(opts))
+            .await
+            .map_err(RunError::Web)?
+    } else {
+        plan.swarm(cfg)?
+    };
     let shape: Option<Arc<dyn LoadShape>> = if !opts.stages.is_empty() {
         Some(Arc::new(Stages(opts.stages.clone())))
     } else {
@@ -127,12 +133,21 @@ pub(crate) async fn run_headless(
         }
         // Users that end themselves (StopUser) leave the runner Running with fewer users.
         let st = runner.status();
-        if st.state == RunnerState::Running && st.target_users > 0 && runner.user_count() == 0 {
+        // (A master's user counts arrive with the workers' reports, so it does not judge this.)
+        if !opts.master
+            && st.state == RunnerState::Running
+            && st.target_users > 0
+            && runner.user_count() == 0
+        {
             eprintln!("Stopping: every user has stopped");
             break;
         }
     }
-    runner.stop().await;
+    // A master ends with `quit` alone, as Locust's does (see the master's `quit`).
+    if !opts.master {
+        runner.stop().await;
+    }
+    runner.quit().await;
     for hook in &plan.on_test_stop {
         hook().await;
     }

@@ -54,7 +54,7 @@ pub use plan::{Plan, SelectionError};
 pub use run::{
     main, main_with, parse_args, run, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
 };
-pub use swarm::{Swarm, SwarmConfig};
+pub use swarm::{MasterConfig, Swarm, SwarmConfig};
 pub use task::{AsyncUserFn, Task, TaskError, TaskFn, TaskFuture, TaskResult};
 pub use user::{TaskInfo, UserContext, UserType, UserTypeInfo};
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};

@@ -76,10 +76,7 @@ pub async fn run_with_shutdown<P: Args>(
         print!("{}", crate::inspect::locustfile(plan));
         return Err(0);
     }
-    if o.master {
-        eprintln!("error: a Stampede master is not built yet; run a Locust master (locust --master) with --print-locustfile's stub");
-        return Err(EXIT_USAGE);
-    }
+
     let result = if o.worker {
         crate::distributed::run_worker(o, plan, shutdown).await
     } else if o.headless {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::client::ClientConfig;
+use crate::distributed::WorkerInfo;
 use crate::plan::{Plan, Selection, SelectionError};
 use crate::runner::{spawn_runner, Dispatch, RunnerHandle, RunnerSetup};
 use crate::stats::{spawn_aggregator, StatsHandle, UserCounts};
@@ -47,10 +48,64 @@ impl SwarmConfig {
     }
 }
 
+/// Where a master listens and what it tells its workers.
+#[derive(Clone, Debug)]
+pub struct MasterConfig {
+    /// `tcp://HOST:PORT`.
+    pub bind: String,
+    pub expect_workers: u32,
+    /// Sent to workers in every `spawn`; never credentials.
+    pub parsed_options: rmpv::Value,
+}
+
+impl MasterConfig {
+    /// From the command line: `--master-bind-host`, `--master-bind-port`, `--expect-workers`,
+    /// and the options workers may use (host, users, rate, run time, tags; not `--web-auth`).
+    pub fn from_options(o: &crate::config::Options) -> Self {
+        use rmpv::Value;
+        let list = |v: &[String]| Value::Array(v.iter().map(|s| Value::from(s.as_str())).collect());
+        let parsed_options = Value::Map(vec![
+            (
+                "host".into(),
+                o.host
+                    .as_ref()
+                    .map_or(Value::Nil, |h| Value::from(h.as_str())),
+            ),
+            ("num_users".into(), o.users.map_or(Value::Nil, Value::from)),
+            (
+                "spawn_rate".into(),
+                o.spawn_rate.map_or(Value::Nil, Value::F64),
+            ),
+            (
+                "run_time".into(),
+                o.run_time.map_or(Value::Nil, |t| Value::from(t.as_secs())),
+            ),
+            (
+                "stop_timeout".into(),
+                Value::F64(o.stop_timeout.as_secs_f64()),
+            ),
+            ("tags".into(), list(&o.tags)),
+            ("exclude_tags".into(), list(&o.exclude_tags)),
+            ("expect_workers".into(), Value::from(o.expect_workers)),
+        ]);
+        Self {
+            bind: format!(
+                "tcp://{}:{}",
+                o.master_bind_host.replace('*', "0.0.0.0"),
+                o.master_bind_port
+            ),
+            expect_workers: o.expect_workers,
+            parsed_options,
+        }
+    }
+}
+
 /// A started (but still idle) swarm: call `runner.start(users, rate, None)` to ramp up.
 pub struct Swarm {
     pub runner: RunnerHandle,
     pub stats: StatsHandle,
+    /// The workers, when this swarm is a distributed master.
+    pub workers: Option<tokio::sync::watch::Receiver<Vec<WorkerInfo>>>,
     dispatch: Dispatch,
     types: usize,
 }
@@ -96,6 +151,42 @@ impl Plan {
             stats,
             dispatch,
             types: infos.len(),
+            workers: None,
+        })
+    }
+
+    /// A master: the same swarm, but its users run on distributed workers.
+    pub async fn master_swarm(
+        &self,
+        cfg: SwarmConfig,
+        master: MasterConfig,
+    ) -> Result<Swarm, String> {
+        let selection = self
+            .select(&cfg.user_types, &cfg.tags, &cfg.exclude_tags)
+            .map_err(|e| e.to_string())?;
+        let infos = self.user_types();
+        let counts = Arc::new(UserCounts::new(
+            infos.iter().map(|t| t.name.clone()).collect(),
+        ));
+        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history);
+        let dispatch = Dispatch::new(&infos, &selection.active);
+        let (runner, workers) = crate::distributed::spawn_master(crate::distributed::MasterSetup {
+            bind: master.bind,
+            expect_workers: master.expect_workers,
+            types: infos.clone(),
+            dispatch: dispatch.clone(),
+            host: cfg.host,
+            stop_timeout: cfg.stop_timeout,
+            stats: stats.clone(),
+            parsed_options: master.parsed_options,
+        })
+        .await?;
+        Ok(Swarm {
+            runner,
+            stats,
+            dispatch,
+            types: infos.len(),
+            workers: Some(workers),
         })
     }
 }

@@ -1,10 +1,13 @@
 //! Distributed mode on Locust's master/worker protocol: ZeroMQ ROUTER/DEALER carrying
 //! msgpack `[type, data, node_id]` messages, so Stampede workers join Locust masters.
 
+mod master;
 mod message;
 mod wire;
 mod worker;
 
+pub use master::WorkerInfo;
+pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, MAX_FRAME};
 pub(crate) use worker::run_worker;
 

@@ -4,7 +4,7 @@
 
 use rmpv::Value;
 
-use super::message::map;
+use super::message::{get, map};
 use crate::stats::{locust_entry, locust_error, EndpointStats, StatsState};
 
 /// The key under which Stampede nodes exchange exact histograms.
@@ -153,5 +153,181 @@ mod tests {
         assert_eq!(get(&p, "user_count").unwrap().as_u64(), Some(3));
         assert!(get(&p, HDR_KEY).is_some());
         assert!(get(&stats_payload(&s, &[], false), HDR_KEY).is_none());
+    }
+}
+
+fn num(v: Option<&Value>) -> f64 {
+    v.and_then(|v| {
+        v.as_f64()
+            .or_else(|| v.as_i64().map(|i| i as f64))
+            .or_else(|| v.as_u64().map(|u| u as f64))
+    })
+    .unwrap_or(0.0)
+}
+
+fn int_map(v: Option<&Value>) -> Vec<(u64, u64)> {
+    v.and_then(|m| m.as_map())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, c)| {
+                    Some((
+                        k.as_u64()
+                            .or_else(|| k.as_f64().map(|f| f as u64))
+                            .or_else(|| k.as_str()?.parse().ok())?,
+                        c.as_u64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One Locust entry back into stats; response times come from Locust's buckets (ms).
+fn parse_entry(v: &Value) -> Result<EndpointStats, String> {
+    let name = get(v, "name")
+        .and_then(|n| n.as_str())
+        .ok_or("an entry without a name")?;
+    let method = get(v, "method").and_then(|m| m.as_str()).unwrap_or("");
+    let mut e = EndpointStats::new(method, name, num(get(v, "start_time")));
+    e.num_requests = num(get(v, "num_requests")) as u64;
+    e.num_failures = num(get(v, "num_failures")) as u64;
+    e.total_response_time_us = (num(get(v, "total_response_time")) * 1000.0) as u64;
+    e.max_response_time_us = (num(get(v, "max_response_time")) * 1000.0) as u64;
+    e.min_response_time_us = get(v, "min_response_time")
+        .filter(|m| !m.is_nil())
+        .map(|m| (num(Some(m)) * 1000.0) as u64);
+    e.total_content_length = num(get(v, "total_content_length")) as u64;
+    for (ms, count) in int_map(get(v, "response_times")) {
+        let _ = e.histogram.record_n(ms * 1000, count);
+    }
+    e.reqs_per_sec = int_map(get(v, "num_reqs_per_sec")).into_iter().collect();
+    e.fails_per_sec = int_map(get(v, "num_fail_per_sec")).into_iter().collect();
+    e.last_request_timestamp = get(v, "last_request_timestamp")
+        .filter(|t| !t.is_nil())
+        .map(|t| num(Some(t)));
+    Ok(e)
+}
+
+/// A worker's `stats` data as a delta to merge, and its users per class. Entries from a
+/// Stampede worker carry exact histograms, which replace the bucketed ones.
+pub fn parse_stats(data: &Value, node: &str) -> Result<(StatsState, Vec<(String, u64)>), String> {
+    let mut d = StatsState::new(crate::stats::unix_now(), false);
+    let entries = get(data, "stats")
+        .and_then(|s| s.as_array())
+        .ok_or("no stats list")?;
+    for raw in entries {
+        let e = parse_entry(raw)?;
+        d.start_time = d.start_time.min(e.start_time);
+        d.entries.insert((e.name.clone(), e.method.clone()), e);
+    }
+    if let Some(hdr) = get(data, HDR_KEY).and_then(|h| h.as_array()) {
+        for h in hdr {
+            let (Some(name), Some(method), Some(pairs)) = (
+                get(h, "name").and_then(|n| n.as_str()),
+                get(h, "method").and_then(|m| m.as_str()),
+                get(h, "hist").and_then(|p| p.as_array()),
+            ) else {
+                return Err("a malformed exact histogram".into());
+            };
+            if let Some(e) = d.entries.get_mut(&(name.to_owned(), method.to_owned())) {
+                e.histogram = crate::stats::new_histogram();
+                for pair in pairs.chunks(2) {
+                    if let [v, c] = pair {
+                        let _ = e
+                            .histogram
+                            .record_n(v.as_u64().unwrap_or(0), c.as_u64().unwrap_or(0));
+                    }
+                }
+            }
+        }
+    }
+    // The Aggregated row is the sum of the entries, exactly as they were merged.
+    let mut total = EndpointStats::new("", "Aggregated", d.start_time);
+    for e in d.entries.values() {
+        total.merge(e);
+    }
+    total.start_time = d.start_time;
+    d.total = total;
+    if let Some(errors) = get(data, "errors").and_then(|e| e.as_map()) {
+        for (_, e) in errors {
+            let err = crate::stats::ErrorStats {
+                method: get(e, "method")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+                name: get(e, "name")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+                error: get(e, "error")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+                occurrences: num(get(e, "occurrences")) as u64,
+                first_seen: num(get(e, "first_seen")),
+                last_seen: num(get(e, "last_seen")),
+            };
+            d.errors.insert(
+                (err.method.clone(), err.name.clone(), err.error.clone()),
+                err,
+            );
+        }
+    }
+    let _ = node;
+    let classes = get(data, "user_classes_count")
+        .and_then(|c| c.as_map())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((d, classes))
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn a_stampede_report_round_trips_exactly() {
+        let mut s = StatsState::new(100.0, false);
+        for i in 0..500u64 {
+            s.apply(
+                crate::stats::Event::Request {
+                    method: "GET".into(),
+                    name: "/a".into(),
+                    elapsed_us: 1000 + i * 37,
+                    content_length: i,
+                    error: (i % 50 == 0).then(|| "boom".into()),
+                    at: 101.0 + (i / 100) as f64,
+                },
+                "w",
+            );
+        }
+        let payload = stats_payload(&s, &[("T".into(), 2)], true);
+        let (back, classes) = parse_stats(&payload, "w").unwrap();
+        let (a, b) = (
+            &s.entries[&("/a".into(), "GET".into())],
+            &back.entries[&("/a".into(), "GET".into())],
+        );
+        assert_eq!(
+            a.histogram, b.histogram,
+            "exact histograms survive the wire"
+        );
+        assert_eq!(
+            (a.num_requests, a.num_failures, a.total_content_length),
+            (b.num_requests, b.num_failures, b.total_content_length)
+        );
+        assert_eq!(a.reqs_per_sec, b.reqs_per_sec);
+        assert_eq!(back.total.num_requests, 500);
+        assert_eq!(back.errors.values().next().unwrap().occurrences, 10);
+        assert_eq!(classes, vec![("T".to_owned(), 2)]);
+        // Without the extension (a Locust worker), Locust's buckets stand in.
+        let (bucketed, _) = parse_stats(&stats_payload(&s, &[], false), "w").unwrap();
+        assert_eq!(
+            bucketed.entries[&("/a".into(), "GET".into())].num_requests,
+            500
+        );
     }
 }

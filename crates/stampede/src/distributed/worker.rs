@@ -236,6 +236,8 @@ impl Worker<'_> {
                 self.report().await;
                 self.stop_users().await;
                 self.report().await;
+                // Like a Locust worker leaving: the master knows the last report is in.
+                self.send("quit", Value::Nil).await;
                 return true;
             }
             "reconnect" => self.conn = None,

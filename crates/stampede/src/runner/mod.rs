@@ -58,7 +58,7 @@ pub struct RunnerStatus {
     pub host: String,
 }
 
-enum Cmd {
+pub(crate) enum Cmd {
     /// Ramp to `users` at `rate` users per second (also while running).
     Target {
         users: u64,
@@ -69,6 +69,8 @@ enum Cmd {
     Exact { counts: Vec<u64>, host: Option<Url> },
     /// Stop every user, waiting up to the stop timeout for tasks to finish.
     Stop { done: oneshot::Sender<()> },
+    /// The end of the process: stop, and tell distributed workers to quit.
+    Quit { done: oneshot::Sender<()> },
 }
 
 /// Everything a runner needs to start users.
@@ -113,6 +115,22 @@ impl RunnerHandle {
         }
     }
 
+    /// Stops, and makes distributed workers quit; for the end of a run.
+    pub async fn quit(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Quit { done }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub(crate) fn from_parts(
+        tx: mpsc::UnboundedSender<Cmd>,
+        status: watch::Receiver<RunnerStatus>,
+        stats: StatsHandle,
+    ) -> Self {
+        Self { tx, status, stats }
+    }
+
     pub fn status(&self) -> RunnerStatus {
         self.status.borrow().clone()
     }
@@ -150,7 +168,7 @@ struct Runner {
 }
 
 #[derive(Clone, Copy)]
-struct Ramp {
+pub(crate) struct Ramp {
     from: u64,
     to: u64,
     rate: f64,
@@ -159,7 +177,20 @@ struct Ramp {
 
 impl Ramp {
     /// Users there should be at `now`: the first one at once, then one every 1/rate s.
-    fn wanted(&self, now: Instant) -> u64 {
+    pub(crate) fn new(from: u64, to: u64, rate: f64) -> Self {
+        Self {
+            from,
+            to,
+            rate,
+            started: Instant::now(),
+        }
+    }
+
+    pub(crate) fn target(&self) -> u64 {
+        self.to
+    }
+
+    pub(crate) fn wanted(&self, now: Instant) -> u64 {
         let steps = if self.rate <= 0.0 || !self.rate.is_finite() {
             u64::MAX
         } else {
@@ -226,7 +257,7 @@ impl Runner {
                     None => break,
                     Some(Cmd::Target { users, rate, host }) => self.retarget(users, rate, host),
                     Some(Cmd::Exact { counts, host }) => self.set_counts(counts, host),
-                    Some(Cmd::Stop { done }) => {
+                    Some(Cmd::Stop { done }) | Some(Cmd::Quit { done }) => {
                         self.stop_all().await;
                         let _ = done.send(());
                     }

@@ -31,6 +31,9 @@ impl UserCounts {
             self.counts[idx].fetch_sub((-delta) as u64, Ordering::Relaxed);
         }
     }
+    pub fn set(&self, idx: usize, value: u64) {
+        self.counts[idx].store(value, Ordering::Relaxed);
+    }
     pub fn get(&self, idx: usize) -> u64 {
         self.counts[idx].load(Ordering::Relaxed)
     }
@@ -79,6 +82,11 @@ impl StatsHandle {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Take(tx));
         *rx.await.expect("the aggregator outlives its handles")
+    }
+
+    /// Adds a worker's delta report.
+    pub fn merge(&self, delta: StatsState) {
+        let _ = self.tx.send(Command::Merge(Box::new(delta)));
     }
 
     /// The per-second history after unix time `since`, for charts that poll incrementally.
@@ -130,6 +138,7 @@ async fn run(
                 Some(Command::Snapshot(reply)) => {
                     let _ = reply.send(Box::new(state.clone()));
                 }
+                Some(Command::Merge(delta)) => state.merge(&delta),
                 Some(Command::Take(reply)) => {
                     let fresh = StatsState::new(unix_now(), full_history);
                     let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh)));

@@ -57,6 +57,8 @@ pub(crate) enum Command {
     Snapshot(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// The state so far, replaced by an empty one: a worker's delta report.
     Take(tokio::sync::oneshot::Sender<Box<StatsState>>),
+    /// Another node's delta, merged in (a distributed master receiving worker reports).
+    Merge(Box<StatsState>),
     /// History points newer than the given unix time.
     History(f64, tokio::sync::oneshot::Sender<Vec<HistoryPoint>>),
     Reset,

@@ -276,6 +276,22 @@ impl StatsState {
         for (k, n) in &other.task_runs {
             *self.task_runs.entry(k.clone()).or_default() += n;
         }
+        // A delta arriving now counts towards the "current" percentiles of the charts.
+        if other.total.num_requests > 0 {
+            let second = super::unix_now() as u64;
+            let mut h = new_histogram();
+            h.add(&other.total.histogram)
+                .expect("auto-resizing histograms always add");
+            match self.recent.iter_mut().find(|(s, _)| *s == second) {
+                Some((_, mine)) => mine.add(&h).expect("auto-resizing histograms always add"),
+                None => {
+                    self.recent.push_back((second, h));
+                    while self.recent.len() > RECENT_SECONDS {
+                        self.recent.pop_front();
+                    }
+                }
+            }
+        }
     }
 
     /// The table as people read it, at time `now`.

@@ -260,6 +260,7 @@ pub async fn requests(State(ui): Shared) -> Json<Value> {
                 "total_rps": s.total.total_rps,
                 "total_fail_per_sec": s.total.total_fail_per_sec,
                 "fail_ratio": s.total.fail_ratio,
+                "workers": workers(&ui),
                 "current_response_time_percentiles": {
                     "response_time_percentile_0.5": s.current_p50_ms,
                     "response_time_percentile_0.95": s.current_p95_ms,
@@ -273,6 +274,18 @@ pub async fn requests(State(ui): Shared) -> Json<Value> {
     let value = Arc::new(value);
     *ui.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), value.clone()));
     Json((*value).clone())
+}
+
+/// The workers of a distributed master, as Locust lists them; null otherwise.
+fn workers(ui: &Ui) -> Value {
+    let Some(test) = ui.control.test() else {
+        return Value::Null;
+    };
+    let t = test.lock().unwrap_or_else(|p| p.into_inner());
+    match &t.swarm.workers {
+        Some(w) => serde_json::to_value(&*w.borrow()).unwrap_or(Value::Null),
+        None => Value::Null,
+    }
 }
 
 /// `GET /stats/history?since=UNIX_TIME`: one point a second, for the charts.

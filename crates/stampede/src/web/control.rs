@@ -47,6 +47,8 @@ pub struct Control {
     pub plan: Plan,
     pub options: Options,
     test: Mutex<Option<Arc<Mutex<Test>>>>,
+    /// A distributed master keeps one swarm (its workers) for every test.
+    fixed: bool,
 }
 
 impl Control {
@@ -55,6 +57,25 @@ impl Control {
             plan,
             options,
             test: Mutex::new(None),
+            fixed: false,
+        }
+    }
+
+    /// A control over one long-lived swarm (a distributed master's): each new test resets
+    /// its statistics instead of making a new swarm.
+    pub fn with_swarm(plan: Plan, options: Options, swarm: Swarm, host: Url) -> Self {
+        let test = Test {
+            swarm,
+            host,
+            user_types: Vec::new(),
+            peak_users: 0,
+            run_timer: None,
+        };
+        Self {
+            plan,
+            options,
+            test: Mutex::new(Some(Arc::new(Mutex::new(test)))),
+            fixed: true,
         }
     }
 
@@ -85,6 +106,19 @@ impl Control {
             let mut t = test.lock().unwrap_or_else(|p| p.into_inner());
             let state = t.swarm.runner.status().state;
             let running = matches!(state, RunnerState::Spawning | RunnerState::Running);
+            if self.fixed {
+                if !running {
+                    t.swarm.stats.reset();
+                    t.peak_users = 0;
+                }
+                t.host = host.clone();
+                t.swarm
+                    .runner
+                    .start(req.users, req.spawn_rate, Some(host.clone()));
+                t.peak_users = t.peak_users.max(req.users);
+                self.arm_timer(&mut t, &test, req.run_time);
+                return Ok(host);
+            }
             if running
                 && t.host == host
                 && (req.user_types.is_empty() || req.user_types == t.user_types)

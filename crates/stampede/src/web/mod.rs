@@ -102,7 +102,24 @@ pub(crate) async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| RunError::Web(e.to_string()))?;
-    let control = Arc::new(Control::new(plan.clone(), opts.clone()));
+    let control = if opts.master {
+        let host = opts
+            .host
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1/".parse().expect("a valid URL"));
+        let mut cfg = crate::swarm::SwarmConfig::new(host.clone());
+        cfg.stop_timeout = opts.stop_timeout;
+        cfg.user_types = opts.user_types.clone();
+        cfg.tags = opts.tags.clone();
+        cfg.exclude_tags = opts.exclude_tags.clone();
+        let swarm = plan
+            .master_swarm(cfg, crate::swarm::MasterConfig::from_options(opts))
+            .await
+            .map_err(RunError::Web)?;
+        Arc::new(Control::with_swarm(plan.clone(), opts.clone(), swarm, host))
+    } else {
+        Arc::new(Control::new(plan.clone(), opts.clone()))
+    };
     eprintln!("Stampede web UI at http://{bound}/");
     if is_loopback(&bound) {
         eprintln!("  (loopback only; to reach it from elsewhere add --web-host 0.0.0.0 --web-auth USER:PASSWORD)");
@@ -132,6 +149,15 @@ pub(crate) async fn serve(
     }
     shutdown.cancelled().await;
     control.stop().await;
+    if let Some(test) = control.test() {
+        let runner = test
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .swarm
+            .runner
+            .clone();
+        runner.quit().await;
+    }
     let _ = server.await;
     let Some(test) = control.test() else {
         return Ok(Outcome {

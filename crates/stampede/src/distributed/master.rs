@@ -1,0 +1,542 @@
+//! A master: binds a ZeroMQ ROUTER, accepts Stampede and Locust workers, computes the ramp
+//! and sends each worker its absolute per-class user counts, and merges their reports.
+//!
+//! It answers the runner's own commands ([`crate::runner::RunnerHandle`]), so the headless
+//! loop and the web UI drive a fleet of workers as they drive local users.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rmpv::Value;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use url::Url;
+use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+
+use super::message::{get, map, Message};
+use super::wire;
+use crate::runner::{Cmd, Dispatch, Ramp, RunnerHandle, RunnerState, RunnerStatus};
+use crate::stats::{unix_now, Event, StatsHandle};
+use crate::user::UserTypeInfo;
+
+/// Heartbeats a worker may miss before it is marked missing (Locust uses 3, once a second).
+const LIVENESS: i32 = 3;
+const TICK: Duration = Duration::from_millis(200);
+
+/// A worker as the UI's Workers tab shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub state: String,
+    pub user_count: u64,
+    pub cpu_usage: f64,
+    pub memory_usage: u64,
+}
+
+struct Worker {
+    info: WorkerInfo,
+    liveness: i32,
+    /// Users of each plan type this worker was told to run.
+    assigned: Vec<u64>,
+    /// Its last report's users per type.
+    reported: Vec<u64>,
+    index: u64,
+}
+
+pub(crate) struct MasterSetup {
+    pub bind: String,
+    /// Start a test only once this many workers are connected.
+    pub expect_workers: u32,
+    pub types: Vec<UserTypeInfo>,
+    pub dispatch: Dispatch,
+    pub host: Url,
+    pub stop_timeout: Duration,
+    pub stats: StatsHandle,
+    /// The options workers receive; never credentials.
+    pub parsed_options: Value,
+}
+
+/// Binds the master and starts its actor.
+pub(crate) async fn spawn_master(
+    setup: MasterSetup,
+) -> Result<(RunnerHandle, watch::Receiver<Vec<WorkerInfo>>), String> {
+    let mut router = RouterSocket::new();
+    let endpoint = router
+        .bind(&setup.bind)
+        .await
+        .map_err(|e| format!("cannot bind the master to {}: {e}", setup.bind))?;
+    eprintln!("Stampede master listening for workers at {endpoint}");
+    let (send, mut recv) = router.split();
+    let (frames_tx, frames) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        while let Ok(m) = recv.recv().await {
+            let parts = m.into_vec();
+            let (Some(id), Some(payload)) = (parts.first(), parts.last()) else {
+                continue;
+            };
+            let item = if parts.len() < 2 {
+                Err("a frame without identity".to_owned())
+            } else {
+                Message::decode(payload).map_err(|e| e.to_string())
+            };
+            if frames_tx.send((id.clone(), item)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let (cmd_tx, cmds) = mpsc::unbounded_channel();
+    let status = RunnerStatus {
+        state: RunnerState::Ready,
+        target_users: 0,
+        spawn_rate: 0.0,
+        host: setup.host.to_string(),
+    };
+    let (status_tx, status_rx) = watch::channel(status);
+    let (workers_tx, workers_rx) = watch::channel(Vec::new());
+    let stats = setup.stats.clone();
+    let master = Master {
+        setup,
+        send,
+        workers: BTreeMap::new(),
+        next_index: 0,
+        ramp: None,
+        dispatched: 0,
+        pending: None,
+        stopping: None,
+        status: status_tx,
+        workers_view: workers_tx,
+    };
+    tokio::spawn(master.run(frames, cmds));
+    Ok((
+        RunnerHandle::from_parts(cmd_tx, status_rx, stats),
+        workers_rx,
+    ))
+}
+
+struct Master {
+    setup: MasterSetup,
+    send: zeromq::RouterSendHalf,
+    workers: BTreeMap<String, Worker>,
+    next_index: u64,
+    ramp: Option<Ramp>,
+    /// Users currently spread over the workers.
+    dispatched: u64,
+    /// A start waiting for enough workers.
+    pending: Option<(u64, f64)>,
+    /// A stop waiting for workers to confirm: (deadline, who to tell).
+    stopping: Option<(Instant, Vec<oneshot::Sender<()>>)>,
+    status: watch::Sender<RunnerStatus>,
+    workers_view: watch::Sender<Vec<WorkerInfo>>,
+}
+
+impl Master {
+    async fn run(
+        mut self,
+        mut frames: mpsc::Receiver<(bytes::Bytes, Result<Message, String>)>,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        let mut last_beat = Instant::now();
+        loop {
+            tokio::select! {
+                Some((id, item)) = frames.recv() => match item {
+                    Ok(msg) => self.on_message(String::from_utf8_lossy(&id).into_owned(), msg).await,
+                    Err(e) => tracing::warn!("dropped a frame from {}: {e}", String::from_utf8_lossy(&id)),
+                },
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(Cmd::Target { users, rate, host }) => self.target(users, rate, host).await,
+                    Some(Cmd::Exact { counts, host }) => self.target(counts.iter().sum(), f64::INFINITY, host).await,
+                    Some(Cmd::Stop { done }) => self.stop(done).await,
+                    Some(Cmd::Quit { done }) => {
+                        self.quit(&mut frames).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                },
+                _ = tick.tick() => {
+                    if last_beat.elapsed() >= Duration::from_secs(1) {
+                        last_beat = Instant::now();
+                        self.beat().await;
+                    }
+                    self.step().await;
+                    self.check_stopped();
+                }
+            }
+        }
+    }
+
+    fn ready_workers(&self) -> usize {
+        self.workers
+            .values()
+            .filter(|w| w.info.state != "missing")
+            .count()
+    }
+
+    async fn target(&mut self, users: u64, rate: f64, host: Option<Url>) {
+        if let Some(h) = host {
+            self.setup.host = h;
+        }
+        let users = self
+            .setup
+            .dispatch
+            .capacity()
+            .map_or(users, |c| c.min(users));
+        if self.ready_workers() < self.setup.expect_workers as usize {
+            eprintln!(
+                "Waiting for workers: {} of {} connected",
+                self.ready_workers(),
+                self.setup.expect_workers
+            );
+            self.pending = Some((users, rate));
+            return;
+        }
+        self.begin(users, rate);
+        self.step().await;
+    }
+
+    fn begin(&mut self, users: u64, rate: f64) {
+        self.ramp = Some(Ramp::new(self.dispatched, users, rate));
+        let host = self.setup.host.to_string();
+        self.status.send_modify(|s| {
+            s.state = RunnerState::Spawning;
+            s.target_users = users;
+            s.spawn_rate = rate;
+            s.host = host;
+        });
+    }
+
+    /// Moves along the ramp; sends new counts when the wanted number changed.
+    async fn step(&mut self) {
+        if let Some((users, rate)) = self.pending {
+            if self.ready_workers() < self.setup.expect_workers as usize {
+                return;
+            }
+            self.pending = None;
+            self.begin(users, rate);
+        }
+        let Some(ramp) = self.ramp else { return };
+        let wanted = ramp.wanted(Instant::now());
+        if wanted != self.dispatched {
+            self.dispatch(wanted).await;
+        }
+        if wanted == ramp.target() {
+            self.ramp = None;
+            self.status.send_modify(|s| s.state = RunnerState::Running);
+        }
+    }
+
+    /// Spreads `users` over the live workers: per type by weight, then evenly by worker.
+    async fn dispatch(&mut self, users: u64) {
+        self.dispatched = users;
+        let per_type = self
+            .setup
+            .dispatch
+            .counts_for(users, self.setup.types.len());
+        let ids: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.info.state != "missing")
+            .map(|(id, _)| id.clone())
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let w = ids.len();
+        let mut plan: Vec<Vec<u64>> = vec![vec![0; per_type.len()]; w];
+        // Each type's remainder goes to the next workers in turn, so the totals stay even.
+        let mut next = 0usize;
+        for (t, &n) in per_type.iter().enumerate() {
+            for counts in plan.iter_mut() {
+                counts[t] = n / w as u64;
+            }
+            for _ in 0..(n % w as u64) {
+                plan[next % w][t] += 1;
+                next += 1;
+            }
+        }
+        for (id, counts) in ids.iter().zip(plan) {
+            let changed = self.workers.get(id).is_some_and(|w| w.assigned != counts);
+            if changed {
+                if let Some(w) = self.workers.get_mut(id) {
+                    w.assigned = counts.clone();
+                }
+                let classes = Value::Map(
+                    self.setup
+                        .types
+                        .iter()
+                        .zip(&counts)
+                        .map(|(t, n)| (Value::from(t.name.as_str()), Value::from(*n)))
+                        .collect(),
+                );
+                let data = map(vec![
+                    ("timestamp", Value::F64(unix_now())),
+                    ("user_classes_count", classes),
+                    // Locust workers join host + path: `http://h:1/` + `/x` would be `//x`.
+                    (
+                        "host",
+                        self.setup.host.as_str().trim_end_matches('/').into(),
+                    ),
+                    (
+                        "stop_timeout",
+                        Value::F64(self.setup.stop_timeout.as_secs_f64()),
+                    ),
+                    ("parsed_options", self.setup.parsed_options.clone()),
+                ]);
+                self.send_to(id, "spawn", data).await;
+            }
+        }
+    }
+
+    async fn send_to(&mut self, id: &str, kind: &str, data: Value) {
+        let mut m = ZmqMessage::from(Message::new(kind, data, id).encode());
+        m.push_front(bytes::Bytes::from(id.as_bytes().to_vec()));
+        if let Err(e) = self.send.send(m).await {
+            tracing::warn!("cannot send {kind} to worker {id}: {e}");
+        }
+    }
+
+    async fn on_message(&mut self, id: String, msg: Message) {
+        match msg.kind.as_str() {
+            "client_ready" => {
+                let index = self.workers.get(&id).map(|w| w.index).unwrap_or_else(|| {
+                    self.next_index += 1;
+                    self.next_index - 1
+                });
+                let n = self.setup.types.len();
+                let info = WorkerInfo {
+                    id: id.clone(),
+                    state: "ready".into(),
+                    user_count: 0,
+                    cpu_usage: 0.0,
+                    memory_usage: 0,
+                };
+                self.workers.insert(
+                    id.clone(),
+                    Worker {
+                        info,
+                        liveness: LIVENESS,
+                        assigned: vec![0; n],
+                        reported: vec![0; n],
+                        index,
+                    },
+                );
+                eprintln!("Worker {id} joined ({} connected)", self.ready_workers());
+                self.send_to(
+                    &id,
+                    "ack",
+                    map(vec![
+                        ("index", Value::from(index)),
+                        ("stampede", Value::from(1)),
+                    ]),
+                )
+                .await;
+                self.rebalance().await;
+            }
+            "heartbeat" => {
+                let came_back = self
+                    .workers
+                    .get(&id)
+                    .is_some_and(|w| w.info.state == "missing");
+                if let Some(w) = self.workers.get_mut(&id) {
+                    w.liveness = LIVENESS;
+                    if let Some(s) = get(&msg.data, "state").and_then(|s| s.as_str()) {
+                        w.info.state = s.to_owned();
+                    }
+                    w.info.cpu_usage = get(&msg.data, "current_cpu_usage")
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(0.0);
+                    w.info.memory_usage = get(&msg.data, "current_memory_usage")
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(0);
+                }
+                if came_back {
+                    self.rebalance().await;
+                }
+            }
+            "spawning" => self.set_state(&id, "spawning"),
+            "spawning_complete" => {
+                self.set_state(&id, "running");
+                if let Some(w) = self.workers.get_mut(&id) {
+                    w.info.user_count = get(&msg.data, "user_count")
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(0);
+                }
+            }
+            "stats" => self.on_stats(&id, &msg.data),
+            "exception" => {
+                let text = |k: &str| {
+                    get(&msg.data, k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                self.setup.stats.recorder().record(Event::Exception {
+                    message: text("msg"),
+                    location: text("traceback"),
+                });
+            }
+            "client_stopped" => self.set_state(&id, "stopped"),
+            "quit" => {
+                eprintln!("Worker {id} quit");
+                self.workers.remove(&id);
+                self.rebalance().await;
+            }
+            "logs" => {}
+            other => tracing::warn!("ignoring unknown message '{other}' from worker {id}"),
+        }
+        self.publish();
+    }
+
+    fn set_state(&mut self, id: &str, state: &str) {
+        if let Some(w) = self.workers.get_mut(id) {
+            w.info.state = state.to_owned();
+        }
+    }
+
+    fn on_stats(&mut self, id: &str, data: &Value) {
+        match wire::parse_stats(data, id) {
+            Ok((delta, classes)) => {
+                self.setup.stats.merge(delta);
+                if let Some(w) = self.workers.get_mut(id) {
+                    w.reported = self
+                        .setup
+                        .types
+                        .iter()
+                        .map(|t| {
+                            classes
+                                .iter()
+                                .find(|(n, _)| *n == t.name)
+                                .map_or(0, |(_, c)| *c)
+                        })
+                        .collect();
+                    w.info.user_count = w.reported.iter().sum();
+                }
+                let live = self.workers.values().filter(|w| w.info.state != "missing");
+                let mut totals = vec![0u64; self.setup.types.len()];
+                for w in live {
+                    for (t, c) in w.reported.iter().enumerate() {
+                        totals[t] += c;
+                    }
+                }
+                for (t, c) in totals.into_iter().enumerate() {
+                    self.setup.stats.users.set(t, c);
+                }
+            }
+            Err(e) => tracing::warn!("dropped a malformed stats report from {id}: {e}"),
+        }
+    }
+
+    /// Once a second: heartbeats out, liveness down; a silent worker is marked missing and
+    /// its users go to the others.
+    async fn beat(&mut self) {
+        let ids: Vec<String> = self.workers.keys().cloned().collect();
+        let mut lost = false;
+        for id in &ids {
+            self.send_to(id, "heartbeat", Value::Nil).await;
+            if let Some(w) = self.workers.get_mut(id) {
+                w.liveness -= 1;
+                if w.liveness <= 0 && w.info.state != "missing" {
+                    eprintln!("Worker {id} is missing (no heartbeat for {LIVENESS} s); its users go to the others");
+                    w.info.state = "missing".into();
+                    w.assigned.iter_mut().for_each(|a| *a = 0);
+                    w.reported.iter_mut().for_each(|a| *a = 0);
+                    lost = true;
+                }
+            }
+        }
+        if lost {
+            self.rebalance().await;
+        }
+        self.publish();
+    }
+
+    /// Spreads the current users again after a worker came or went.
+    async fn rebalance(&mut self) {
+        if matches!(
+            self.status.borrow().state,
+            RunnerState::Spawning | RunnerState::Running
+        ) {
+            let users = self.dispatched;
+            self.dispatch(users).await;
+        }
+    }
+
+    async fn stop(&mut self, done: oneshot::Sender<()>) {
+        self.ramp = None;
+        self.pending = None;
+        self.dispatched = 0;
+        let ids: Vec<String> = self.workers.keys().cloned().collect();
+        for id in &ids {
+            self.send_to(id, "stop", Value::Nil).await;
+            if let Some(w) = self.workers.get_mut(id) {
+                w.assigned.iter_mut().for_each(|a| *a = 0);
+            }
+        }
+        self.status.send_modify(|s| s.state = RunnerState::Stopping);
+        let deadline = Instant::now() + self.setup.stop_timeout + Duration::from_secs(5);
+        match &mut self.stopping {
+            Some((_, waiting)) => waiting.push(done),
+            None => self.stopping = Some((deadline, vec![done])),
+        }
+        self.check_stopped();
+    }
+
+    /// Finishes a stop once every worker confirmed (and reported), or at the deadline.
+    fn check_stopped(&mut self) {
+        let Some((deadline, _)) = &self.stopping else {
+            return;
+        };
+        let all_done = self
+            .workers
+            .values()
+            .all(|w| matches!(w.info.state.as_str(), "stopped" | "ready" | "missing"));
+        if all_done || Instant::now() >= *deadline {
+            let (_, waiting) = self.stopping.take().expect("checked above");
+            self.status.send_modify(|s| s.state = RunnerState::Stopped);
+            for d in waiting {
+                let _ = d.send(());
+            }
+        }
+    }
+
+    /// Tells every worker to quit (without a `stop` first, as Locust's master ends a run: a
+    /// Locust worker sleeps through its stop timeout after `stop` and reports only on
+    /// `quit`), and waits until each live worker's final report has arrived, or the stop
+    /// timeout plus 3 s. Workers say `quit` after their last report.
+    async fn quit(&mut self, frames: &mut mpsc::Receiver<(bytes::Bytes, Result<Message, String>)>) {
+        self.ramp = None;
+        self.pending = None;
+        let mut waiting: std::collections::BTreeSet<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.info.state != "missing")
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in waiting.clone() {
+            self.send_to(&id, "quit", Value::Nil).await;
+        }
+        let deadline = Instant::now() + self.setup.stop_timeout + Duration::from_secs(3);
+        while let Ok(Some((id, item))) = tokio::time::timeout_at(deadline, frames.recv()).await {
+            let Ok(msg) = item else { continue };
+            let id = String::from_utf8_lossy(&id).into_owned();
+            match msg.kind.as_str() {
+                "stats" => self.on_stats(&id, &msg.data),
+                "quit" => {
+                    waiting.remove(&id);
+                }
+                _ => {}
+            }
+            if waiting.is_empty() {
+                break;
+            }
+        }
+        self.status.send_modify(|s| s.state = RunnerState::Stopped);
+    }
+
+    fn publish(&self) {
+        let list = self.workers.values().map(|w| w.info.clone()).collect();
+        let _ = self.workers_view.send(list);
+    }
+}

@@ -1,0 +1,426 @@
+//! A Stampede master driving Stampede workers (separate processes) and a real Locust
+//! worker; a worker killed with SIGKILL mid-run; garbage sent to the master; and the rule
+//! that credentials never travel to workers.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stampede::distributed::Message;
+use stampede::prelude::*;
+use stampede::{try_parse_args, MasterConfig, NoOptions, SwarmConfig};
+use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn example(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("examples").join(name)
+}
+
+/// A user_funnel worker process; killed when dropped.
+struct WorkerProc(Child);
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn funnel_worker(port: u16, report: Option<&std::path::Path>) -> WorkerProc {
+    let mut cmd = Command::new(example("user_funnel"));
+    cmd.args([
+        "--worker",
+        "--master-port",
+        &port.to_string(),
+        "--think-scale",
+        "0",
+        "--only-summary",
+    ]);
+    if let Some(r) = report {
+        cmd.args(["--report-json", r.to_str().unwrap()]);
+    }
+    WorkerProc(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn shop() -> (hoodie_shop::ShopHandle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hoodie_shop::ShopConfig {
+        password_iterations: 1000,
+    };
+    let shop = hoodie_shop::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.path().join("shop.db"),
+        config,
+    )
+    .await
+    .unwrap();
+    (shop, dir)
+}
+
+/// The funnel's user types, for a master (workers run the real tasks).
+fn funnel_plan() -> Plan {
+    struct Nobody;
+    async fn idle(_: &mut Nobody) -> TaskResult {
+        Ok(())
+    }
+    Plan::new()
+        .user_type(
+            UserType::new("Visitor", |_| Nobody)
+                .weight(80)
+                .task(Task::new("idle", idle)),
+        )
+        .user_type(
+            UserType::new("ReturningUser", |_| Nobody)
+                .weight(20)
+                .task(Task::new("idle", idle)),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stampede_master_sums_its_workers_exactly() {
+    let (shop, _db) = shop().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (r1, r2) = (dir.path().join("w1.json"), dir.path().join("w2.json"));
+    let master_report = dir.path().join("master.json");
+    let _w1 = funnel_worker(port, Some(&r1));
+    let _w2 = funnel_worker(port, Some(&r2));
+    let argv = [
+        "plan",
+        "--master",
+        "--headless",
+        "-u",
+        "10",
+        "-r",
+        "50",
+        "-t",
+        "4s",
+        "-s",
+        "5",
+        "--expect-workers",
+        "2",
+        "--only-summary",
+    ];
+    let mut argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    argv.extend([
+        "--master-bind-port".into(),
+        port.to_string(),
+        "--host".into(),
+        shop.url(),
+        "--report-json".into(),
+        master_report.to_str().unwrap().into(),
+    ]);
+    let cli = try_parse_args::<NoOptions>(argv).unwrap();
+    let outcome =
+        stampede::run_with_shutdown(&cli, &funnel_plan(), stampede::CancellationToken::new())
+            .await
+            .unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    // The workers quit on the master's word and write their own reports.
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        let start = Instant::now();
+        while !p.exists() && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (a, b) = (read(&r1), read(&r2));
+    let count = |v: &serde_json::Value| v["total"]["num_requests"].as_u64().unwrap();
+    assert!(count(&a) > 0 && count(&b) > 0, "both workers worked");
+    assert_eq!(
+        outcome.stats.total.num_requests,
+        count(&a) + count(&b),
+        "the master's total is the workers' sum"
+    );
+    let max = |v: &serde_json::Value| v["total"]["max_response_time_ms"].as_f64().unwrap();
+    assert_eq!(outcome.stats.total.max_ms(), max(&a).max(max(&b)));
+    // Orders in the shop match the master's successful summary posts.
+    let orders = outcome
+        .stats
+        .entries
+        .get(&("8 /checkout/summary/".to_owned(), "POST".to_owned()))
+        .map_or(0, |e| e.num_requests - e.num_failures);
+    assert_eq!(shop.counts().unwrap().1 as u64, orders);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_is_marked_missing_and_its_users_move() {
+    let (shop, _db) = shop().await;
+    let port = free_port();
+    let mut cfg = SwarmConfig::new(shop.url().parse().unwrap());
+    cfg.stop_timeout = Duration::from_secs(2);
+    let master = MasterConfig {
+        bind: format!("tcp://127.0.0.1:{port}"),
+        expect_workers: 2,
+        parsed_options: rmpv::Value::Nil,
+    };
+    let swarm = funnel_plan().master_swarm(cfg, master).await.unwrap();
+    let mut doomed = funnel_worker(port, None);
+    let _survivor = funnel_worker(port, None);
+    swarm.runner.start(6, 100.0, None);
+    let workers = swarm.workers.clone().unwrap();
+    let wait = |what: &str, cond: &dyn Fn() -> bool, limit: u64| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(
+                start.elapsed() < Duration::from_secs(limit),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let users = swarm.stats.users.clone();
+    tokio::task::block_in_place(|| {
+        wait(
+            "six users on two workers",
+            &|| {
+                users.total() == 6
+                    && workers
+                        .borrow()
+                        .iter()
+                        .filter(|w| w.user_count == 3)
+                        .count()
+                        == 2
+            },
+            20,
+        )
+    });
+    let before = swarm.stats.summary().await.total.num_requests;
+    assert!(before > 0);
+
+    doomed.0.kill().unwrap(); // SIGKILL: no goodbye
+    tokio::task::block_in_place(|| {
+        wait(
+            "the dead worker marked missing",
+            &|| workers.borrow().iter().any(|w| w.state == "missing"),
+            10,
+        )
+    });
+    tokio::task::block_in_place(|| {
+        wait(
+            "all six users on the survivor",
+            &|| {
+                workers
+                    .borrow()
+                    .iter()
+                    .any(|w| w.state != "missing" && w.user_count == 6)
+            },
+            15,
+        )
+    });
+    assert!(
+        swarm.stats.summary().await.total.num_requests >= before,
+        "nothing already reported was lost"
+    );
+    swarm.runner.stop().await;
+    swarm.runner.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stampede_master_drives_a_real_locust_worker() {
+    let locust = PathBuf::from(std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../target/locust-venv/bin/locust"
+        )
+        .to_owned()
+    }));
+    assert!(
+        locust.exists(),
+        "Locust is not installed at {} (scripts/test installs it)",
+        locust.display()
+    );
+    let srv = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("locustfile.py"),
+        "from locust import HttpUser, task, constant\n\nclass Reader(HttpUser):\n    weight = 3\n    wait_time = constant(0.05)\n\n    @task\n    def home(self):\n        self.client.get('/', name='home')\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut worker = WorkerProc(
+        Command::new(&locust)
+            .current_dir(dir.path())
+            .args([
+                "-f",
+                "locustfile.py",
+                "--worker",
+                "--master-port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    struct R;
+    async fn nothing(_: &mut R) -> TaskResult {
+        Ok(())
+    }
+    let plan =
+        Plan::new().user_type(UserType::new("Reader", |_| R).task(Task::new("home", nothing)));
+    let argv = [
+        "plan",
+        "--master",
+        "--headless",
+        "-u",
+        "3",
+        "-r",
+        "50",
+        "-t",
+        "4s",
+        "-s",
+        "3",
+        "--expect-workers",
+        "1",
+        "--only-summary",
+    ];
+    let mut argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    argv.extend([
+        "--master-bind-port".into(),
+        port.to_string(),
+        "--host".into(),
+        srv.url().to_string(),
+    ]);
+    let cli = try_parse_args::<NoOptions>(argv).unwrap();
+    let outcome = stampede::run_with_shutdown(&cli, &plan, stampede::CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.exit_code, 0,
+        "errors {:?} exceptions {:?}",
+        outcome.stats.errors, outcome.stats.exceptions
+    );
+    let home = &outcome.stats.entries[&("home".to_owned(), "GET".to_owned())];
+    assert!(home.num_requests > 20, "{}", home.num_requests);
+    assert_eq!(
+        home.num_requests,
+        srv.hits.get("/"),
+        "every request of the Locust worker reached the master"
+    );
+    let start = Instant::now();
+    while worker.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        worker.0.try_wait().unwrap().is_some(),
+        "the Locust worker obeyed quit"
+    );
+}
+
+async fn recv(d: &mut DealerSocket) -> Message {
+    let frames = tokio::time::timeout(Duration::from_secs(10), d.recv())
+        .await
+        .expect("the master answers")
+        .unwrap();
+    Message::decode(&frames.into_vec()[0]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_master_drops_garbage_and_never_sends_credentials() {
+    let srv = common::start().await;
+    let port = free_port();
+    let (port_s, host_s) = (port.to_string(), srv.url().to_string());
+    let argv = [
+        "plan",
+        "--web-auth",
+        "admin:hunter2-secret",
+        "--master-bind-port",
+        &port_s,
+        "-H",
+        &host_s,
+    ];
+    let options = try_parse_args::<NoOptions>(argv.map(String::from))
+        .unwrap()
+        .options;
+    let mut cfg = SwarmConfig::new(srv.url());
+    cfg.stop_timeout = Duration::from_secs(1);
+    let master = MasterConfig {
+        bind: format!("tcp://127.0.0.1:{port}"),
+        ..MasterConfig::from_options(&options)
+    };
+    let plan = funnel_plan();
+    let swarm = plan.master_swarm(cfg, master).await.unwrap();
+
+    let mut opts = SocketOptions::default();
+    opts.peer_identity(
+        b"fake_0123456789abcdef0123456789abcdef"
+            .to_vec()
+            .try_into()
+            .unwrap(),
+    );
+    let mut dealer = DealerSocket::with_options(opts);
+    dealer
+        .connect(&format!("tcp://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    for junk in [
+        b"\xc1\xc1".to_vec(),
+        b"\x93\x01\x02\x03".to_vec(),
+        vec![0x91; 64],
+    ] {
+        dealer.send(ZmqMessage::from(junk)).await.unwrap();
+    }
+    let send = |kind: &str, data: rmpv::Value| {
+        ZmqMessage::from(Message::new(kind, data, "fake_0123456789abcdef0123456789abcdef").encode())
+    };
+    dealer
+        .send(send("client_ready", rmpv::Value::from(-1)))
+        .await
+        .unwrap();
+
+    let ack = recv(&mut dealer).await;
+    assert_eq!(ack.kind, "ack", "the master is alive after the garbage");
+    swarm.runner.start(5, 100.0, None);
+    // Spawn messages carry absolute counts at each step of the ramp: wait for the last.
+    let total_of = |m: &Message| -> u64 {
+        let classes = m
+            .data
+            .as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("user_classes_count"))
+            .unwrap()
+            .1
+            .clone();
+        classes
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum()
+    };
+    let spawn = loop {
+        let m = recv(&mut dealer).await;
+        if m.kind == "spawn" && total_of(&m) == 5 {
+            break m;
+        }
+    };
+    let raw = spawn.encode();
+    assert!(
+        !raw.windows(b"hunter2".len()).any(|w| w == b"hunter2"),
+        "the password travelled to a worker"
+    );
+    assert_eq!(total_of(&spawn), 5, "absolute counts for the only worker");
+    swarm.runner.stop().await;
+    swarm.runner.quit().await;
+}
