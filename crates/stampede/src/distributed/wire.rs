@@ -182,8 +182,9 @@ fn int_map(v: Option<&Value>) -> Vec<(u64, u64)> {
         .unwrap_or_default()
 }
 
-/// One Locust entry back into stats; response times come from Locust's buckets (ms).
-fn parse_entry(v: &Value) -> Result<EndpointStats, String> {
+/// One Locust entry back into stats; response times come from Locust's buckets (ms) unless
+/// `exact` is set, when the caller fills in the exact histogram instead.
+fn parse_entry(v: &Value, exact: bool) -> Result<EndpointStats, String> {
     let name = get(v, "name")
         .and_then(|n| n.as_str())
         .ok_or("an entry without a name")?;
@@ -197,8 +198,10 @@ fn parse_entry(v: &Value) -> Result<EndpointStats, String> {
         .filter(|m| !m.is_nil())
         .map(|m| (num(Some(m)) * 1000.0) as u64);
     e.total_content_length = num(get(v, "total_content_length")) as u64;
-    for (ms, count) in int_map(get(v, "response_times")) {
-        let _ = e.histogram.record_n(ms * 1000, count);
+    if !exact {
+        for (ms, count) in int_map(get(v, "response_times")) {
+            let _ = e.histogram.record_n(ms * 1000, count);
+        }
     }
     e.reqs_per_sec = int_map(get(v, "num_reqs_per_sec")).into_iter().collect();
     e.fails_per_sec = int_map(get(v, "num_fail_per_sec")).into_iter().collect();
@@ -215,12 +218,13 @@ pub fn parse_stats(data: &Value, node: &str) -> Result<(StatsState, Vec<(String,
     let entries = get(data, "stats")
         .and_then(|s| s.as_array())
         .ok_or("no stats list")?;
+    let hdr = get(data, HDR_KEY).and_then(|h| h.as_array());
     for raw in entries {
-        let e = parse_entry(raw)?;
+        let e = parse_entry(raw, hdr.is_some())?;
         d.start_time = d.start_time.min(e.start_time);
         d.entries.insert((e.name.clone(), e.method.clone()), e);
     }
-    if let Some(hdr) = get(data, HDR_KEY).and_then(|h| h.as_array()) {
+    if let Some(hdr) = hdr {
         for h in hdr {
             let (Some(name), Some(method), Some(pairs)) = (
                 get(h, "name").and_then(|n| n.as_str()),
@@ -230,7 +234,6 @@ pub fn parse_stats(data: &Value, node: &str) -> Result<(StatsState, Vec<(String,
                 return Err("a malformed exact histogram".into());
             };
             if let Some(e) = d.entries.get_mut(&(name.to_owned(), method.to_owned())) {
-                e.histogram = crate::stats::new_histogram();
                 for pair in pairs.chunks(2) {
                     if let [v, c] = pair {
                         let _ = e
