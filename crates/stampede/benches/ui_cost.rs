@@ -135,7 +135,7 @@ async fn phase(target: &str, with_pollers: bool, secs: u64) -> f64 {
         .unwrap();
     // Warm up until every row exists, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut pollers = with_pollers.then(|| spawn_role("pollers", 1, &[ui.clone()]));
+    let mut pollers = with_pollers.then(|| spawn_role("pollers", 1, std::slice::from_ref(&ui)));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = control.test().unwrap().lock().unwrap().swarm.stats.clone();
     let before = stats.summary().await;
