@@ -230,7 +230,7 @@ fn write_reports(
         )?;
         eprintln!("Wrote {path}");
     }
-    if let Some(path) = &opts.report_json {
+    if opts.report_json.is_some() || opts.html.is_some() {
         let infos = plan.user_types();
         let ctx = json::ReportContext {
             host: host.as_str(),
@@ -242,28 +242,17 @@ fn write_reports(
             exit_code,
         };
         let report = json::report_json(stats, &ctx);
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&report).unwrap_or_default(),
-        )?;
-        eprintln!("Wrote {}", path.display());
-    }
-    if let Some(path) = &opts.html {
-        let infos = plan.user_types();
-        let ctx = json::ReportContext {
-            host: host.as_str(),
-            user_types: &infos,
-            peak_users: peak,
-            funnel: plan.funnel_steps(),
-            verdicts,
-            end_time: unix_now(),
-            exit_code,
-        };
-        std::fs::write(
-            path,
-            html::render(&json::report_json(stats, &ctx), &stats.history),
-        )?;
-        eprintln!("Wrote {}", path.display());
+        if let Some(path) = &opts.report_json {
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&report).unwrap_or_default(),
+            )?;
+            eprintln!("Wrote {}", path.display());
+        }
+        if let Some(path) = &opts.html {
+            std::fs::write(path, html::render(&report, &stats.history))?;
+            eprintln!("Wrote {}", path.display());
+        }
     }
     Ok(())
 }
