@@ -424,3 +424,84 @@ async fn the_master_drops_garbage_and_never_sends_credentials() {
     swarm.runner.stop().await;
     swarm.runner.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_of_a_master_lists_its_workers() {
+    let srv = common::start().await;
+    let port = free_port();
+    let master = MasterConfig {
+        bind: format!("tcp://127.0.0.1:{port}"),
+        expect_workers: 1,
+        parsed_options: rmpv::Value::Nil,
+    };
+    let options = try_parse_args::<NoOptions>(
+        ["plan", "--master", "-H", srv.url().as_str()].map(String::from),
+    )
+    .unwrap()
+    .options;
+    let swarm = funnel_plan()
+        .master_swarm(SwarmConfig::new(srv.url()), master)
+        .await
+        .unwrap();
+    let control = std::sync::Arc::new(stampede::web::Control::with_swarm(
+        funnel_plan(),
+        options,
+        swarm,
+        srv.url(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ui = format!("http://{}/", listener.local_addr().unwrap());
+    let app = stampede::web::router(control, None);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut o = SocketOptions::default();
+    o.peer_identity(
+        b"box1_0123456789abcdef0123456789abcdef"
+            .to_vec()
+            .try_into()
+            .unwrap(),
+    );
+    let mut dealer = DealerSocket::with_options(o);
+    dealer
+        .connect(&format!("tcp://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let msg = |kind: &str, data: rmpv::Value| {
+        ZmqMessage::from(Message::new(kind, data, "box1_0123456789abcdef0123456789abcdef").encode())
+    };
+    dealer
+        .send(msg("client_ready", rmpv::Value::from(-1)))
+        .await
+        .unwrap();
+    let beat = rmpv::Value::Map(vec![
+        ("state".into(), "ready".into()),
+        ("current_cpu_usage".into(), rmpv::Value::F64(42.5)),
+        ("current_memory_usage".into(), 123_456_789u64.into()),
+    ]);
+    dealer.send(msg("heartbeat", beat)).await.unwrap();
+
+    let (mut c, _stats) = common::client(ui.parse().unwrap());
+    let start = Instant::now();
+    loop {
+        let r: serde_json::Value = c
+            .get("/stats/requests")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(w) = r["workers"].as_array().and_then(|w| w.first()) {
+            if w["cpu_usage"] == 42.5 {
+                assert_eq!(w["id"], "box1_0123456789abcdef0123456789abcdef");
+                assert_eq!(w["memory_usage"], 123_456_789u64);
+                assert_eq!(w["state"], "ready");
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no worker in the UI: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
