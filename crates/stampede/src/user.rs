@@ -34,6 +34,13 @@ impl UserContext {
         client.set_start_lag(self.lag);
         client
     }
+    /// A new HTTP session aimed at another base URL (another host of the same site, or the
+    /// same server on another address).
+    pub fn client_for(&self, base: Url) -> Client {
+        let mut client = Client::new(base, self.client_config.clone(), self.recorder.clone());
+        client.set_start_lag(self.lag);
+        client
+    }
     /// The host under test.
     pub fn host(&self) -> &Url {
         &self.host
