@@ -36,9 +36,15 @@ async fn stats(State(h): State<Shared>) -> String {
 
 #[tokio::main]
 async fn main() {
-    let port_file = std::env::args().skip(1).find(|a| !a.starts_with("--")).expect("a file to write the port to");
+    let port_file = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .expect("a file to write the port to");
     let h: Shared = Arc::new(Mutex::new(Histogram::new(3).unwrap()));
-    let app = axum::Router::new().route("/__stats", get(stats)).fallback(get(slow)).with_state(h);
+    let app = axum::Router::new()
+        .route("/__stats", get(stats))
+        .fallback(get(slow))
+        .with_state(h);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
     axum::serve(listener, app).await.unwrap();

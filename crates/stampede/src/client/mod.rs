@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cookie_store::CookieStore;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use url::Url;
 
@@ -108,7 +108,7 @@ pub struct Client {
     config: ClientConfig,
     cookies: CookieStore,
     /// Open connections by origin; a user rarely talks to more than one.
-    conns: Vec<(Origin, SendRequest<Full<Bytes>>)>,
+    conns: Vec<Conn>,
     recorder: Recorder,
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
     /// demands one over HTTPS).
@@ -210,20 +210,26 @@ impl Client {
         }
     }
 
-    /// Sends one request on the connection to `origin`, reusing the open one when it is
-    /// still alive. A request that fails on a reused connection before any answer (the
-    /// server closed the idle keep-alive as we sent) is retried once on a new one, as
-    /// browsers do.
+    /// Sends one request on the connection to `origin` and reads the whole answer, reusing
+    /// the open connection when it is still alive. A request that fails on a reused
+    /// connection before any answer (the server closed the idle keep-alive as we sent) is
+    /// retried once on a new one, as browsers do.
     async fn send_once(
         &mut self,
         origin: &Origin,
         req: impl Fn() -> http::Request<Full<Bytes>>,
-    ) -> Result<http::Response<hyper::body::Incoming>, ClientError> {
+    ) -> Result<(http::response::Parts, Bytes), ClientError> {
         let mut retried = false;
         loop {
             let (i, reused) = self.connection(origin).await?;
-            match self.conns[i].1.send_request(req()).await {
-                Ok(resp) => return Ok(resp),
+            let conn = &mut self.conns[i];
+            let answer = conn::drive(&mut conn.driver, conn.sender.send_request(req())).await;
+            let (resp, alive) = match answer {
+                Ok(r) => (r, true),
+                Err((r, _)) => (r, false),
+            };
+            let resp = match resp {
+                Ok(r) => r,
                 Err(e) => {
                     self.conns.swap_remove(i);
                     if reused
@@ -235,19 +241,51 @@ impl Client {
                     }
                     return Err(ClientError::Io(e.to_string()));
                 }
+            };
+            let (parts, body) = resp.into_parts();
+            let read = match alive {
+                true => match conn::drive(&mut self.conns[i].driver, body.collect()).await {
+                    Ok(r) => r,
+                    Err((r, _)) => {
+                        self.conns[i].dead = true;
+                        r
+                    }
+                },
+                false => body.collect().await,
+            };
+            if !alive || self.conns[i].dead {
+                self.conns.swap_remove(i);
             }
+            let bytes = read.map_err(|e| ClientError::Io(e.to_string()))?.to_bytes();
+            return Ok((parts, bytes));
         }
     }
 
     async fn connection(&mut self, origin: &Origin) -> Result<(usize, bool), ClientError> {
-        if let Some(i) = self.conns.iter().position(|(o, _)| o == origin) {
-            if self.conns[i].1.ready().await.is_ok() {
+        let open = self.conns.iter().position(|c| &c.origin == origin);
+        if let Some(i) = open {
+            let c = &mut self.conns[i];
+            if let Ok(Ok(())) = conn::drive(&mut c.driver, c.sender.ready()).await {
                 return Ok((i, true));
             }
             self.conns.swap_remove(i);
         }
-        let sender = conn::connect(origin, &self.config.tls, self.config.timeout).await?;
-        self.conns.push((origin.clone(), sender));
+        let (sender, driver) = conn::connect(origin, &self.config.tls, self.config.timeout).await?;
+        self.conns.push(Conn {
+            origin: origin.clone(),
+            sender,
+            driver,
+            dead: false,
+        });
         Ok((self.conns.len() - 1, false))
     }
+}
+
+/// An open connection: its request handle and the driver polled while it is in use.
+struct Conn {
+    origin: Origin,
+    sender: SendRequest<Full<Bytes>>,
+    driver: conn::Driver,
+    /// The server closed it during the last exchange; dropped after reading the answer.
+    dead: bool,
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use url::Url;
 
 use super::conn::Origin;
@@ -169,7 +169,11 @@ impl<'c> RequestBuilder<'c> {
             Some(e) => Err(e),
             None => match tokio::time::timeout(timeout, self.exchange()).await {
                 Ok(r) => r,
-                Err(_) => Err(ClientError::Timeout),
+                Err(_) => {
+                    // The abandoned exchange would hold the connection: start afresh.
+                    self.client.close_connections();
+                    Err(ClientError::Timeout)
+                }
             },
         };
         let elapsed = started.elapsed() + std::mem::take(&mut self.client.start_lag);
@@ -241,7 +245,7 @@ impl<'c> RequestBuilder<'c> {
             let headers = self.request_headers(&url, &origin, &method);
             let target = request_target(&url);
             let (m, b) = (method.clone(), body.clone());
-            let resp = self
+            let (parts, bytes) = self
                 .client
                 .send_once(&origin, || {
                     let mut req = http::Request::new(Full::new(b.clone()));
@@ -253,12 +257,6 @@ impl<'c> RequestBuilder<'c> {
                     req
                 })
                 .await?;
-            let (parts, incoming) = resp.into_parts();
-            let bytes = incoming
-                .collect()
-                .await
-                .map_err(|e| ClientError::Io(e.to_string()))?
-                .to_bytes();
             self.client.store_cookies(&parts.headers, &url);
             let location = parts
                 .headers
