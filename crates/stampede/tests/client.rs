@@ -205,3 +205,11 @@ async fn a_late_arrivals_lag_counts_into_its_first_request_only() {
     let s = stats.snapshot().await;
     assert!(s.entries[&("first".to_owned(), "GET".to_owned())].min_ms() >= 500.0);
 }
+
+/// Plans hold the client in their user state and may borrow it across an `.await` from a
+/// `&self` method, so it must stay `Send + Sync`.
+#[test]
+fn the_client_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<stampede::Client>();
+}

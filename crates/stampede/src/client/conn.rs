@@ -79,7 +79,7 @@ pub(crate) fn tls_config(insecure: bool) -> Arc<rustls::ClientConfig> {
 /// that user waits for a response, never on a task of its own: a response then wakes its
 /// user directly, without a hop through another task (which, on a saturated core, costs a
 /// full trip through the run queue and shows up as latency).
-pub(crate) type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+pub(crate) type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + Sync>>;
 
 /// Opens a connection: its request handle and its driver.
 pub(crate) async fn connect(
@@ -109,7 +109,7 @@ pub(crate) async fn connect(
 
 async fn handshake<T>(io: T) -> Result<(SendRequest<Full<Bytes>>, Driver), ClientError>
 where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + Sync + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
