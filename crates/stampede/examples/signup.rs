@@ -76,7 +76,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = stampede::run(&cli, &signup(&cli.plan)).await;
+    let code = stampede::run_built(&cli, signup).await;
     if let Some(shop) = shop {
         shop.report();
     }

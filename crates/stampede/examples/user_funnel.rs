@@ -242,7 +242,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = stampede::run(&cli, &user_funnel(&cli.plan)).await;
+    // Built from the options, so a worker can rebuild it from its master's options.
+    let code = stampede::run_built(&cli, user_funnel).await;
     if let Some(shop) = shop {
         shop.report();
     }

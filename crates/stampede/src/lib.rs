@@ -52,7 +52,8 @@ pub use config::{Cli, NoOptions, Options};
 pub use headless::{Outcome, RunError};
 pub use plan::{Plan, SelectionError};
 pub use run::{
-    main, main_with, parse_args, run, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
+    main, main_with, parse_args, run, run_built, run_built_with_shutdown, run_with_shutdown,
+    try_parse_args, Usage, EXIT_USAGE,
 };
 pub use swarm::{MasterConfig, Swarm, SwarmConfig};
 pub use task::{AsyncUserFn, Task, TaskError, TaskFn, TaskFuture, TaskResult};

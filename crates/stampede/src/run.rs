@@ -6,6 +6,7 @@ use clap::{Args, CommandFactory, FromArgMatches};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{expand_config_file, Cli, NoOptions};
+use crate::distributed::Rebuild;
 use crate::headless::{run_headless, Outcome, RunError};
 use crate::plan::Plan;
 
@@ -27,13 +28,39 @@ pub fn try_parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result
         code: EXIT_USAGE,
         message: format!("error: {e}\n"),
     })?;
-    command
-        .try_get_matches_from(argv)
-        .and_then(|mut m| Cli::<P>::from_arg_matches_mut(&mut m))
-        .map_err(|e| Usage {
-            code: e.exit_code(),
-            message: e.render().to_string(),
-        })
+    let to_usage = |e: clap::Error| Usage {
+        code: e.exit_code(),
+        message: e.render().to_string(),
+    };
+    let mut matches = command.try_get_matches_from(argv).map_err(to_usage)?;
+    let plan_args = plan_args::<P>(&matches);
+    let mut cli = Cli::<P>::from_arg_matches_mut(&mut matches).map_err(to_usage)?;
+    cli.options.plan_args = plan_args;
+    Ok(cli)
+}
+
+/// The plan options that were set (on the command line, in the config file or the
+/// environment), as `--name=value` arguments.
+fn plan_args<P: Args>(m: &clap::ArgMatches) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in P::augment_args(clap::Command::new("plan")).get_arguments() {
+        let id = arg.get_id().as_str();
+        let set = matches!(
+            m.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        );
+        let (Some(long), true) = (arg.get_long(), set) else {
+            continue;
+        };
+        if arg.get_action().takes_values() {
+            for v in m.get_raw(id).into_iter().flatten() {
+                out.push(format!("--{long}={}", v.to_string_lossy()));
+            }
+        } else if matches!(arg.get_action(), clap::ArgAction::SetTrue) && m.get_flag(id) {
+            out.push(format!("--{long}"));
+        }
+    }
+    out
 }
 
 /// [`try_parse_args`], printing help or the error; `Err` holds the exit code.
@@ -48,13 +75,53 @@ pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli
     })
 }
 
-/// Runs a parsed command line; `shutdown` ends the run early as Ctrl-C does.
+/// Runs a parsed command line; `shutdown` ends the run early as Ctrl-C does. A worker runs
+/// this `plan` as it is; see [`run_built_with_shutdown`] to follow the master's plan options.
 pub async fn run_with_shutdown<P: Args>(
     cli: &Cli<P>,
     plan: &Plan,
     shutdown: CancellationToken,
 ) -> Result<Outcome, i32> {
-    let o = &cli.options;
+    run_inner(&cli.options, plan, None, shutdown).await
+}
+
+/// Like [`run_with_shutdown`], building the plan from its options with `build`; a worker
+/// rebuilds it from the plan options its master forwards.
+pub async fn run_built_with_shutdown<P: Args + 'static>(
+    cli: &Cli<P>,
+    build: impl Fn(&P) -> Plan + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Result<Outcome, i32> {
+    let plan = build(&cli.plan);
+    let rebuild: Rebuild = Box::new(move |args: &[String]| {
+        let argv = std::iter::once("plan".to_owned()).chain(args.iter().cloned());
+        let forwarded = try_parse_args::<P>(argv).map_err(|u| u.message.trim().to_owned())?;
+        Ok(build(&forwarded.plan))
+    });
+    run_inner(&cli.options, &plan, Some(&rebuild), shutdown).await
+}
+
+/// [`run_built_with_shutdown`] until done or Ctrl-C / SIGTERM; returns the exit code.
+pub async fn run_built<P: Args + 'static>(
+    cli: &Cli<P>,
+    build: impl Fn(&P) -> Plan + Send + Sync + 'static,
+) -> ExitCode {
+    init_logging(&cli.options.loglevel, cli.options.logfile.as_deref());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let code = match run_built_with_shutdown(cli, build, shutdown).await {
+        Ok(outcome) => outcome.exit_code,
+        Err(code) => code,
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+async fn run_inner(
+    o: &crate::config::Options,
+    plan: &Plan,
+    rebuild: Option<&Rebuild>,
+    shutdown: CancellationToken,
+) -> Result<Outcome, i32> {
     let selection = match plan.select(&o.user_types, &o.tags, &o.exclude_tags) {
         Ok(s) => s,
         Err(e) => {
@@ -78,7 +145,7 @@ pub async fn run_with_shutdown<P: Args>(
     }
 
     let result = if o.worker {
-        crate::distributed::run_worker(o, plan, shutdown).await
+        crate::distributed::run_worker(o, plan, rebuild, shutdown).await
     } else if o.headless {
         let Some(host) = o.host.clone() else {
             eprintln!(
@@ -117,21 +184,22 @@ pub async fn run<P: Args>(cli: &Cli<P>, plan: &Plan) -> ExitCode {
 
 /// The whole `main` of a plan without options of its own.
 pub fn main(plan: Plan) -> ExitCode {
-    main_with::<NoOptions>(|_| plan)
+    main_with::<NoOptions>(move |_| plan.clone())
 }
 
 /// The whole `main` of a plan with options `P`, built once they are parsed.
-pub fn main_with<P: Args>(build: impl FnOnce(&P) -> Plan) -> ExitCode {
+pub fn main_with<P: Args + 'static>(
+    build: impl Fn(&P) -> Plan + Send + Sync + 'static,
+) -> ExitCode {
     let cli = match parse_args::<P>(std::env::args()) {
         Ok(c) => c,
         Err(code) => return ExitCode::from(code as u8),
     };
-    let plan = build(&cli.plan);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    rt.block_on(run(&cli, &plan))
+    rt.block_on(run_built(&cli, build))
 }
 
 async fn cancel_on_signal(token: CancellationToken) {

@@ -87,6 +87,8 @@ impl MasterConfig {
             ("tags".into(), list(&o.tags)),
             ("exclude_tags".into(), list(&o.exclude_tags)),
             ("expect_workers".into(), Value::from(o.expect_workers)),
+            // The plan's own options, for Stampede workers to build the same plan.
+            ("stampede_plan_args".into(), list(&o.plan_args)),
         ]);
         Self {
             bind: format!(

@@ -505,3 +505,83 @@ async fn the_ui_of_a_master_lists_its_workers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[derive(clap::Args, Clone, Debug)]
+struct PathOption {
+    /// Where the walkers go.
+    #[arg(long, default_value = "/")]
+    target_path: String,
+}
+
+struct Walker {
+    client: Client,
+    path: String,
+}
+
+impl Walker {
+    async fn walk(&mut self) -> TaskResult {
+        let path = self.path.clone();
+        self.client.get(&path).send().await?;
+        Ok(())
+    }
+}
+
+fn path_plan(o: &PathOption) -> Plan {
+    let path = o.target_path.clone();
+    Plan::new().user_type(
+        UserType::new("Walker", move |ctx| Walker {
+            client: ctx.client(),
+            path: path.clone(),
+        })
+        .wait_time(constant(0.05))
+        .task(task!(Walker::walk)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_options_travel_from_the_master_to_its_workers() {
+    let srv = common::start().await;
+    let port = free_port().to_string();
+    let master = stampede::try_parse_args::<PathOption>(
+        [
+            "plan",
+            "--master",
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "50",
+            "-t",
+            "2s",
+            "--expect-workers",
+            "1",
+            "--only-summary",
+            "--target-path",
+            "/landing",
+            "--master-bind-port",
+            &port,
+            "-H",
+            srv.url().as_str(),
+        ]
+        .map(String::from),
+    )
+    .unwrap();
+    assert_eq!(master.options.plan_args, vec!["--target-path=/landing"]);
+    // The worker is started without the option: it must take the master's.
+    let worker = stampede::try_parse_args::<PathOption>(
+        ["plan", "--worker", "--master-port", &port, "--only-summary"].map(String::from),
+    )
+    .unwrap();
+    let token = stampede::CancellationToken::new();
+    let (m, w) = tokio::join!(
+        stampede::run_built_with_shutdown(&master, path_plan, token.clone()),
+        stampede::run_built_with_shutdown(&worker, path_plan, token.clone()),
+    );
+    assert_eq!(m.unwrap().exit_code, 0);
+    assert_eq!(w.unwrap().exit_code, 0);
+    assert!(
+        srv.hits.get("/landing") > 5,
+        "the worker used the master's --target-path"
+    );
+    assert_eq!(srv.hits.get("/"), 0, "and not its own default");
+}

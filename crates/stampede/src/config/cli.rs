@@ -177,6 +177,11 @@ pub struct Options {
     #[arg(long, value_parser = parse_web_auth, env = "STAMPEDE_WEB_AUTH", help_heading = "Web UI")]
     pub web_auth: Option<WebAuth>,
 
+    /// The plan's own options as given (`--think-scale=0`), which a master forwards to its
+    /// workers so they build the same plan.
+    #[arg(skip)]
+    pub plan_args: Vec<String>,
+
     /// Run as the master of distributed workers.
     #[arg(
         long,

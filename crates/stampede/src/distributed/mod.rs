@@ -10,7 +10,7 @@ pub use master::WorkerInfo;
 pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, MAX_FRAME};
 pub use wire::{parse_stats, stats_payload};
-pub(crate) use worker::run_worker;
+pub(crate) use worker::{run_worker, Rebuild};
 
 /// `<hostname>_<32 hex>`, the node id Locust masters expect (they group by the hostname).
 pub fn node_id() -> String {

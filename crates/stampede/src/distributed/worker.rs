@@ -31,6 +31,9 @@ const GIVE_UP: Duration = Duration::from_secs(60);
 /// At most this many `exception` messages per report, so a failing task cannot flood.
 const MAX_EXCEPTION_MESSAGES: u64 = 100;
 
+/// Builds the plan anew from forwarded plan options (`--think-scale=0`).
+pub(crate) type Rebuild = Box<dyn Fn(&[String]) -> Result<Plan, String> + Send + Sync>;
+
 struct Connection {
     send: zeromq::DealerSendHalf,
     inbox: mpsc::Receiver<Result<Message, String>>,
@@ -85,7 +88,10 @@ async fn connect(endpoint: &str, node: &str) -> Result<Connection, String> {
 
 struct Worker<'a> {
     opts: &'a Options,
-    plan: &'a Plan,
+    /// The plan, rebuilt when the master forwards other plan options.
+    plan: Plan,
+    rebuild: Option<&'a Rebuild>,
+    plan_args: Vec<String>,
     node: String,
     endpoint: String,
     conn: Option<Connection>,
@@ -104,11 +110,14 @@ struct Worker<'a> {
 pub(crate) async fn run_worker(
     opts: &Options,
     plan: &Plan,
+    rebuild: Option<&Rebuild>,
     shutdown: CancellationToken,
 ) -> Result<Outcome, RunError> {
     let mut w = Worker {
         opts,
-        plan,
+        plan: plan.clone(),
+        rebuild,
+        plan_args: opts.plan_args.clone(),
         node: node_id(),
         endpoint: format!("tcp://{}:{}", opts.master_host, opts.master_port),
         conn: None,
@@ -189,9 +198,10 @@ pub(crate) async fn run_worker(
         .unwrap_or_else(|| "http://unknown/".parse().expect("a valid URL"));
     let peak = match &w.swarm {
         Some(s) => s.users_by_type(w.peak_users),
-        None => vec![0; plan.user_types().len()],
+        None => vec![0; w.plan.user_types().len()],
     };
-    finish_run(opts, plan, w.total, &host, &peak)
+    let plan = w.plan.clone();
+    finish_run(opts, &plan, w.total, &host, &peak)
 }
 
 impl Worker<'_> {
@@ -264,6 +274,29 @@ impl Worker<'_> {
             tracing::error!("the master sent no usable host and this worker has no --host");
             return;
         };
+        let forwarded: Option<Vec<String>> = get(data, "parsed_options")
+            .and_then(|p| get(p, "stampede_plan_args"))
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            });
+        if let (Some(args), Some(rebuild)) = (forwarded, self.rebuild) {
+            if args != self.plan_args && !matches!(self.state, "spawning" | "running") {
+                match rebuild(&args) {
+                    Ok(plan) => {
+                        eprintln!("Using the master's plan options: {}", args.join(" "));
+                        self.plan = plan;
+                        self.plan_args = args;
+                        self.swarm = None;
+                    }
+                    Err(e) => {
+                        tracing::error!("the master's plan options do not fit this plan: {e}")
+                    }
+                }
+            }
+        }
         let types = self.plan.user_types();
         let mut counts = vec![0u64; types.len()];
         if let Some(classes) = get(data, "user_classes_count").and_then(|v| v.as_map()) {
