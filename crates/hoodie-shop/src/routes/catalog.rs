@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::{
-    finish, found, is_ajax, json as json_resp, not_found, page, posted, redirect, slug_id,
+    finish, found, is_ajax, json as json_resp, not_found, page, posted, redirect, render, slug_id,
     user_email, visit, HandlerResult, Shop,
 };
 use crate::address::FieldErrors;
@@ -77,7 +77,7 @@ pub async fn product(
     headers: HeaderMap,
     Path(sid): Path<String>,
 ) -> HandlerResult {
-    let mut v = visit(&shop, &headers);
+    let v = visit(&shop, &headers);
     let Some((slug, id)) = slug_id(&sid) else {
         return Ok(not_found());
     };
@@ -91,15 +91,9 @@ pub async fn product(
         ));
     }
     let variants = shop.db.variants(p.id)?;
-    let user = user_email(&shop, &v)?;
-    let body = pages::product(
-        user.as_deref(),
-        &p,
-        &variants,
-        &v.csrf_token(),
-        &FieldErrors::new(),
-    );
-    Ok(finish(&shop, v, page(StatusCode::OK, body)))
+    render(&shop, v, |user, csrf| {
+        pages::product(user, &p, &variants, csrf, &FieldErrors::new())
+    })
 }
 
 pub async fn add_to_cart_get(Path(sid): Path<String>) -> HandlerResult {
@@ -190,9 +184,9 @@ pub async fn add_to_cart(
             ));
         }
         let variants = shop.db.variants(p.id)?;
-        let user = user_email(&shop, &v)?;
-        let body = pages::product(user.as_deref(), &p, &variants, &v.csrf_token(), &errors);
-        return Ok(finish(&shop, v, page(StatusCode::OK, body)));
+        return render(&shop, v, |user, csrf| {
+            pages::product(user, &p, &variants, csrf, &errors)
+        });
     }
     let quantity: i64 = form.get("quantity").trim().parse().unwrap_or(1);
     let owner = v
@@ -214,9 +208,7 @@ pub async fn cart(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResult
         Some(owner) => shop.db.cart_lines(&owner)?,
         None => Vec::new(),
     };
-    let user = user_email(&shop, &v)?;
-    let body = pages::cart(user.as_deref(), &lines, &v.csrf_token());
-    Ok(finish(&shop, v, page(StatusCode::OK, body)))
+    render(&shop, v, |user, csrf| pages::cart(user, &lines, csrf))
 }
 
 /// Ajax quantity update: `quantity` 0..50 (0 removes the line); answers the new total.

@@ -175,6 +175,22 @@ pub(crate) fn slug_id(s: &str) -> Option<(&str, i64)> {
     Some((slug, id.parse().ok().filter(|i| *i > 0)?))
 }
 
+/// Renders a form page and finishes the visit: `body` gets the signed-in visitor's email and
+/// a fresh CSRF token.
+pub(crate) fn render(
+    shop: &Shop,
+    mut v: Visit,
+    body: impl FnOnce(Option<&str>, &str) -> String,
+) -> HandlerResult {
+    let user = user_email(shop, &v)?;
+    let token = v.csrf_token();
+    Ok(finish(
+        shop,
+        v,
+        page(StatusCode::OK, body(user.as_deref(), &token)),
+    ))
+}
+
 /// The signed-in visitor's email, for the page header.
 pub(crate) fn user_email(shop: &Shop, v: &Visit) -> Result<Option<String>, AppError> {
     match v.user_id() {

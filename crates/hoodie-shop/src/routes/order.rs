@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
 use super::{
-    finish, found, not_found, page, posted, user_email, visit, AppError, HandlerResult, Shop,
+    finish, found, not_found, page, posted, render, user_email, visit, AppError, HandlerResult,
+    Shop,
 };
 use crate::address::FieldErrors;
 use crate::db::Order;
@@ -44,16 +45,16 @@ pub async fn payment_page(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> HandlerResult {
-    let mut v = visit(&shop, &headers);
+    let v = visit(&shop, &headers);
     let Some(o) = own_order(&shop, &v, &token)? else {
         return Ok(not_found());
     };
     if o.paid {
         return Ok(finish(&shop, v, found(&format!("/order/{token}/"))));
     }
-    let user = user_email(&shop, &v)?;
-    let body = pages::payment_choice(user.as_deref(), &o, &v.csrf_token(), &FieldErrors::new());
-    Ok(finish(&shop, v, page(StatusCode::OK, body)))
+    render(&shop, v, |user, csrf| {
+        pages::payment_choice(user, &o, csrf, &FieldErrors::new())
+    })
 }
 
 pub async fn payment(
@@ -62,7 +63,7 @@ pub async fn payment(
     Path(token): Path<String>,
     body: Bytes,
 ) -> HandlerResult {
-    let mut v = visit(&shop, &headers);
+    let v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
         Err(forbidden) => return Ok(forbidden.into_response()),
@@ -82,9 +83,9 @@ pub async fn payment(
         vec!["Select a valid choice.".to_owned()],
     )]
     .into();
-    let user = user_email(&shop, &v)?;
-    let body = pages::payment_choice(user.as_deref(), &o, &v.csrf_token(), &errors);
-    Ok(finish(&shop, v, page(StatusCode::OK, body)))
+    render(&shop, v, |user, csrf| {
+        pages::payment_choice(user, &o, csrf, &errors)
+    })
 }
 
 pub async fn gateway_page(
@@ -92,13 +93,13 @@ pub async fn gateway_page(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> HandlerResult {
-    let mut v = visit(&shop, &headers);
+    let v = visit(&shop, &headers);
     let Some(o) = own_order(&shop, &v, &token)? else {
         return Ok(not_found());
     };
-    let user = user_email(&shop, &v)?;
-    let body = pages::payment_gateway(user.as_deref(), &o, &v.csrf_token(), &FieldErrors::new());
-    Ok(finish(&shop, v, page(StatusCode::OK, body)))
+    render(&shop, v, |user, csrf| {
+        pages::payment_gateway(user, &o, csrf, &FieldErrors::new())
+    })
 }
 
 /// The dummy gateway: `status=confirmed` pays the order; other known statuses leave it
@@ -109,7 +110,7 @@ pub async fn gateway(
     Path(token): Path<String>,
     body: Bytes,
 ) -> HandlerResult {
-    let mut v = visit(&shop, &headers);
+    let v = visit(&shop, &headers);
     let form = match posted(&v, &headers, &body) {
         Ok(f) => f,
         Err(forbidden) => return Ok(forbidden.into_response()),
@@ -132,9 +133,9 @@ pub async fn gateway(
                 "Select a valid choice. That choice is not one of the available choices."
             };
             let errors: FieldErrors = [("status".to_owned(), vec![msg.to_owned()])].into();
-            let user = user_email(&shop, &v)?;
-            let body = pages::payment_gateway(user.as_deref(), &o, &v.csrf_token(), &errors);
-            Ok(finish(&shop, v, page(StatusCode::OK, body)))
+            render(&shop, v, |user, csrf| {
+                pages::payment_gateway(user, &o, csrf, &errors)
+            })
         }
     }
 }
