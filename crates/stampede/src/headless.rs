@@ -143,10 +143,7 @@ pub(crate) async fn run_headless(
             break;
         }
     }
-    // A master ends with `quit` alone, as Locust's does (see the master's `quit`).
-    if !opts.master {
-        runner.stop().await;
-    }
+    // `quit` stops the users; a master ends with it alone, as Locust's does.
     runner.quit().await;
     for hook in &plan.on_test_stop {
         hook().await;

@@ -176,12 +176,27 @@ async fn html_helpers_find_tokens_links_and_json() {
 async fn keep_alive_reuses_one_connection_per_user() {
     let srv = common::start().await;
     let (mut c, _stats) = common::client(srv.url());
-    let first = c.get("/echo-headers").send().await.unwrap().text();
-    assert!(first.contains("\"host\""), "{first}");
+    let first = c.get("/peer").send().await.unwrap().text();
     for _ in 0..20 {
-        c.get("/").send().await.unwrap();
+        assert_eq!(
+            c.get("/peer").send().await.unwrap().text(),
+            first,
+            "a request opened a new connection"
+        );
     }
-    assert_eq!(srv.hits.get("/"), 20);
+    // Another user has its own connection; closing connections opens a new one.
+    let (mut other, _s) = common::client(srv.url());
+    assert_ne!(other.get("/peer").send().await.unwrap().text(), first);
+    c.close_connections();
+    assert_ne!(c.get("/peer").send().await.unwrap().text(), first);
+    // The Host header is sent on every request.
+    assert!(c
+        .get("/echo-headers")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .contains("\"host\""));
 }
 
 #[tokio::test]

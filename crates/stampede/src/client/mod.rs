@@ -84,7 +84,7 @@ pub struct ClientConfig {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     /// Applies to each request, redirects included; Locust's FastHttpUser also uses 60 s.
     pub timeout: Duration,
-    pub user_agent: String,
+    pub user_agent: http::HeaderValue,
     /// Log every request and response (the single-user debugging mode).
     pub verbose: bool,
     pub listeners: Vec<RequestListener>,
@@ -95,7 +95,10 @@ impl ClientConfig {
         Self {
             tls: conn::tls_config(insecure),
             timeout: Duration::from_secs(60),
-            user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: http::HeaderValue::from_static(concat!(
+                "stampede/",
+                env!("CARGO_PKG_VERSION")
+            )),
             verbose: false,
             listeners: Vec::new(),
         }

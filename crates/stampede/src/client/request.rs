@@ -302,9 +302,7 @@ impl<'c> RequestBuilder<'c> {
         if let Ok(v) = HeaderValue::from_str(&host) {
             h.insert(header::HOST, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&self.client.config.user_agent) {
-            h.insert(header::USER_AGENT, v);
-        }
+        h.insert(header::USER_AGENT, self.client.config.user_agent.clone());
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         if let Some(v) = self
             .client
@@ -314,7 +312,11 @@ impl<'c> RequestBuilder<'c> {
             h.insert(header::COOKIE, v);
         }
         if let Some(prev) = &self.client.last_url {
-            if prev.origin() == url.origin() {
+            // Same origin, compared in place (`Url::origin` allocates).
+            if prev.scheme() == url.scheme()
+                && prev.host_str() == url.host_str()
+                && prev.port_or_known_default() == url.port_or_known_default()
+            {
                 if let Ok(v) = HeaderValue::from_str(prev.as_str()) {
                     h.insert(header::REFERER, v);
                 }

@@ -396,7 +396,7 @@ impl Master {
     }
 
     fn on_stats(&mut self, id: &str, data: &Value) {
-        match wire::parse_stats(data, id) {
+        match wire::parse_stats(data) {
             Ok((delta, classes)) => {
                 self.setup.stats.merge(delta);
                 if let Some(w) = self.workers.get_mut(id) {

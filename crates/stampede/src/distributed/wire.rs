@@ -213,7 +213,7 @@ fn parse_entry(v: &Value, exact: bool) -> Result<EndpointStats, String> {
 
 /// A worker's `stats` data as a delta to merge, and its users per class. Entries from a
 /// Stampede worker carry exact histograms, which replace the bucketed ones.
-pub fn parse_stats(data: &Value, node: &str) -> Result<(StatsState, Vec<(String, u64)>), String> {
+pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), String> {
     let mut d = StatsState::new(crate::stats::unix_now(), false);
     let entries = get(data, "stats")
         .and_then(|s| s.as_array())
@@ -276,7 +276,7 @@ pub fn parse_stats(data: &Value, node: &str) -> Result<(StatsState, Vec<(String,
             );
         }
     }
-    let _ = node;
+
     let classes = get(data, "user_classes_count")
         .and_then(|c| c.as_map())
         .map(|m| {
@@ -309,7 +309,7 @@ mod parse_tests {
             );
         }
         let payload = stats_payload(&s, &[("T".into(), 2)], true);
-        let (back, classes) = parse_stats(&payload, "w").unwrap();
+        let (back, classes) = parse_stats(&payload).unwrap();
         let (a, b) = (
             &s.entries[&("/a".into(), "GET".into())],
             &back.entries[&("/a".into(), "GET".into())],
@@ -327,7 +327,7 @@ mod parse_tests {
         assert_eq!(back.errors.values().next().unwrap().occurrences, 10);
         assert_eq!(classes, vec![("T".to_owned(), 2)]);
         // Without the extension (a Locust worker), Locust's buckets stand in.
-        let (bucketed, _) = parse_stats(&stats_payload(&s, &[], false), "w").unwrap();
+        let (bucketed, _) = parse_stats(&stats_payload(&s, &[], false)).unwrap();
         assert_eq!(
             bucketed.entries[&("/a".into(), "GET".into())].num_requests,
             500

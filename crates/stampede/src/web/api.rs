@@ -39,27 +39,11 @@ impl Ui {
     }
 
     async fn summary(&self) -> Option<Summary> {
-        let stats = self
-            .control
-            .test()?
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .swarm
-            .stats
-            .clone();
-        Some(stats.summary().await)
+        Some(self.control.stats()?.summary().await)
     }
 
     async fn snapshot(&self) -> Option<StatsState> {
-        let stats = self
-            .control
-            .test()?
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .swarm
-            .stats
-            .clone();
-        Some(stats.snapshot().await)
+        Some(self.control.stats()?.snapshot().await)
     }
 }
 
@@ -199,12 +183,8 @@ pub async fn stop(State(ui): Shared) -> Json<Value> {
 }
 
 pub async fn reset(State(ui): Shared) -> &'static str {
-    if let Some(test) = ui.control.test() {
-        test.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .swarm
-            .stats
-            .reset();
+    if let Some(stats) = ui.control.stats() {
+        stats.reset();
     }
     ui.forget_cache();
     "ok"
@@ -291,15 +271,9 @@ fn workers(ui: &Ui) -> Value {
 /// `GET /stats/history?since=UNIX_TIME`: one point a second, for the charts.
 pub async fn history(State(ui): Shared, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     let since: f64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    let Some(test) = ui.control.test() else {
+    let Some(stats) = ui.control.stats() else {
         return Json(json!([]));
     };
-    let stats = test
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .swarm
-        .stats
-        .clone();
     let points = stats.history_since(since).await;
     Json(Value::Array(points.iter().map(history_point).collect()))
 }

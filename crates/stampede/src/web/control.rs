@@ -84,6 +84,17 @@ impl Control {
         self.test.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The statistics of the current or last test.
+    pub fn stats(&self) -> Option<crate::stats::StatsHandle> {
+        self.test().map(|t| {
+            t.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .swarm
+                .stats
+                .clone()
+        })
+    }
+
     pub fn status(&self) -> Option<RunnerStatus> {
         self.test().map(|t| {
             t.lock()

@@ -72,6 +72,8 @@ pub async fn start() -> TestServer {
         )
         .route("/deep/echo-cookie", get(|h: HeaderMap| async move { header(&h, "cookie") }))
         .route("/echo-headers", any(|h: HeaderMap| async move { format!("{h:?}") }))
+        // The client's port: the same port on two requests means one connection.
+        .route("/peer", get(|axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move { peer.port().to_string() }))
         .route("/slow", get(|Query(s): Query<Slow>| async move {
             tokio::time::sleep(Duration::from_millis(s.ms)).await;
             "slow"
@@ -90,7 +92,14 @@ pub async fn start() -> TestServer {
         .with_state(hits.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
     TestServer { addr, hits }
 }
 
