@@ -38,6 +38,7 @@ fn report() -> rmpv::Value {
                     content_length: 512,
                     error: None,
                     at: 1000.0 + (i % 3) as f64,
+                    hops: 1,
                 },
                 "sim",
             );

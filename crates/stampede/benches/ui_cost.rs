@@ -64,7 +64,12 @@ async fn pollers(ui: String) {
         let ui = ui.clone();
         tasks.push(tokio::spawn(async move {
             let counts = Arc::new(stampede::stats::UserCounts::new(vec![]));
-            let stats = stampede::stats::spawn_aggregator(counts, "poller".into(), false);
+            let stats = stampede::stats::spawn_aggregator(
+                counts,
+                "poller".into(),
+                false,
+                Default::default(),
+            );
             let mut c = Client::new(
                 ui.parse().unwrap(),
                 stampede::ClientConfig::new(false),

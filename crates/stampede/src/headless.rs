@@ -44,14 +44,7 @@ pub(crate) async fn run_headless(
     host: Url,
     shutdown: CancellationToken,
 ) -> Result<Outcome, RunError> {
-    let mut cfg = SwarmConfig::new(host.clone());
-    cfg.stop_timeout = opts.stop_timeout;
-    cfg.insecure = opts.insecure;
-    cfg.verbose = opts.single_user;
-    cfg.full_history = opts.csv_full_history;
-    cfg.user_types = opts.user_types.clone();
-    cfg.tags = opts.tags.clone();
-    cfg.exclude_tags = opts.exclude_tags.clone();
+    let cfg = SwarmConfig::from_options(host.clone(), opts);
     let swarm = if opts.master {
         plan.master_swarm(cfg, MasterConfig::from_options(opts))
             .await
@@ -188,11 +181,13 @@ pub(crate) fn finish_run(
     })
 }
 
-/// 3 for a broken threshold, the error code for failures or exceptions, else 0.
+/// 3 for a broken threshold, the error code for failures or exceptions, or for a run whose
+/// requests were sent and none answered; else 0.
 pub(crate) fn exit_code(stats: &StatsState, verdicts: &[Verdict], on_error: i32) -> i32 {
+    let none_answered = stats.total.num_requests == 0 && stats.total.num_unanswered > 0;
     if verdicts.iter().any(|v| !v.passed) {
         3
-    } else if stats.total.num_failures > 0 || !stats.exceptions.is_empty() {
+    } else if stats.total.num_failures > 0 || !stats.exceptions.is_empty() || none_answered {
         on_error
     } else {
         0
@@ -221,10 +216,7 @@ fn write_reports(
     }
     if let Some(path) = &opts.json_file {
         let path = format!("{}.json", path.display());
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default(),
-        )?;
+        write_json(std::path::Path::new(&path), &json::locust_json(stats))?;
         eprintln!("Wrote {path}");
     }
     if opts.report_json.is_some() || opts.html.is_some() {
@@ -240,10 +232,7 @@ fn write_reports(
         };
         let report = json::report_json(stats, &ctx);
         if let Some(path) = &opts.report_json {
-            std::fs::write(
-                path,
-                serde_json::to_string_pretty(&report).unwrap_or_default(),
-            )?;
+            write_json(path, &report)?;
             eprintln!("Wrote {}", path.display());
         }
         if let Some(path) = &opts.html {
@@ -252,6 +241,14 @@ fn write_reports(
         }
     }
     Ok(())
+}
+
+/// Streams `value` into `path`, never holding the whole text in memory.
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.flush()
 }
 
 fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> String {

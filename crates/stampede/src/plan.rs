@@ -32,6 +32,9 @@ pub enum SelectionError {
     UnknownTag { name: String, known: String },
     #[error("no tasks are left to run after the tag filters")]
     NothingToRun,
+    /// A setting that can only be checked when the run starts (a `--ca-cert` file).
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The user types and tasks that take part in a run.

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::client::ClientConfig;
+use crate::client::{ClientConfig, Resolve};
 use crate::distributed::WorkerInfo;
 use crate::plan::{Plan, Selection, SelectionError};
 use crate::runner::{spawn_runner, Dispatch, RunnerHandle, RunnerSetup};
-use crate::stats::{spawn_aggregator, StatsHandle, UserCounts};
+use crate::stats::{spawn_aggregator, Limits, StatsHandle, UserCounts};
 
 /// How to run a plan, beyond its own declarations.
 #[derive(Clone, Debug)]
@@ -30,6 +30,42 @@ pub struct SwarmConfig {
     pub exclude_tags: Vec<String>,
     /// The name of this process in the exceptions table.
     pub node: String,
+    pub net: NetConfig,
+    pub limits: Limits,
+}
+
+/// How users' clients reach the target: timeouts, TLS trust, pinned names, body cap.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_body: usize,
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub resolve: Vec<Resolve>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body: crate::client::DEFAULT_MAX_BODY,
+            ca_cert: None,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+impl NetConfig {
+    /// The clients' shared settings; fails only on an unusable `--ca-cert` file.
+    pub fn client_config(&self, insecure: bool) -> Result<ClientConfig, String> {
+        let mut c = ClientConfig::with_tls(insecure, self.ca_cert.as_deref())?;
+        c.connect_timeout = self.connect_timeout;
+        c.request_timeout = self.request_timeout;
+        c.max_body = self.max_body;
+        c.resolve = self.resolve.clone().into();
+        Ok(c)
+    }
 }
 
 impl SwarmConfig {
@@ -44,7 +80,34 @@ impl SwarmConfig {
             tags: Vec::new(),
             exclude_tags: Vec::new(),
             node: hostname(),
+            net: NetConfig::default(),
+            limits: Limits::default(),
         }
+    }
+
+    /// Everything the command line says about running users, in one place for every mode
+    /// (headless, web UI, master, worker); each then overrides what it decides itself.
+    pub fn from_options(host: Url, o: &crate::config::Options) -> Self {
+        let mut cfg = Self::new(host);
+        cfg.stop_timeout = o.stop_timeout;
+        cfg.insecure = o.insecure;
+        cfg.verbose = o.single_user;
+        cfg.full_history = o.csv_full_history;
+        cfg.user_types = o.user_types.clone();
+        cfg.tags = o.tags.clone();
+        cfg.exclude_tags = o.exclude_tags.clone();
+        cfg.net = NetConfig {
+            connect_timeout: o.connect_timeout,
+            request_timeout: o.request_timeout,
+            max_body: o.max_body,
+            ca_cert: o.ca_cert.clone(),
+            resolve: o.resolve.clone(),
+        };
+        cfg.limits = Limits {
+            max_names: o.max_names,
+            max_failure_keys: o.max_failure_keys,
+        };
+        cfg
     }
 }
 
@@ -123,14 +186,17 @@ impl Swarm {
 impl Plan {
     /// Starts the runner and statistics actors for this plan on the current tokio runtime.
     pub fn swarm(&self, cfg: SwarmConfig) -> Result<Swarm, SelectionError> {
+        let mut client_config = cfg
+            .net
+            .client_config(cfg.insecure)
+            .map_err(SelectionError::Config)?;
         let selection: Selection = self.select(&cfg.user_types, &cfg.tags, &cfg.exclude_tags)?;
         let infos = self.user_types();
         let counts = Arc::new(UserCounts::new(
             infos.iter().map(|t| t.name.clone()).collect(),
         ));
-        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history);
+        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
         let dispatch = Dispatch::new(&infos, &selection.active);
-        let mut client_config = ClientConfig::new(cfg.insecure);
         client_config.verbose = cfg.verbose;
         client_config.listeners = self.on_request.clone();
         let runner = spawn_runner(RunnerSetup {
@@ -170,7 +236,7 @@ impl Plan {
         let counts = Arc::new(UserCounts::new(
             infos.iter().map(|t| t.name.clone()).collect(),
         ));
-        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history);
+        let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
         let dispatch = Dispatch::new(&infos, &selection.active);
         let (runner, workers) = crate::distributed::spawn_master(crate::distributed::MasterSetup {
             bind: master.bind,

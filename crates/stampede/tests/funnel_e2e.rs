@@ -1,26 +1,13 @@
 //! The workshop's user funnel, run as the README runs it (the example binary, headless,
 //! against the embedded Hoodie Shop), checked against the shop's own database.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-use serde_json::Value;
+use common::example;
 
-/// `target/<profile>/examples/<name>`, which `cargo test` builds next to the test binaries.
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing; cargo test builds the examples",
-        path.display()
-    );
-    path
-}
+use serde_json::Value;
 
 struct Run {
     report: Value,

@@ -1,21 +1,33 @@
 //! Connections: one keep-alive HTTP/1.1 connection per origin per user, like a browser tab
 //! that never opens a second socket. Built on hyper's connection API so there is no pool,
 //! no lock and no cross-thread hop between a user and its socket.
+//!
+//! A kept-alive connection is only reused after it has been polled once, without waiting:
+//! a close the server already sent (nginx's `keepalive_timeout`, uvicorn's and Node's 5 s,
+//! a server that closes after every answer) is seen then, and the request goes out on a
+//! new connection instead of into a dead socket.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use url::Url;
 
-use super::ClientError;
+use super::error::{hyper_detail, tls_detail, ClientError, Phase};
+use super::io::{Counted, IoCounters};
+use super::ClientConfig;
 
 /// Scheme, host and port: what a connection is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,138 +63,330 @@ impl Origin {
             port,
         })
     }
+
+    /// `host:port`, for messages.
+    pub fn target(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
 }
 
-/// TLS settings shared by every user: built once, because building a root store per user
-/// would cost more than the users themselves.
-pub(crate) fn tls_config(insecure: bool) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions");
-    let mut config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
-    } else {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
+/// `--resolve HOST:PORT:ADDR`: connect to `addr` whenever `host:port` is asked for, as curl
+/// does; no DNS lookup is made for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addr: IpAddr,
+}
+
+impl FromStr for Resolve {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not HOST:PORT:ADDR (shop.example:443:127.0.0.1)");
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let port = port
+            .parse()
+            .map_err(|_| format!("'{port}' in '{s}' is not a port"))?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        let addr = addr
+            .parse()
+            .map_err(|_| format!("'{addr}' in '{s}' is not an IP address"))?;
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+            addr,
+        })
+    }
 }
 
 /// The future that runs a connection's I/O. It is polled inside the user's own task while
 /// that user waits for a response, never on a task of its own: a response then wakes its
 /// user directly, without a hop through another task (which, on a saturated core, costs a
 /// full trip through the run queue and shows up as latency).
-pub(crate) type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + Sync>>;
+type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + Sync>>;
 
-/// Opens a connection: its request handle and its driver.
-pub(crate) async fn connect(
-    origin: &Origin,
-    tls: &Arc<rustls::ClientConfig>,
-    timeout: Duration,
-) -> Result<(SendRequest<Full<Bytes>>, Driver), ClientError> {
-    let addr = (origin.host.as_str(), origin.port);
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| ClientError::Timeout)?
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    if origin.tls {
-        let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
-            ClientError::Connect(format!("bad TLS server name {}: {e}", origin.host))
-        })?;
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
-            .connect(name, tcp)
+/// How long before a server's announced `Keep-Alive: timeout` the connection is given up:
+/// a request sent just as the server closes would be lost in the race.
+const KEEP_ALIVE_MARGIN: Duration = Duration::from_millis(500);
+
+/// An open connection.
+pub(crate) struct Conn {
+    pub origin: Arc<Origin>,
+    sender: SendRequest<Full<Bytes>>,
+    /// `None` once it has ended: dropping it settles whatever still waits on it.
+    driver: Option<Driver>,
+    pub io: Arc<IoCounters>,
+    idle_since: Instant,
+    /// The server's `Keep-Alive: timeout=N`.
+    keep_alive: Option<Duration>,
+    /// The server said `Connection: close`.
+    closing: bool,
+}
+
+/// A response body as far as a plan may read it.
+pub(crate) struct Body {
+    pub kept: Bytes,
+    /// Every body byte that arrived, kept or not.
+    pub total: u64,
+}
+
+impl Conn {
+    /// Opens a connection to `origin`: DNS (or `--resolve`), TCP, then TLS for https, all
+    /// within the connect timeout. `phase` follows along for the caller's own timeout.
+    pub async fn open(
+        origin: Arc<Origin>,
+        cfg: &ClientConfig,
+        phase: &mut Phase,
+    ) -> Result<Conn, ClientError> {
+        let limit = cfg.connect_timeout;
+        let timed_out = |phase| ClientError::Timeout {
+            phase,
+            after: limit,
+            target: origin.target(),
+        };
+        let deadline = Instant::now() + limit;
+        *phase = Phase::Dns;
+        let addrs = tokio::time::timeout_at(deadline, resolve(&origin, cfg))
             .await
-            .map_err(|e| ClientError::Connect(format!("TLS handshake failed: {e}")))?;
-        handshake(TokioIo::new(stream)).await
-    } else {
-        handshake(TokioIo::new(tcp)).await
+            .map_err(|_| timed_out(Phase::Dns))??;
+        *phase = Phase::Connect;
+        let tcp = tokio::time::timeout_at(deadline, connect_any(&origin, &addrs))
+            .await
+            .map_err(|_| timed_out(Phase::Connect))??;
+        let _ = tcp.set_nodelay(true);
+        let io = Arc::new(IoCounters::default());
+        let (sender, driver) = if origin.tls {
+            *phase = Phase::Tls;
+            let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
+                ClientError::failed(
+                    Phase::Tls,
+                    &origin.target(),
+                    format!("bad server name: {e}"),
+                )
+            })?;
+            let handshake = tokio_rustls::TlsConnector::from(cfg.tls.clone()).connect(name, tcp);
+            let stream = tokio::time::timeout_at(deadline, handshake)
+                .await
+                .map_err(|_| timed_out(Phase::Tls))?
+                .map_err(|e| ClientError::failed(Phase::Tls, &origin.target(), tls_detail(&e)))?;
+            http1(Counted::new(stream, io.clone()), &origin).await?
+        } else {
+            http1(Counted::new(tcp, io.clone()), &origin).await?
+        };
+        Ok(Conn {
+            origin,
+            sender,
+            driver: Some(driver),
+            io,
+            idle_since: Instant::now(),
+            keep_alive: None,
+            closing: false,
+        })
+    }
+
+    /// Whether this connection can take another request. Polls it once without waiting, so
+    /// that a close the server has already sent is seen before anything is written.
+    pub fn reusable(&mut self) -> bool {
+        if self.closing {
+            return false;
+        }
+        if let Some(ka) = self.keep_alive {
+            if self.idle_since.elapsed() + KEEP_ALIVE_MARGIN >= ka {
+                return false;
+            }
+        }
+        let Some(driver) = self.driver.as_mut() else {
+            return false;
+        };
+        // The next real poll (in `drive`) registers the user's waker again, and tokio keeps
+        // readiness itself, so polling with a no-op waker here loses no wake-up.
+        let mut cx = Context::from_waker(Waker::noop());
+        if driver.as_mut().poll(&mut cx).is_ready() {
+            self.driver = None;
+            return false;
+        }
+        !self.sender.is_closed()
+    }
+
+    /// Sends `req` and waits for the response head while driving the connection.
+    pub async fn send(
+        &mut self,
+        req: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, hyper::Error> {
+        drive(&mut self.driver, self.sender.ready()).await?;
+        drive(&mut self.driver, self.sender.send_request(req)).await
+    }
+
+    /// Reads the body: up to `max` bytes kept, the rest counted and dropped. Notes what the
+    /// response says about the connection's future.
+    pub async fn read_body(
+        &mut self,
+        head: &http::response::Parts,
+        mut body: Incoming,
+        max: usize,
+    ) -> Result<Body, hyper::Error> {
+        let mut sink = Sink::new(max);
+        while let Some(frame) = drive(&mut self.driver, body.frame()).await {
+            if let Ok(data) = frame?.into_data() {
+                sink.push(data);
+            }
+        }
+        self.idle_since = Instant::now();
+        self.closing |= connection_close(&head.headers);
+        if let Some(ka) = keep_alive_timeout(&head.headers) {
+            self.keep_alive = Some(ka);
+        }
+        Ok(sink.finish())
     }
 }
 
-async fn handshake<T>(io: T) -> Result<(SendRequest<Full<Bytes>>, Driver), ClientError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + Sync + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
-    Ok((sender, Box::pin(conn)))
+/// Keeps the first chunk as it came (no copy for the usual one-chunk body), and copies
+/// later ones only up to the cap.
+struct Sink {
+    first: Option<Bytes>,
+    rest: BytesMut,
+    total: u64,
+    max: usize,
 }
 
-/// Awaits `fut` while driving the connection. `Err` when the connection ended first (the
-/// request future is then left to settle by itself: the caller drops the connection).
-pub(crate) async fn drive<F: Future>(
-    driver: &mut Driver,
-    fut: F,
-) -> Result<F::Output, (F::Output, String)> {
-    tokio::pin!(fut);
-    let ended = tokio::select! {
-        biased;
-        out = &mut fut => return Ok(out),
-        end = driver.as_mut() => end,
-    };
-    // With the connection gone, the request future completes at once: with what was
-    // already read (a `Connection: close` answer) or with an error.
-    let out = fut.await;
-    Err((
-        out,
-        match ended {
-            Ok(()) => "connection closed".to_owned(),
-            Err(e) => e.to_string(),
-        },
+impl Sink {
+    fn new(max: usize) -> Self {
+        Self {
+            first: None,
+            rest: BytesMut::new(),
+            total: 0,
+            max,
+        }
+    }
+
+    fn push(&mut self, data: Bytes) {
+        self.total += data.len() as u64;
+        // Once a second chunk came, `rest` holds the first one too.
+        let kept = match self.rest.len() {
+            0 => self.first.as_ref().map_or(0, Bytes::len),
+            n => n,
+        };
+        let room = self.max.saturating_sub(kept);
+        if room == 0 {
+            return;
+        }
+        let data = data.slice(..data.len().min(room));
+        match &self.first {
+            None => self.first = Some(data),
+            Some(first) => {
+                if self.rest.is_empty() {
+                    self.rest.extend_from_slice(first);
+                }
+                self.rest.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn finish(self) -> Body {
+        let kept = if self.rest.is_empty() {
+            self.first.unwrap_or_default()
+        } else {
+            self.rest.freeze()
+        };
+        Body {
+            kept,
+            total: self.total,
+        }
+    }
+}
+
+fn connection_close(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+}
+
+/// `Keep-Alive: timeout=5, max=100` -> 5 s.
+fn keep_alive_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let v = headers.get("keep-alive")?.to_str().ok()?;
+    v.split(',').find_map(|part| {
+        let (k, n) = part.split_once('=')?;
+        if !k.trim().eq_ignore_ascii_case("timeout") {
+            return None;
+        }
+        n.trim().parse::<u64>().ok().map(Duration::from_secs)
+    })
+}
+
+async fn resolve(origin: &Origin, cfg: &ClientConfig) -> Result<Vec<SocketAddr>, ClientError> {
+    if let Some(pin) = cfg
+        .resolve
+        .iter()
+        .find(|r| r.port == origin.port && r.host.eq_ignore_ascii_case(&origin.host))
+    {
+        return Ok(vec![SocketAddr::new(pin.addr, origin.port)]);
+    }
+    if let Ok(ip) = origin.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, origin.port)]);
+    }
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+        .await
+        .map_err(|e| ClientError::failed(Phase::Dns, &origin.target(), e))?
+        .collect();
+    if found.is_empty() {
+        return Err(ClientError::failed(
+            Phase::Dns,
+            &origin.target(),
+            "the name has no addresses",
+        ));
+    }
+    Ok(found)
+}
+
+/// Tries each address in turn, as `TcpStream::connect` does, keeping the last error.
+async fn connect_any(origin: &Origin, addrs: &[SocketAddr]) -> Result<TcpStream, ClientError> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) if addrs.len() == 1 => last = Some(e.to_string()),
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    Err(ClientError::failed(
+        Phase::Connect,
+        &origin.target(),
+        last.unwrap_or_else(|| "no address to connect to".into()),
     ))
 }
 
-/// The `--insecure` verifier: accepts any certificate, for self-signed staging servers.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+async fn http1<S>(
+    stream: S,
+    origin: &Origin,
+) -> Result<(SendRequest<Full<Bytes>>, Driver), ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| ClientError::failed(Phase::Connect, &origin.target(), hyper_detail(&e)))?;
+    Ok((sender, Box::pin(conn)))
+}
 
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+/// Awaits `fut` while driving the connection. If the connection ends first, its driver is
+/// dropped, which settles `fut` at once: with what had already arrived (a `Connection:
+/// close` answer), or with an error.
+async fn drive<F: Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+    tokio::pin!(fut);
+    if let Some(d) = driver.as_mut() {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            _ = d.as_mut() => {}
+        }
+        *driver = None;
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    fut.await
 }

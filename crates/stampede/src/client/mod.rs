@@ -14,40 +14,29 @@
 //! ```
 
 mod conn;
+mod error;
+mod io;
 mod request;
 mod response;
+mod tls;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cookie_store::CookieStore;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use http_body_util::Full;
 use url::Url;
 
+pub use conn::Resolve;
+pub use error::{ClientError, Phase};
 pub use request::RequestBuilder;
 pub use response::{ExtractError, Response};
 
 use crate::stats::Recorder;
-use conn::Origin;
-
-/// Why a request produced no usable response.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid URL: {0}")]
-    Url(String),
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("request failed: {0}")]
-    Io(String),
-    #[error("timed out")]
-    Timeout,
-    #[error("too many redirects (more than {0})")]
-    TooManyRedirects(usize),
-    #[error("could not encode the request body: {0}")]
-    Body(String),
-}
+use conn::{Conn, Origin};
+use io::{IoCounters, IoMark};
 
 /// A request that was counted as a failure. It has already been recorded in the statistics;
 /// a task that returns it with `?` ends quietly, without an entry in the exceptions table.
@@ -82,26 +71,84 @@ pub type RequestListener = Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>;
 #[derive(Clone)]
 pub struct ClientConfig {
     pub(crate) tls: Arc<rustls::ClientConfig>,
-    /// Applies to each request, redirects included; Locust's FastHttpUser also uses 60 s.
-    pub timeout: Duration,
+    /// DNS, TCP connect and TLS handshake together (`--connect-timeout`).
+    pub connect_timeout: Duration,
+    /// A whole request, redirects included (`--request-timeout`); Locust's FastHttpUser
+    /// also uses 60 s.
+    pub request_timeout: Duration,
+    /// Body bytes a plan can read (`--max-body`); the rest is counted, not kept.
+    pub max_body: usize,
+    /// Names pinned to addresses (`--resolve`).
+    pub resolve: Arc<[Resolve]>,
     pub user_agent: http::HeaderValue,
     /// Log every request and response (the single-user debugging mode).
     pub verbose: bool,
     pub listeners: Vec<RequestListener>,
 }
 
+/// The default of `--max-body`.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+
 impl ClientConfig {
     pub fn new(insecure: bool) -> Self {
-        Self {
-            tls: conn::tls_config(insecure),
-            timeout: Duration::from_secs(60),
+        Self::with_tls(insecure, None).expect("no CA file, nothing to fail")
+    }
+
+    /// With an extra CA (`--ca-cert`): fails when the file holds no usable certificate.
+    pub fn with_tls(insecure: bool, ca_cert: Option<&Path>) -> Result<Self, String> {
+        Ok(Self {
+            tls: tls::tls_config(insecure, ca_cert)?,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body: DEFAULT_MAX_BODY,
+            resolve: Arc::from(Vec::new()),
             user_agent: http::HeaderValue::from_static(concat!(
                 "stampede/",
                 env!("CARGO_PKG_VERSION")
             )),
             verbose: false,
             listeners: Vec::new(),
+        })
+    }
+}
+
+/// How far the request in flight has got: read when its time runs out (to name the phase)
+/// and when it is abandoned at the end of a run (to count it as unanswered).
+#[derive(Default)]
+pub(crate) struct Progress {
+    pub phase: Phase,
+    /// Responses received so far: each is one hit in the server's log.
+    pub answered: u32,
+    /// The connection of the hop in flight, and its byte counts when the hop began.
+    pub hop: Option<(Arc<IoCounters>, IoMark)>,
+    pub origin: Option<Arc<Origin>>,
+}
+
+impl Progress {
+    /// Whether the hop in flight has written anything: it has left the machine.
+    pub fn hop_written(&self) -> bool {
+        self.hop
+            .as_ref()
+            .is_some_and(|(io, mark)| io.since(*mark).written > 0)
+    }
+
+    /// Server hits so far, the hop in flight included once it was written.
+    pub fn hits(&self) -> u32 {
+        self.answered + u32::from(self.hop_written())
+    }
+
+    /// The phase to name when time runs out: a written request waits for its answer.
+    pub fn timeout_phase(&self) -> Phase {
+        match self.phase {
+            Phase::Send if self.hop_written() => Phase::Headers,
+            p => p,
         }
+    }
+
+    pub fn target(&self) -> String {
+        self.origin
+            .as_ref()
+            .map_or_else(String::new, |o| o.target())
     }
 }
 
@@ -112,6 +159,7 @@ pub struct Client {
     cookies: CookieStore,
     /// Open connections by origin; a user rarely talks to more than one.
     conns: Vec<Conn>,
+    progress: Progress,
     recorder: Recorder,
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
     /// demands one over HTTPS).
@@ -127,6 +175,7 @@ impl Client {
             config,
             cookies: CookieStore::default(),
             conns: Vec::new(),
+            progress: Progress::default(),
             recorder,
             last_url: None,
             start_lag: Duration::ZERO,
@@ -213,82 +262,116 @@ impl Client {
         }
     }
 
-    /// Sends one request on the connection to `origin` and reads the whole answer, reusing
-    /// the open connection when it is still alive. A request that fails on a reused
-    /// connection before any answer (the server closed the idle keep-alive as we sent) is
-    /// retried once on a new one, as browsers do.
-    async fn send_once(
+    /// Sends one request (one hop) to `origin` and reads its answer, on the open connection
+    /// when it can still take one.
+    ///
+    /// A request that fails on a reused connection before a single response byte arrived
+    /// met a connection the server had closed. It is sent again, once, on a new connection
+    /// when it was never written or is safe to repeat (every method but POST and PATCH, as
+    /// browsers and hyper-util's pool do). A written POST is a failure that says so: the
+    /// server may have acted on it.
+    async fn send_hop(
         &mut self,
         origin: &Origin,
+        method: &http::Method,
         req: impl Fn() -> http::Request<Full<Bytes>>,
-    ) -> Result<(http::response::Parts, Bytes), ClientError> {
+    ) -> Result<(http::response::Parts, conn::Body), ClientError> {
+        let idempotent = !matches!(*method, http::Method::POST | http::Method::PATCH);
         let mut retried = false;
         loop {
             let (i, reused) = self.connection(origin).await?;
             let conn = &mut self.conns[i];
-            let answer = conn::drive(&mut conn.driver, conn.sender.send_request(req())).await;
-            let (resp, alive) = match answer {
-                Ok(r) => (r, true),
-                Err((r, _)) => (r, false),
-            };
-            let resp = match resp {
-                Ok(r) => r,
+            let mark = conn.io.mark();
+            self.progress.hop = Some((conn.io.clone(), mark));
+            self.progress.origin = Some(conn.origin.clone());
+            self.progress.phase = Phase::Send;
+            let sent = conn.send(req()).await;
+            let moved = conn.io.since(mark);
+            let head = match sent {
+                Ok(head) => head,
                 Err(e) => {
                     self.conns.swap_remove(i);
-                    if reused
-                        && !retried
-                        && (e.is_canceled() || e.is_incomplete_message() || e.is_closed())
-                    {
+                    let stale = reused && moved.read == 0;
+                    if stale && !retried && (moved.written == 0 || idempotent) {
                         retried = true;
                         continue;
                     }
-                    return Err(ClientError::Io(e.to_string()));
+                    if stale && moved.written > 0 {
+                        return Err(ClientError::StaleNotRetried {
+                            method: method.to_string(),
+                        });
+                    }
+                    let phase = if moved.written == 0 {
+                        Phase::Send
+                    } else {
+                        Phase::Headers
+                    };
+                    return Err(ClientError::failed(
+                        phase,
+                        &origin.target(),
+                        error::hyper_detail(&e),
+                    ));
                 }
             };
-            let (parts, body) = resp.into_parts();
-            let read = match alive {
-                true => match conn::drive(&mut self.conns[i].driver, body.collect()).await {
-                    Ok(r) => r,
-                    Err((r, _)) => {
-                        self.conns[i].dead = true;
-                        r
-                    }
-                },
-                false => body.collect().await,
+            self.progress.phase = Phase::Body;
+            let (parts, body) = head.into_parts();
+            let conn = &mut self.conns[i];
+            let read = conn.read_body(&parts, body, self.config.max_body).await;
+            let body = match read {
+                Ok(b) => b,
+                Err(e) => {
+                    self.conns.swap_remove(i);
+                    return Err(ClientError::failed(
+                        Phase::Body,
+                        &origin.target(),
+                        error::hyper_detail(&e),
+                    ));
+                }
             };
-            if !alive || self.conns[i].dead {
-                self.conns.swap_remove(i);
+            self.progress.answered += 1;
+            self.progress.hop = None;
+            if let Some(expected) = content_length(method, &parts) {
+                if body.total < expected {
+                    self.conns.swap_remove(i);
+                    return Err(ClientError::failed(
+                        Phase::Body,
+                        &origin.target(),
+                        format!("the body ended after {} of {expected} bytes", body.total),
+                    ));
+                }
             }
-            let bytes = read.map_err(|e| ClientError::Io(e.to_string()))?.to_bytes();
-            return Ok((parts, bytes));
+            return Ok((parts, body));
         }
     }
 
+    /// The connection to `origin` and whether it was reused; opens one when there is none
+    /// or the open one cannot take another request.
     async fn connection(&mut self, origin: &Origin) -> Result<(usize, bool), ClientError> {
-        let open = self.conns.iter().position(|c| &c.origin == origin);
-        if let Some(i) = open {
-            let c = &mut self.conns[i];
-            if let Ok(Ok(())) = conn::drive(&mut c.driver, c.sender.ready()).await {
+        if let Some(i) = self.conns.iter().position(|c| *c.origin == *origin) {
+            if self.conns[i].reusable() {
                 return Ok((i, true));
             }
             self.conns.swap_remove(i);
         }
-        let (sender, driver) = conn::connect(origin, &self.config.tls, self.config.timeout).await?;
-        self.conns.push(Conn {
-            origin: origin.clone(),
-            sender,
-            driver,
-            dead: false,
-        });
+        let origin = Arc::new(origin.clone());
+        self.progress.origin = Some(origin.clone());
+        let conn = Conn::open(origin, &self.config, &mut self.progress.phase).await?;
+        self.conns.push(conn);
         Ok((self.conns.len() - 1, false))
     }
 }
 
-/// An open connection: its request handle and the driver polled while it is in use.
-struct Conn {
-    origin: Origin,
-    sender: SendRequest<Full<Bytes>>,
-    driver: conn::Driver,
-    /// The server closed it during the last exchange; dropped after reading the answer.
-    dead: bool,
+/// The body length the head announces, where a body follows it at all.
+fn content_length(method: &http::Method, head: &http::response::Parts) -> Option<u64> {
+    let s = head.status.as_u16();
+    if *method == http::Method::HEAD || s < 200 || s == 204 || s == 304 {
+        return None;
+    }
+    head.headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -32,6 +32,29 @@ pub struct RequestBuilder<'c> {
     check: Option<Check<'c>>,
     /// A problem found while building, reported (and recorded) at `send`.
     error: Option<ClientError>,
+    /// `send` has begun and not yet recorded an outcome: dropped in this state (the run
+    /// ended mid-request), the request is counted as unanswered if it left the machine.
+    in_flight: bool,
+}
+
+impl Drop for RequestBuilder<'_> {
+    fn drop(&mut self) {
+        if !std::mem::take(&mut self.in_flight) {
+            return;
+        }
+        let name = self.name.as_deref().unwrap_or(&self.path);
+        let hits = self.client.progress.hits();
+        if hits > 0 {
+            let recorder = &self.client.recorder;
+            recorder.record(Event::Unanswered {
+                method: Arc::from(self.method.as_str()),
+                name: Arc::from(name),
+                hops: hits,
+            });
+            // The user's task is being dropped: nothing else will flush its buffer.
+            recorder.flush();
+        }
+    }
 }
 
 impl<'c> RequestBuilder<'c> {
@@ -48,6 +71,7 @@ impl<'c> RequestBuilder<'c> {
             timeout: None,
             check: None,
             error: None,
+            in_flight: false,
         }
     }
 
@@ -161,10 +185,11 @@ impl<'c> RequestBuilder<'c> {
     /// Returns `Err` when the request failed: no response, an HTTP status of 400 or more, or
     /// a failed [`check`](Self::check). The failure is already counted in the statistics.
     pub async fn send(mut self) -> Result<Response, RequestError> {
-        let name = self.name.take().unwrap_or_else(|| self.path.clone());
         let method = self.method.clone();
         let started = Instant::now();
-        let timeout = self.timeout.unwrap_or(self.client.config.timeout);
+        let timeout = self.timeout.unwrap_or(self.client.config.request_timeout);
+        self.client.progress = Default::default();
+        self.in_flight = true;
         let outcome = match self.error.take() {
             Some(e) => Err(e),
             None => match tokio::time::timeout(timeout, self.exchange()).await {
@@ -172,10 +197,17 @@ impl<'c> RequestBuilder<'c> {
                 Err(_) => {
                     // The abandoned exchange would hold the connection: start afresh.
                     self.client.close_connections();
-                    Err(ClientError::Timeout)
+                    Err(ClientError::Timeout {
+                        phase: self.client.progress.timeout_phase(),
+                        after: timeout,
+                        target: self.client.progress.target(),
+                    })
                 }
             },
         };
+        self.in_flight = false;
+        let name = self.name.take().unwrap_or_else(|| self.path.clone());
+        let hops = self.client.progress.hits();
         let elapsed = started.elapsed() + std::mem::take(&mut self.client.start_lag);
         let (response, reason) = match outcome {
             Ok(mut resp) => {
@@ -188,7 +220,7 @@ impl<'c> RequestBuilder<'c> {
             }
             Err(e) => (None, Some(e.to_string())),
         };
-        let content_length = response.as_ref().map_or(0, |r| r.body.len() as u64);
+        let content_length = response.as_ref().map_or(0, |r| r.content_length);
         if self.client.config.verbose {
             log_exchange(
                 &method,
@@ -215,6 +247,7 @@ impl<'c> RequestBuilder<'c> {
             content_length,
             error: reason.clone(),
             at: unix_now(),
+            hops,
         });
         match (response, reason) {
             (Some(r), None) => Ok(r),
@@ -245,9 +278,9 @@ impl<'c> RequestBuilder<'c> {
             let headers = self.request_headers(&url, &origin, &method);
             let target = request_target(&url);
             let (m, b) = (method.clone(), body.clone());
-            let (parts, bytes) = self
+            let (parts, answer) = self
                 .client
-                .send_once(&origin, || {
+                .send_hop(&origin, &method, || {
                     let mut req = http::Request::new(Full::new(b.clone()));
                     *req.method_mut() = m.clone();
                     *req.uri_mut() = target
@@ -282,7 +315,8 @@ impl<'c> RequestBuilder<'c> {
                         status: parts.status,
                         headers: parts.headers,
                         url,
-                        body: bytes,
+                        content_length: answer.total,
+                        body: answer.kept,
                         elapsed: Duration::ZERO,
                     });
                 }

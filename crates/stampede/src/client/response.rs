@@ -31,6 +31,8 @@ pub struct Response {
     pub(crate) headers: HeaderMap,
     pub(crate) url: Url,
     pub(crate) body: Bytes,
+    /// Every body byte that arrived; more than `body` holds when `--max-body` cut it.
+    pub(crate) content_length: u64,
     pub(crate) elapsed: Duration,
 }
 
@@ -45,8 +47,17 @@ impl Response {
     pub fn url(&self) -> &Url {
         &self.url
     }
+    /// The body, up to `--max-body` bytes.
     pub fn bytes(&self) -> &Bytes {
         &self.body
+    }
+    /// Body bytes that arrived, whether kept or not.
+    pub fn content_length(&self) -> u64 {
+        self.content_length
+    }
+    /// Whether the body was longer than `--max-body` and only its start was kept.
+    pub fn body_truncated(&self) -> bool {
+        self.content_length > self.body.len() as u64
     }
     /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {

@@ -7,7 +7,10 @@ use std::time::Duration;
 use clap::{Args, Parser};
 use url::Url;
 
-use super::parse::{parse_duration, parse_host, parse_web_auth, WebAuth};
+use super::parse::{
+    parse_duration, parse_host, parse_size, parse_timeout, parse_web_auth, WebAuth,
+};
+use crate::client::Resolve;
 use crate::shape::Stage;
 use crate::threshold::Threshold;
 
@@ -59,8 +62,45 @@ pub struct Options {
     #[arg(short = 's', long, env = "STAMPEDE_STOP_TIMEOUT", value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
     pub stop_timeout: Duration,
     /// Accept any TLS certificate (self-signed staging servers).
-    #[arg(long, env = "STAMPEDE_INSECURE", help_heading = "Load")]
+    #[arg(long, env = "STAMPEDE_INSECURE", help_heading = "Network")]
     pub insecure: bool,
+    /// Also trust the CA certificates in this PEM file (a staging server's private CA).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "STAMPEDE_CA_CERT",
+        help_heading = "Network"
+    )]
+    pub ca_cert: Option<PathBuf>,
+    /// Limit on opening a connection: DNS, TCP connect and TLS handshake together.
+    #[arg(long, value_name = "DUR", env = "STAMPEDE_CONNECT_TIMEOUT", value_parser = parse_timeout, default_value = "10s", help_heading = "Network")]
+    pub connect_timeout: Duration,
+    /// Limit on a whole request, redirects included; a plan can set its own per request.
+    #[arg(long, value_name = "DUR", env = "STAMPEDE_REQUEST_TIMEOUT", value_parser = parse_timeout, default_value = "60s", help_heading = "Network")]
+    pub request_timeout: Duration,
+    /// Pin a host name to an address, as curl does, repeatable: shop.example:443:10.0.0.5
+    #[arg(
+        long,
+        value_name = "HOST:PORT:ADDR",
+        env = "STAMPEDE_RESOLVE",
+        help_heading = "Network"
+    )]
+    pub resolve: Vec<Resolve>,
+    /// Response body bytes a plan can read; the rest is counted, not kept.
+    #[arg(long, value_name = "SIZE", env = "STAMPEDE_MAX_BODY", value_parser = parse_size, default_value = "16MiB", help_heading = "Network")]
+    pub max_body: usize,
+    /// Distinct request names kept; the rest share one "(other names)" row per method.
+    #[arg(long, value_name = "N", env = "STAMPEDE_MAX_NAMES", default_value_t = 2000, value_parser = clap::value_parser!(usize), help_heading = "Reports")]
+    pub max_names: usize,
+    /// Distinct failure texts kept per request name; the rest share one "other failures" row.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "STAMPEDE_MAX_FAILURE_KEYS",
+        default_value_t = 100,
+        help_heading = "Reports"
+    )]
+    pub max_failure_keys: u32,
 
     /// Run without the web UI, starting at once.
     #[arg(long, env = "STAMPEDE_HEADLESS", help_heading = "Mode")]

@@ -16,6 +16,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))
 }
 
+/// A timeout: like a duration, but zero would fail every request, so it is refused.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("'{s}': a timeout must be longer than zero")),
+        d => Ok(d),
+    }
+}
+
+/// A byte size: `16MiB`, `512k`, `1GB`, or a bare number of bytes (binary multiples).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; use a form such as 16MiB, 512k or 1000"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "'{s}': unknown size unit '{other}' (use k, M or G)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
 /// A host with an http or https scheme.
 pub fn parse_host(s: &str) -> Result<Url, String> {
     let url = Url::parse(s.trim())

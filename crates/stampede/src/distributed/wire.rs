@@ -63,7 +63,7 @@ pub fn stats_payload(d: &StatsState, users_by_type: &[(String, u64)], with_hdr: 
     let entries: Vec<Value> = d
         .entries
         .values()
-        .filter(|e| e.num_requests > 0 || e.num_failures > 0)
+        .filter(|e| e.num_requests > 0 || e.num_failures > 0 || e.num_unanswered > 0)
         .map(entry)
         .collect();
     let errors = Value::Map(
@@ -97,12 +97,14 @@ pub fn stats_payload(d: &StatsState, users_by_type: &[(String, u64)], with_hdr: 
         let hdr = d
             .entries
             .values()
-            .filter(|e| e.num_requests > 0)
+            .filter(|e| e.num_requests > 0 || e.num_unanswered > 0)
             .map(|e| {
                 map(vec![
                     ("name", e.name.as_str().into()),
                     ("method", e.method.as_str().into()),
                     ("hist", histogram_pairs(e)),
+                    ("unanswered", e.num_unanswered.into()),
+                    ("hops", e.num_hops.into()),
                 ])
             })
             .collect();
@@ -127,6 +129,7 @@ mod tests {
                 content_length: 10,
                 error: None,
                 at: 101.5,
+                hops: 1,
             },
             "n",
         );
@@ -234,6 +237,8 @@ pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), Str
                 return Err("a malformed exact histogram".into());
             };
             if let Some(e) = d.entries.get_mut(&(name.to_owned(), method.to_owned())) {
+                e.num_unanswered = get(h, "unanswered").and_then(|v| v.as_u64()).unwrap_or(0);
+                e.num_hops = get(h, "hops").and_then(|v| v.as_u64()).unwrap_or(0);
                 for pair in pairs.chunks(2) {
                     if let [v, c] = pair {
                         let _ = e
@@ -304,6 +309,7 @@ mod parse_tests {
                     content_length: i,
                     error: (i % 50 == 0).then(|| "boom".into()),
                     at: 101.0 + (i / 100) as f64,
+                    hops: 1,
                 },
                 "w",
             );

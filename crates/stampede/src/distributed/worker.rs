@@ -317,11 +317,13 @@ impl Worker<'_> {
             let stop_timeout = get(data, "stop_timeout")
                 .and_then(|v| v.as_f64())
                 .unwrap_or(0.0);
-            let mut cfg = SwarmConfig::new(host.clone());
+            // The master decides which users run here; the rest is this worker's own
+            // command line (network settings, caps), as with a Locust worker.
+            let mut cfg = SwarmConfig::from_options(host.clone(), self.opts);
             cfg.stop_timeout = Duration::from_secs_f64(stop_timeout.max(0.0));
-            cfg.insecure = self.opts.insecure;
-            cfg.tags = self.opts.tags.clone();
-            cfg.exclude_tags = self.opts.exclude_tags.clone();
+            cfg.user_types = Vec::new();
+            cfg.verbose = false;
+            cfg.full_history = false;
             cfg.node = self.node.clone();
             match self.plan.swarm(cfg) {
                 Ok(s) => self.swarm = Some(s),

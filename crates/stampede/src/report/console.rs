@@ -82,9 +82,25 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// Failures and exceptions, if any.
+/// Failures, exceptions and unanswered requests, if any.
 pub fn problems(summary: &Summary) -> String {
     let mut out = String::new();
+    if summary.total.num_unanswered > 0 {
+        let _ = writeln!(
+            out,
+            "{} requests had no answer when the run ended (not counted as failures):",
+            summary.total.num_unanswered
+        );
+        for r in summary.rows.iter().filter(|r| r.num_unanswered > 0) {
+            let _ = writeln!(out, "{:>8}  {} {}", r.num_unanswered, r.method, r.name);
+        }
+        if summary.total.num_requests == 0 {
+            let _ = writeln!(
+                out,
+                "No request was answered: the target accepted requests but never responded."
+            );
+        }
+    }
     if !summary.errors.is_empty() {
         let _ = writeln!(out, "Error report\n{:>8}  Error", "# occ");
         for e in &summary.errors {

@@ -40,6 +40,8 @@ struct RequestRow {
     avg_content_length: f64,
     total_rps: f64,
     total_fail_per_sec: f64,
+    unanswered: u64,
+    server_hits: u64,
 }
 
 fn request_row(e: &EndpointStats) -> RequestRow {
@@ -67,6 +69,8 @@ fn request_row(e: &EndpointStats) -> RequestRow {
         avg_content_length: e.avg_content_length(),
         total_rps: e.total_rps(),
         total_fail_per_sec: e.total_fail_per_sec(),
+        unanswered: e.num_unanswered,
+        server_hits: e.num_hops,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::state::{HistoryPoint, StatsState, Summary};
+use super::state::{HistoryPoint, Limits, StatsState, Summary};
 use super::{unix_now, Command, Recorder};
 
 /// Live user counts per user type, written by the runner and read by the aggregator.
@@ -104,13 +104,18 @@ impl StatsHandle {
 
 /// Starts the aggregator on the current runtime. `node` names this process in the
 /// exceptions table. It stops when every handle and recorder is gone.
-pub fn spawn_aggregator(users: Arc<UserCounts>, node: String, full_history: bool) -> StatsHandle {
+pub fn spawn_aggregator(
+    users: Arc<UserCounts>,
+    node: String,
+    full_history: bool,
+    limits: Limits,
+) -> StatsHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = StatsHandle {
         tx,
         users: users.clone(),
     };
-    tokio::spawn(run(rx, users, node, full_history));
+    tokio::spawn(run(rx, users, node, full_history, limits));
     handle
 }
 
@@ -119,8 +124,14 @@ async fn run(
     users: Arc<UserCounts>,
     node: String,
     full_history: bool,
+    limits: Limits,
 ) {
-    let mut state = StatsState::new(unix_now(), full_history);
+    let fresh = || {
+        let mut s = StatsState::new(unix_now(), full_history);
+        s.limits = limits;
+        s
+    };
+    let mut state = fresh();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -140,15 +151,14 @@ async fn run(
                 }
                 Some(Command::Merge(delta)) => state.merge(&delta),
                 Some(Command::Take(reply)) => {
-                    let fresh = StatsState::new(unix_now(), full_history);
-                    let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh)));
+                    let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
                 }
                 Some(Command::History(since, reply)) => {
                     let start = state.history.partition_point(|p| p.time <= since);
                     let _ = reply.send(state.history[start..].to_vec());
                 }
                 Some(Command::Reset) => {
-                    state = StatsState::new(unix_now(), full_history);
+                    state = fresh();
                 }
             },
             _ = tick.tick() => state.push_history(unix_now(), users.total()),

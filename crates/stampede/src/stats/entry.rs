@@ -52,6 +52,13 @@ pub struct EndpointStats {
     pub start_time: f64,
     /// Unix time (seconds) of the newest request.
     pub last_request_timestamp: Option<f64>,
+    /// Requests that left the machine but had no answer when the run ended.
+    pub num_unanswered: u64,
+    /// Server hits: a redirect chain is one request but a hit per hop. Compared with a
+    /// server's own access log, hits = completed hops + unanswered hops.
+    pub num_hops: u64,
+    /// Distinct failure texts seen for this entry, for the `--max-failure-keys` cap.
+    pub(crate) failure_keys: u32,
 }
 
 impl EndpointStats {
@@ -70,6 +77,9 @@ impl EndpointStats {
             fails_per_sec: BTreeMap::new(),
             start_time,
             last_request_timestamp: None,
+            num_unanswered: 0,
+            num_hops: 0,
+            failure_keys: 0,
         }
     }
 
@@ -95,8 +105,10 @@ impl EndpointStats {
 
     /// Adds another entry's counts to this one, exactly (distributed mode, Aggregated row).
     pub fn merge(&mut self, other: &EndpointStats) {
-        self.num_requests += other.num_requests;
-        self.num_failures += other.num_failures;
+        self.num_requests = self.num_requests.saturating_add(other.num_requests);
+        self.num_failures = self.num_failures.saturating_add(other.num_failures);
+        self.num_unanswered = self.num_unanswered.saturating_add(other.num_unanswered);
+        self.num_hops = self.num_hops.saturating_add(other.num_hops);
         self.total_response_time_us += other.total_response_time_us;
         self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
 pub use entry::{locust_bucket, new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
 pub use state::{
-    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, RowSummary, StatsState, Summary,
+    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
+    OTHER_FAILURES, OTHER_NAMES,
 };
 
 mod locust_format;
@@ -43,6 +44,17 @@ pub enum Event {
         error: Option<String>,
         /// Unix time (s) it completed.
         at: f64,
+        /// Server hits it made: one per answered hop of a redirect chain, plus the last
+        /// hop if it was written and failed. 0 for work that is not HTTP.
+        hops: u32,
+    },
+    /// A request that left the machine and had no answer when the run ended (the user was
+    /// stopped mid-request). Not a failure; counted so server hits add up.
+    Unanswered {
+        method: Arc<str>,
+        name: Arc<str>,
+        /// Server hits it made, the unanswered one included.
+        hops: u32,
     },
     /// A task ran to its end (whatever its result).
     TaskRun { user_type: Arc<str>, task: Arc<str> },
@@ -131,6 +143,7 @@ impl Recorder {
             content_length,
             error,
             at: unix_now(),
+            hops: 0,
         });
     }
 

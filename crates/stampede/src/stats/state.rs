@@ -102,7 +102,33 @@ pub struct StatsState {
     /// Per-second histograms of the last seconds, for "current" percentiles.
     recent: VecDeque<(u64, Histogram<u64>)>,
     pub start_time: f64,
+    pub limits: Limits,
 }
+
+/// Caps that keep memory bounded whatever a target or a worker sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Distinct request names (`--max-names`); the excess goes to one `(other names)` row
+    /// per method.
+    pub max_names: usize,
+    /// Distinct failure texts per entry (`--max-failure-keys`); the excess goes to one
+    /// `other failures` row.
+    pub max_failure_keys: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_names: 2_000,
+            max_failure_keys: 100,
+        }
+    }
+}
+
+/// The row requests beyond `--max-names` are counted in.
+pub const OTHER_NAMES: &str = "(other names)";
+/// The failure text beyond `--max-failure-keys`.
+pub const OTHER_FAILURES: &str = "other failures";
 
 /// How many seconds of recent histograms to keep.
 const RECENT_SECONDS: usize = 12;
@@ -119,7 +145,75 @@ impl StatsState {
             history: Vec::new(),
             recent: VecDeque::new(),
             start_time,
+            limits: Limits::default(),
         }
+    }
+
+    /// The entry for (name, method), or the `(other names)` row once `--max-names` names
+    /// exist.
+    fn entry_for(&mut self, method: &str, name: &str) -> &mut EndpointStats {
+        let key = (name.to_owned(), method.to_owned());
+        let key = if self.entries.contains_key(&key) || self.entries.len() < self.limits.max_names {
+            key
+        } else {
+            if !self.entries.keys().any(|(n, _)| n == OTHER_NAMES) {
+                tracing::warn!(
+                    "more than {} request names: the rest are counted under '{OTHER_NAMES}' (raise --max-names)",
+                    self.limits.max_names
+                );
+            }
+            (OTHER_NAMES.to_owned(), method.to_owned())
+        };
+        let start = self.start_time;
+        self.entries
+            .entry(key)
+            .or_insert_with_key(|(n, m)| EndpointStats::new(m, n, start))
+    }
+
+    /// Counts `n` occurrences of a failure, or of `other failures` once the entry has
+    /// `--max-failure-keys` distinct texts.
+    fn count_error(
+        &mut self,
+        method: &str,
+        name: &str,
+        error: &str,
+        n: u64,
+        first: f64,
+        last: f64,
+    ) {
+        let cap = self.limits.max_failure_keys;
+        let entry = self.entry_for(method, name);
+        let (method, name) = (entry.method.clone(), entry.name.clone());
+        let mut key = (method, name, error.to_owned());
+        if !self.errors.contains_key(&key) {
+            let entry = self.entry_for(&key.0, &key.1);
+            if entry.failure_keys >= cap {
+                if entry.failure_keys == cap {
+                    tracing::warn!(
+                        "more than {cap} distinct failures for {} {}: the rest are counted as '{OTHER_FAILURES}' (raise --max-failure-keys)",
+                        key.0, key.1
+                    );
+                    entry.failure_keys += 1;
+                }
+                key.2 = OTHER_FAILURES.to_owned();
+            } else {
+                entry.failure_keys += 1;
+            }
+        }
+        let e = self
+            .errors
+            .entry(key)
+            .or_insert_with_key(|(m, n, err)| ErrorStats {
+                method: m.clone(),
+                name: n.clone(),
+                error: err.clone(),
+                occurrences: 0,
+                first_seen: first,
+                last_seen: last,
+            });
+        e.occurrences = e.occurrences.saturating_add(n);
+        e.first_seen = e.first_seen.min(first);
+        e.last_seen = e.last_seen.max(last);
     }
 
     /// Counts one event.
@@ -132,30 +226,25 @@ impl StatsState {
                 content_length,
                 error,
                 at,
+                hops,
             } => {
                 let failed = error.is_some();
-                let entry = self
-                    .entries
-                    .entry((name.to_string(), method.to_string()))
-                    .or_insert_with(|| EndpointStats::new(&method, &name, self.start_time));
+                let entry = self.entry_for(&method, &name);
                 entry.record(elapsed_us, content_length, failed, at);
+                entry.num_hops += u64::from(hops);
                 self.total.record(elapsed_us, content_length, failed, at);
+                self.total.num_hops += u64::from(hops);
                 self.record_recent(elapsed_us, at);
                 if let Some(error) = error {
-                    let e = self
-                        .errors
-                        .entry((method.to_string(), name.to_string(), error.clone()))
-                        .or_insert_with(|| ErrorStats {
-                            method: method.to_string(),
-                            name: name.to_string(),
-                            error,
-                            occurrences: 0,
-                            first_seen: at,
-                            last_seen: at,
-                        });
-                    e.occurrences += 1;
-                    e.last_seen = e.last_seen.max(at);
+                    self.count_error(&method, &name, &error, 1, at, at);
                 }
+            }
+            Event::Unanswered { method, name, hops } => {
+                let entry = self.entry_for(&method, &name);
+                entry.num_unanswered += 1;
+                entry.num_hops += u64::from(hops);
+                self.total.num_unanswered += 1;
+                self.total.num_hops += u64::from(hops);
             }
             Event::TaskRun { user_type, task } => {
                 *self
@@ -239,23 +328,19 @@ impl StatsState {
 
     /// Adds another node's state (distributed mode, or tests of merging).
     pub fn merge(&mut self, other: &StatsState) {
-        for (k, e) in &other.entries {
-            match self.entries.get_mut(k) {
-                Some(mine) => mine.merge(e),
-                None => {
-                    self.entries.insert(k.clone(), e.clone());
-                }
-            }
+        for e in other.entries.values() {
+            self.entry_for(&e.method, &e.name).merge(e);
         }
         self.total.merge(&other.total);
-        for (k, e) in &other.errors {
-            let mine = self.errors.entry(k.clone()).or_insert_with(|| ErrorStats {
-                occurrences: 0,
-                ..e.clone()
-            });
-            mine.occurrences += e.occurrences;
-            mine.first_seen = mine.first_seen.min(e.first_seen);
-            mine.last_seen = mine.last_seen.max(e.last_seen);
+        for e in other.errors.values() {
+            self.count_error(
+                &e.method,
+                &e.name,
+                &e.error,
+                e.occurrences,
+                e.first_seen,
+                e.last_seen,
+            );
         }
         for (k, e) in &other.exceptions {
             let mine = self
@@ -338,6 +423,8 @@ pub struct RowSummary {
     pub total_rps: f64,
     pub total_fail_per_sec: f64,
     pub fail_ratio: f64,
+    /// Requests with no answer when the run ended (not failures).
+    pub num_unanswered: u64,
 }
 
 impl RowSummary {
@@ -361,6 +448,7 @@ impl RowSummary {
             total_rps: e.total_rps(),
             total_fail_per_sec: e.total_fail_per_sec(),
             fail_ratio: e.fail_ratio(),
+            num_unanswered: e.num_unanswered,
         }
     }
 

@@ -146,17 +146,10 @@ impl Control {
             }
         }
         let o = &self.options;
-        let mut cfg = SwarmConfig::new(host.clone());
-        cfg.stop_timeout = o.stop_timeout;
-        cfg.insecure = o.insecure;
-        cfg.full_history = o.csv_full_history;
-        cfg.user_types = if req.user_types.is_empty() {
-            o.user_types.clone()
-        } else {
-            req.user_types.clone()
-        };
-        cfg.tags = o.tags.clone();
-        cfg.exclude_tags = o.exclude_tags.clone();
+        let mut cfg = SwarmConfig::from_options(host.clone(), o);
+        if !req.user_types.is_empty() {
+            cfg.user_types = req.user_types.clone();
+        }
         let user_types = cfg.user_types.clone();
         let swarm = self.plan.swarm(cfg)?;
         swarm.runner.start(req.users, req.spawn_rate, None);

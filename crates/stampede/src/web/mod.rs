@@ -107,11 +107,7 @@ pub(crate) async fn serve(
             .host
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1/".parse().expect("a valid URL"));
-        let mut cfg = crate::swarm::SwarmConfig::new(host.clone());
-        cfg.stop_timeout = opts.stop_timeout;
-        cfg.user_types = opts.user_types.clone();
-        cfg.tags = opts.tags.clone();
-        cfg.exclude_tags = opts.exclude_tags.clone();
+        let cfg = crate::swarm::SwarmConfig::from_options(host.clone(), opts);
         let swarm = plan
             .master_swarm(cfg, crate::swarm::MasterConfig::from_options(opts))
             .await

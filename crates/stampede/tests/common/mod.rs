@@ -1,6 +1,8 @@
 //! A real HTTP server on 127.0.0.1:0 for the engine's tests, counting what it serves.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -116,8 +118,32 @@ fn header(h: &HeaderMap, name: &str) -> String {
 
 /// A client and the stats handle it records into.
 pub fn client(base: url::Url) -> (stampede::Client, stampede::stats::StatsHandle) {
+    client_with(base, stampede::ClientConfig::new(false))
+}
+
+/// [`client`] with settings of its own.
+pub fn client_with(
+    base: url::Url,
+    config: stampede::ClientConfig,
+) -> (stampede::Client, stampede::stats::StatsHandle) {
     let counts = Arc::new(stampede::stats::UserCounts::new(vec!["T".into()]));
-    let stats = stampede::stats::spawn_aggregator(counts, "test".into(), false);
-    let client = stampede::Client::new(base, stampede::ClientConfig::new(false), stats.recorder());
+    let stats = stampede::stats::spawn_aggregator(counts, "test".into(), false, Default::default());
+    let client = stampede::Client::new(base, config, stats.recorder());
     (client, stats)
+}
+
+/// `target/<profile>/examples/<name>`, which `cargo test` builds next to the test binaries.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing; cargo test builds the examples",
+        path.display()
+    );
+    path
 }

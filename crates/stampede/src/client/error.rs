@@ -1,0 +1,107 @@
+//! Why a request failed, named by the phase it failed in, so a failures table tells a DNS
+//! problem from a refused port, a slow TLS handshake or a server that went quiet.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Where in its life a request was when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Dns,
+    Connect,
+    Tls,
+    /// Writing the request; nothing has reached the socket yet.
+    Send,
+    /// The request is written; no complete response head has come back.
+    Headers,
+    Body,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Dns => "resolving the host name",
+            Phase::Connect => "connecting",
+            Phase::Tls => "doing the TLS handshake",
+            Phase::Send => "sending the request",
+            Phase::Headers => "waiting for the response headers",
+            Phase::Body => "reading the response body",
+        })
+    }
+}
+
+/// Why a request produced no usable response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid URL: {0}")]
+    Url(String),
+    /// A limit ran out (`--connect-timeout`, `--request-timeout`, or a plan's own).
+    #[error("timed out after {} {phase} ({target})", humantime::format_duration(*after))]
+    Timeout {
+        phase: Phase,
+        after: Duration,
+        target: String,
+    },
+    /// The network or the server ended the exchange.
+    #[error("failed while {phase} ({target}): {detail}")]
+    Failed {
+        phase: Phase,
+        target: String,
+        detail: String,
+    },
+    /// A request that is not safe to repeat was written on a kept-alive connection that the
+    /// server closed without a response byte: it may or may not have been processed.
+    #[error(
+        "server closed the kept-alive connection before answering (request not retried: {method})"
+    )]
+    StaleNotRetried { method: String },
+    #[error("too many redirects (more than {0})")]
+    TooManyRedirects(usize),
+    #[error("could not encode the request body: {0}")]
+    Body(String),
+}
+
+impl ClientError {
+    pub(crate) fn failed(phase: Phase, target: &str, detail: impl fmt::Display) -> Self {
+        ClientError::Failed {
+            phase,
+            target: target.to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The phase a timeout or a network failure happened in.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            ClientError::Timeout { phase, .. } | ClientError::Failed { phase, .. } => Some(*phase),
+            _ => None,
+        }
+    }
+}
+
+/// A TLS failure, with the way out when it is the certificate that was refused.
+pub(crate) fn tls_detail(e: &std::io::Error) -> String {
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+    if certificate {
+        format!("{e}; for a self-signed or private certificate pass --insecure, or --ca-cert PATH to trust its CA")
+    } else {
+        e.to_string()
+    }
+}
+
+/// hyper's error, with the OS error under it when there is one ("connection error" alone
+/// says nothing).
+pub(crate) fn hyper_detail(e: &hyper::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,211 @@
+//! The client against servers that misbehave the way real ones do (and worse): closes it
+//! is not told about, requests that are read and dropped, silence, garbage, endless bodies
+//! and failure texts that never repeat. Each case asserts what a user should see.
+
+mod common;
+
+use std::time::Duration;
+
+use common::raw::{self, Fault};
+use stampede::prelude::*;
+use stampede::{try_parse_args, CancellationToken, NoOptions};
+
+#[tokio::test]
+async fn a_server_closing_after_every_answer_costs_no_get() {
+    let srv = raw::start(Fault::CloseAfterEach).await;
+    let (mut c, stats) = common::client(srv.url());
+    for _ in 0..300 {
+        c.get("/").send().await.unwrap();
+    }
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    assert_eq!((s.total.num_requests, s.total.num_failures), (300, 0));
+    assert_eq!(s.total.num_hops, 300);
+    assert_eq!(srv.requests(), 300, "no request was lost or sent twice");
+}
+
+#[tokio::test]
+async fn a_close_seen_before_sending_lets_even_a_post_go_out_on_a_new_connection() {
+    let srv = raw::start(Fault::CloseAfterEach).await;
+    let (mut c, stats) = common::client(srv.url());
+    for _ in 0..20 {
+        c.get("/").send().await.unwrap();
+        srv.closed.notified().await;
+        c.post("/").form(&[("a", "1")]).send().await.unwrap();
+        srv.closed.notified().await;
+    }
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    assert_eq!((s.total.num_requests, s.total.num_failures), (40, 0));
+    assert_eq!((srv.requests(), srv.connections()), (40, 40));
+}
+
+#[tokio::test]
+async fn a_get_on_a_connection_closed_unanswered_is_retried_once_a_post_is_not() {
+    let srv = raw::start(Fault::DropSecond).await;
+    let (mut c, stats) = common::client(srv.url());
+    c.get("/").send().await.unwrap();
+    // The second request on that connection is read and dropped: a GET goes again on a new
+    // connection, whose first request is answered.
+    c.get("/").name("retried").send().await.unwrap();
+    assert_eq!((srv.requests(), srv.connections()), (3, 2));
+    let e = c.post("/").form(&[("a", "1")]).send().await.unwrap_err();
+    assert_eq!(
+        e.reason,
+        "server closed the kept-alive connection before answering (request not retried: POST)"
+    );
+    assert_eq!(srv.requests(), 4, "the POST was not sent twice");
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    let retried = &s.entries[&("retried".to_owned(), "GET".to_owned())];
+    assert_eq!((retried.num_requests, retried.num_failures), (1, 0));
+}
+
+#[tokio::test]
+async fn a_silent_server_leaves_unanswered_requests_and_the_run_exits_1() {
+    let srv = raw::start(Fault::Silent).await;
+    struct U(Client);
+    impl U {
+        async fn get(&mut self) -> TaskResult {
+            self.0.get("/").send().await?;
+            Ok(())
+        }
+    }
+    let plan = Plan::new().user_type(UserType::new("U", |ctx| U(ctx.client())).task(task!(U::get)));
+    let host = srv.url().to_string();
+    let cli = try_parse_args::<NoOptions>(
+        [
+            "plan",
+            "--headless",
+            "-u",
+            "3",
+            "-r",
+            "100",
+            "-H",
+            host.as_str(),
+            "--only-summary",
+        ]
+        .map(str::to_owned),
+    )
+    .unwrap_or_else(|u| panic!("{}", u.message));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let stop = stop.clone();
+        async move { stampede::run_with_shutdown(&cli, &plan, stop).await }
+    });
+    while srv.requests() < 3 {
+        srv.read_one.notified().await;
+    }
+    stop.cancel();
+    let outcome = run.await.unwrap().unwrap();
+    assert_eq!(outcome.stats.total.num_unanswered, 3);
+    assert_eq!(outcome.stats.total.num_hops, 3);
+    assert_eq!(
+        (
+            outcome.stats.total.num_requests,
+            outcome.stats.total.num_failures
+        ),
+        (0, 0),
+        "unanswered requests are not failures"
+    );
+    assert_eq!(outcome.exit_code, 1, "sent and none answered is not a pass");
+}
+
+#[tokio::test]
+async fn a_body_past_max_body_is_counted_in_full_but_kept_only_to_the_cap() {
+    let srv = raw::start(Fault::BigBody(32 << 20)).await;
+    let mut cfg = stampede::ClientConfig::new(false);
+    cfg.max_body = 1 << 20;
+    let (mut c, stats) = common::client_with(srv.url(), cfg);
+    let r = c.get("/").send().await.unwrap();
+    assert_eq!(r.bytes().len(), 1 << 20);
+    assert_eq!(r.content_length(), 32 << 20);
+    assert!(r.body_truncated());
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    assert_eq!(s.total.total_content_length, 32 << 20);
+}
+
+#[tokio::test]
+async fn an_endless_body_times_out_naming_the_body_phase() {
+    let srv = raw::start(Fault::EndlessBody).await;
+    let (mut c, _stats) = common::client(srv.url());
+    let e = c
+        .get("/")
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.reason,
+        format!(
+            "timed out after 300ms reading the response body ({})",
+            srv.addr
+        )
+    );
+}
+
+#[tokio::test]
+async fn garbage_fails_while_waiting_for_the_headers() {
+    let srv = raw::start(Fault::Garbage).await;
+    let (mut c, _stats) = common::client(srv.url());
+    let e = c.get("/").send().await.unwrap_err();
+    assert!(
+        e.reason.starts_with(&format!(
+            "failed while waiting for the response headers ({})",
+            srv.addr
+        )),
+        "{}",
+        e.reason
+    );
+}
+
+#[tokio::test]
+async fn unique_failure_texts_are_capped_per_endpoint() {
+    let srv = raw::start(Fault::UniqueBadRedirect).await;
+    let (mut c, stats) = common::client(srv.url());
+    for _ in 0..250 {
+        c.get("/").send().await.unwrap_err();
+    }
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    assert_eq!(s.total.num_failures, 250);
+    assert_eq!(
+        s.errors.len(),
+        101,
+        "100 distinct texts and one overflow row"
+    );
+    let other = s
+        .errors
+        .values()
+        .find(|e| e.error == stampede::stats::OTHER_FAILURES)
+        .expect("an overflow row");
+    assert_eq!(other.occurrences, 150);
+}
+
+#[tokio::test]
+async fn resolve_pins_a_name_and_each_failure_names_its_phase() {
+    let srv = raw::start(Fault::CloseAfterEach).await;
+    let mut cfg = stampede::ClientConfig::new(false);
+    cfg.resolve = vec![format!("shop.test:{}:127.0.0.1", srv.addr.port())
+        .parse()
+        .unwrap()]
+    .into();
+    let base = format!("http://shop.test:{}/", srv.addr.port())
+        .parse()
+        .unwrap();
+    let (mut c, _stats) = common::client_with(base, cfg);
+    assert_eq!(c.get("/").send().await.unwrap().text(), "ok");
+    // A name nobody can resolve (RFC 2606 reserves .invalid) fails in the DNS phase.
+    let e = c
+        .get("http://no-such-host.invalid/")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        e.reason
+            .contains("resolving the host name (no-such-host.invalid:80)"),
+        "{}",
+        e.reason
+    );
+}
