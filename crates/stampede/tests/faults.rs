@@ -209,3 +209,93 @@ async fn resolve_pins_a_name_and_each_failure_names_its_phase() {
         e.reason
     );
 }
+
+#[tokio::test]
+async fn a_keep_alive_timeout_the_server_announces_is_honoured() {
+    let srv = raw::start(Fault::AnnouncesKeepAlive(30)).await;
+    let (mut c, _stats) = common::client(srv.url());
+    c.get("/").send().await.unwrap();
+    c.get("/").send().await.unwrap();
+    assert_eq!(srv.connections(), 1, "reused while the server keeps it");
+    // Idle past the announced 30 s (less a margin): the next request opens a new
+    // connection instead of racing the server's close.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(30)).await;
+    tokio::time::resume();
+    c.get("/").send().await.unwrap();
+    assert_eq!((srv.connections(), srv.requests()), (2, 3));
+}
+
+/// Resident memory of process `pid` in MB, while it lives.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The `hello` plan run as a user would, against a fault server: peak memory and report.
+async fn hello_against(fault: Fault) -> (f64, serde_json::Value) {
+    let srv = raw::start(fault).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut child = std::process::Command::new(common::example("hello"))
+        .args(["--host", srv.url().as_str(), "--headless", "--only-summary"])
+        .args(["-u", "2", "-r", "2", "-t", "4s", "--request-timeout", "1s"])
+        .arg("--report-json")
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let peak = tokio::task::spawn_blocking(move || {
+        let mut peak = 0f64;
+        // Bounded: the run lasts 4 s; 30 s is the most it may take to end.
+        for _ in 0..300 {
+            if let Ok(Some(_)) = child.try_wait() {
+                return peak;
+            }
+            peak = peak.max(rss_mb(child.id()).unwrap_or(0.0));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        panic!("hello did not end within 30 s");
+    })
+    .await
+    .unwrap();
+    let report =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report is written")).unwrap();
+    (peak, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_bounded_against_an_endless_body() {
+    let (peak, report) = hello_against(Fault::EndlessBody).await;
+    assert!(peak < 200.0, "peak RSS {peak:.0} MB");
+    let failures = report["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().all(|f| f["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after 1s reading the response body")),
+        "{failures:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_failure_texts_stay_capped_in_a_whole_run() {
+    let (peak, report) = hello_against(Fault::UniqueBadRedirect).await;
+    assert!(peak < 200.0, "peak RSS {peak:.0} MB");
+    let failures = report["failures"].as_array().unwrap();
+    assert!(report["total"]["num_failures"].as_u64().unwrap() > 101);
+    assert_eq!(
+        failures.len(),
+        101,
+        "100 distinct texts and 'other failures'"
+    );
+}

@@ -28,6 +28,8 @@ pub enum Fault {
     Garbage,
     /// A redirect to a different unparseable URL every time.
     UniqueBadRedirect,
+    /// Keeps the connection and says for how long: `Keep-Alive: timeout=N`.
+    AnnouncesKeepAlive(u64),
 }
 
 pub struct RawServer {
@@ -137,6 +139,12 @@ async fn serve(
             Fault::Garbage => {
                 let _ = write.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n").await;
                 return;
+            }
+            Fault::AnnouncesKeepAlive(secs) => {
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nKeep-Alive: timeout={secs}\r\nContent-Length: 2\r\n\r\nok"
+                );
+                let _ = write.write_all(resp.as_bytes()).await;
             }
             Fault::UniqueBadRedirect => {
                 let n = counter.fetch_add(1, Ordering::SeqCst);
