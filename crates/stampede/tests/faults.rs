@@ -299,3 +299,28 @@ async fn unique_failure_texts_stay_capped_in_a_whole_run() {
         "100 distinct texts and 'other failures'"
     );
 }
+
+#[tokio::test]
+async fn a_post_after_idleness_goes_out_on_a_fresh_connection_a_get_reuses() {
+    let srv = raw::start(Fault::AnnouncesKeepAlive(300)).await;
+    let (mut c, _stats) = common::client(srv.url());
+    c.get("/").send().await.unwrap();
+    c.post("/").form(&[("a", "1")]).send().await.unwrap();
+    assert_eq!(
+        srv.connections(),
+        1,
+        "a POST right after an answer reuses the connection"
+    );
+    // A second of idleness: the server could be closing it right now, and a POST on it
+    // could then neither succeed nor be repeated. A GET can be, so it keeps the connection.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::resume();
+    c.get("/").send().await.unwrap();
+    assert_eq!(srv.connections(), 1);
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::resume();
+    c.post("/").form(&[("a", "1")]).send().await.unwrap();
+    assert_eq!((srv.connections(), srv.requests()), (2, 4));
+}

@@ -113,6 +113,13 @@ type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + Syn
 /// a request sent just as the server closes would be lost in the race.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_millis(500);
 
+/// A request that cannot be repeated safely (POST, PATCH) goes out on a fresh connection
+/// once its connection has been idle this long. A server that closes idle connections
+/// (nginx's `keepalive_timeout`, gunicorn's 2 s) may do so just as the request is written;
+/// that close cannot be seen in time, and such a request cannot be sent again, because the
+/// server might have acted on it. Browsers resend it; we avoid the race instead.
+pub(crate) const FRESH_FOR_UNSAFE_AFTER: Duration = Duration::from_secs(1);
+
 /// An open connection.
 pub(crate) struct Conn {
     pub origin: Arc<Origin>,
@@ -190,8 +197,9 @@ impl Conn {
 
     /// Whether this connection can take another request. Polls it once without waiting, so
     /// that a close the server has already sent is seen before anything is written.
-    pub fn reusable(&mut self) -> bool {
-        if self.closing {
+    /// `idempotent`: the request may be sent again if the connection turns out stale.
+    pub fn reusable(&mut self, idempotent: bool) -> bool {
+        if self.closing || (!idempotent && self.idle_since.elapsed() >= FRESH_FOR_UNSAFE_AFTER) {
             return false;
         }
         if let Some(ka) = self.keep_alive {

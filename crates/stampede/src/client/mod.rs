@@ -269,7 +269,8 @@ impl Client {
     /// met a connection the server had closed. It is sent again, once, on a new connection
     /// when it was never written or is safe to repeat (every method but POST and PATCH, as
     /// browsers and hyper-util's pool do). A written POST is a failure that says so: the
-    /// server may have acted on it.
+    /// server may have acted on it. (A POST after a second of idleness gets a fresh
+    /// connection to begin with, see [`conn::FRESH_FOR_UNSAFE_AFTER`].)
     async fn send_hop(
         &mut self,
         origin: &Origin,
@@ -279,7 +280,7 @@ impl Client {
         let idempotent = !matches!(*method, http::Method::POST | http::Method::PATCH);
         let mut retried = false;
         loop {
-            let (i, reused) = self.connection(origin).await?;
+            let (i, reused) = self.connection(origin, idempotent).await?;
             let conn = &mut self.conns[i];
             let mark = conn.io.mark();
             self.progress.hop = Some((conn.io.clone(), mark));
@@ -346,9 +347,13 @@ impl Client {
 
     /// The connection to `origin` and whether it was reused; opens one when there is none
     /// or the open one cannot take another request.
-    async fn connection(&mut self, origin: &Origin) -> Result<(usize, bool), ClientError> {
+    async fn connection(
+        &mut self,
+        origin: &Origin,
+        idempotent: bool,
+    ) -> Result<(usize, bool), ClientError> {
         if let Some(i) = self.conns.iter().position(|c| *c.origin == *origin) {
-            if self.conns[i].reusable() {
+            if self.conns[i].reusable(idempotent) {
                 return Ok((i, true));
             }
             self.conns.swap_remove(i);

@@ -198,6 +198,8 @@ fn row_json(r: &crate::stats::RowSummary) -> Value {
         "name": r.name,
         "num_requests": r.num_requests,
         "num_failures": r.num_failures,
+        // Stampede's: sent, but no answer when the run ended (Locust has no such count).
+        "num_unanswered": r.num_unanswered,
         "min_response_time": r.min_response_time,
         "max_response_time": r.max_response_time,
         "current_rps": r.current_rps,

@@ -57,7 +57,7 @@ function showTab(name) {
 function renderStats(rows, total) {
   const cells = (r) => [
     r.method, cell(r.name, "name"), fmt(r.num_requests), cell(fmt(r.num_failures), r.num_failures ? "failing" : ""),
-    ms(r.median), ms(r.p95), ms(r.p99), ms(r.avg), ms(r.min), ms(r.max), fmt(r.size), fmt(r.rps, 1), fmt(r.fps, 1),
+    fmt(r.unanswered || 0), ms(r.median), ms(r.p95), ms(r.p99), ms(r.avg), ms(r.min), ms(r.max), fmt(r.size), fmt(r.rps, 1), fmt(r.fps, 1),
   ];
   fillTable($("#stats-table"), rows.concat([total]), cells, (r) => (r === total ? "total" : ""));
 }
@@ -140,7 +140,7 @@ window.addEventListener("resize", drawCharts);
 
 // ---------- report mode: everything from the embedded data
 function reportRow(r) {
-  return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, median: r.median_response_time_ms,
+  return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, unanswered: r.unanswered, median: r.median_response_time_ms,
     p95: r.percentiles_ms["95"], p99: r.percentiles_ms["99"], avg: r.avg_response_time_ms, min: r.min_response_time_ms,
     max: r.max_response_time_ms, size: r.avg_content_length, rps: r.total_rps, fps: r.total_fail_per_sec };
 }
@@ -174,7 +174,7 @@ async function api(path, opts) {
   return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
 }
 function liveRow(r) {
-  return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, median: r.median_response_time,
+  return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, unanswered: r.num_unanswered, median: r.median_response_time,
     p95: r["response_time_percentile_0.95"], p99: r["response_time_percentile_0.99"], avg: r.avg_response_time,
     min: r.min_response_time, max: r.max_response_time, size: r.avg_content_length, rps: r.current_rps, fps: r.current_fail_per_sec };
 }
