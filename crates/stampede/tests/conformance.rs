@@ -7,7 +7,7 @@
 //! - the server's log equals completed plus unanswered requests, per endpoint (first hops)
 //!   and in all (server hits, every redirect hop);
 //! - Stampede reports no failure (so none that Locust would not also report);
-//! - no request waits longer than the server's own answer time plus 100 ms.
+//! - no request waits longer than the server's own answer time plus a second per hop.
 //!
 //! Every run appends a row to `target/conformance/results.md` (docs/conformance.md is made
 //! from it).
@@ -29,8 +29,13 @@ use servers::Server;
 /// other's latencies: they take turns.
 static FLAT_OUT: Mutex<()> = Mutex::new(());
 
-/// Slack on top of the server's own answer time, per hop.
-const SLACK_MS: f64 = 100.0;
+/// Slack on top of the server's own answer time, per hop. The failures this catches wait
+/// seconds (a request written into a closed connection waits for the 60 s timeout; a stale
+/// connection noticed late costs the idle timeout). A busy two-core machine can delay an
+/// answer by a few hundred ms with no client bug at all (the Python servers' own logs do not
+/// see their event loop's delays), and 100 ms made this test flaky: the measured margins,
+/// a few ms in a quiet run, are in docs/conformance.md.
+const SLACK_MS: f64 = 1000.0;
 
 #[derive(Clone, Copy)]
 struct Scenario {

@@ -146,7 +146,8 @@ fn system_tool(name: &str) -> PathBuf {
 }
 
 /// A port that was free a moment ago, for servers that cannot bind port 0 and say which
-/// port they got (nginx, Apache, Django's runserver, uvicorn).
+/// port they got (nginx, Apache, Django's runserver, uvicorn). Another process may take it
+/// before the server binds it: [`launch`] then tries another.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -155,14 +156,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_listening(name: &str, port: u16, child: &mut Child) {
+/// Waits until `port` accepts connections; `Err` if the server exited first (a port taken
+/// meanwhile, most likely).
+fn wait_listening(name: &str, port: u16, child: &mut Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{name} exited before listening: {status}");
+            return Err(format!(
+                "{name} exited before listening on {port}: {status}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -175,27 +180,42 @@ struct Spec {
     unit: TimeUnit,
 }
 
-fn launch(spec: Spec, dir: tempfile::TempDir, port: u16, mut cmd: Command) -> Server {
+/// Starts the server `make` describes for a port, on a probed port, retrying with another
+/// when it cannot bind (up to three ports).
+fn launch(spec: Spec, dir: tempfile::TempDir, make: impl Fn(u16, &Path) -> Command) -> Server {
     let log = dir.path().join("requests.log");
-    std::fs::write(&log, "").unwrap();
-    let out = std::fs::File::create(dir.path().join("server.out")).unwrap();
-    let mut child = cmd
-        .env("CONFORMANCE_LOG", &log)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", spec.name));
-    wait_listening(spec.name, port, &mut child);
-    Server {
-        name: spec.name,
-        port,
-        idle_timeout: spec.idle_timeout,
-        log,
-        unit: spec.unit,
-        child,
-        _dir: dir,
+    let mut last = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        std::fs::write(&log, "").unwrap();
+        let out = std::fs::File::create(dir.path().join("server.out")).unwrap();
+        let mut child = make(port, dir.path())
+            .env("CONFORMANCE_LOG", &log)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", spec.name));
+        match wait_listening(spec.name, port, &mut child) {
+            Ok(()) => {
+                return Server {
+                    name: spec.name,
+                    port,
+                    idle_timeout: spec.idle_timeout,
+                    log,
+                    unit: spec.unit,
+                    child,
+                    _dir: dir,
+                }
+            }
+            Err(e) => {
+                let said =
+                    std::fs::read_to_string(dir.path().join("server.out")).unwrap_or_default();
+                last = format!("{e}\n{said}");
+            }
+        }
     }
+    panic!("{last}");
 }
 
 fn site(dir: &Path) -> PathBuf {
@@ -224,8 +244,6 @@ fn site(dir: &Path) -> PathBuf {
 pub fn nginx(upstream: Option<u16>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let root = site(dir.path());
-    let port = free_port();
-    let d = dir.path().display();
     let body = match upstream {
         None => format!(
             "root {};\n location = /redirect {{ return 302 /landing; }}\n location = /form {{ if ($request_method = POST) {{ return 200 \"posted\\n\"; }} }}",
@@ -235,102 +253,107 @@ pub fn nginx(upstream: Option<u16>) -> Server {
             "location / {{ proxy_pass http://127.0.0.1:{up}; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host $http_host; }}"
         ),
     };
-    let conf = format!(
-        "worker_processes 1;\ndaemon off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n log_format conformance '$request_method $request_uri $status $request_time';\n access_log {d}/requests.log conformance;\n client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n keepalive_timeout 2s;\n keepalive_requests 10;\n server {{\n listen 127.0.0.1:{port};\n {body}\n }}\n}}\n"
-    );
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new(system_tool("nginx"));
-    cmd.arg("-c").arg(&path);
-    let name = if upstream.is_some() {
-        "nginx proxy"
-    } else {
-        "nginx"
-    };
     let spec = Spec {
-        name,
+        name: if upstream.is_some() {
+            "nginx proxy"
+        } else {
+            "nginx"
+        },
         idle_timeout: Duration::from_secs(2),
         unit: TimeUnit::Seconds,
     };
-    launch(spec, dir, port, cmd)
+    launch(spec, dir, |port, dir| {
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\ndaemon off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\nhttp {{\n log_format conformance '$request_method $request_uri $status $request_time';\n access_log {d}/requests.log conformance;\n client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n keepalive_timeout 2s;\n keepalive_requests 10;\n server {{\n listen 127.0.0.1:{port};\n {body}\n }}\n}}\n"
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut cmd = Command::new(system_tool("nginx"));
+        cmd.arg("-c").arg(&path);
+        cmd
+    })
 }
 
 /// Apache httpd (event MPM) with a 2 s `KeepAliveTimeout`; the form's POST answers 303.
 pub fn apache() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let root = site(dir.path());
-    let port = free_port();
-    let d = dir.path().display();
-    let conf = std::fs::read_to_string(here().join("httpd.conf"))
-        .unwrap()
-        .replace("@PORT@", &port.to_string())
-        .replace("@DIR@", &d.to_string())
-        .replace("@ROOT@", &root.display().to_string());
-    let path = dir.path().join("httpd.conf");
-    std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new(system_tool("apache2"));
-    cmd.arg("-f").arg(&path).arg("-DFOREGROUND");
     let spec = Spec {
         name: "Apache",
         idle_timeout: Duration::from_secs(2),
         unit: TimeUnit::Micros,
     };
-    launch(spec, dir, port, cmd)
+    launch(spec, dir, |port, dir| {
+        let conf = std::fs::read_to_string(here().join("httpd.conf"))
+            .unwrap()
+            .replace("@PORT@", &port.to_string())
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@ROOT@", &root.display().to_string());
+        let path = dir.join("httpd.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut cmd = Command::new(system_tool("apache2"));
+        cmd.arg("-f").arg(&path).arg("-DFOREGROUND");
+        cmd
+    })
 }
 
 /// gunicorn's sync worker, which closes the connection after every response.
 pub fn gunicorn() -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(py_tool("gunicorn"));
-    cmd.arg("--chdir").arg(here()).args([
-        "-w",
-        "1",
-        "-b",
-        &format!("127.0.0.1:{port}"),
-        "app:wsgi_app",
-    ]);
     let spec = Spec {
         name: "gunicorn",
         idle_timeout: Duration::from_secs(2),
         unit: TimeUnit::Millis,
     };
-    launch(spec, tempfile::tempdir().unwrap(), port, cmd)
+    launch(spec, tempfile::tempdir().unwrap(), |port, _| {
+        let mut cmd = Command::new(py_tool("gunicorn"));
+        cmd.arg("--chdir").arg(here()).args([
+            "-w",
+            "1",
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "app:wsgi_app",
+        ]);
+        cmd
+    })
 }
 
 /// uvicorn with its default 5 s keep-alive.
 pub fn uvicorn() -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(py_tool("uvicorn"));
-    cmd.arg("--app-dir").arg(here()).args([
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "app:asgi_app",
-    ]);
     let spec = Spec {
         name: "uvicorn",
         idle_timeout: Duration::from_secs(5),
         unit: TimeUnit::Millis,
     };
-    launch(spec, tempfile::tempdir().unwrap(), port, cmd)
+    launch(spec, tempfile::tempdir().unwrap(), |port, _| {
+        let mut cmd = Command::new(py_tool("uvicorn"));
+        cmd.arg("--app-dir").arg(here()).args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "app:asgi_app",
+        ]);
+        cmd
+    })
 }
 
 /// Django's development server (`runserver`).
 pub fn django() -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(py_tool("python"));
-    cmd.arg(here().join("django_app.py")).args([
-        "runserver",
-        &format!("127.0.0.1:{port}"),
-        "--noreload",
-    ]);
     let spec = Spec {
         name: "Django runserver",
         idle_timeout: Duration::from_secs(2),
         unit: TimeUnit::Millis,
     };
-    launch(spec, tempfile::tempdir().unwrap(), port, cmd)
+    launch(spec, tempfile::tempdir().unwrap(), |port, _| {
+        let mut cmd = Command::new(py_tool("python"));
+        cmd.arg(here().join("django_app.py")).args([
+            "runserver",
+            &format!("127.0.0.1:{port}"),
+            "--noreload",
+        ]);
+        cmd
+    })
 }
 
 /// Node's own `http` server, default 5 s `keepAliveTimeout`; binds port 0 and says which.
