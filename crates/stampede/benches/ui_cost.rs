@@ -126,8 +126,9 @@ async fn phase(target: &str, with_pollers: bool, secs: u64) -> f64 {
     );
     let control = Arc::new(Control::new(plan, cli.options.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ui = format!("http://{}/", listener.local_addr().unwrap());
-    let app = router(control.clone(), None);
+    let bound = listener.local_addr().unwrap();
+    let ui = format!("http://{bound}/");
+    let app = router(control.clone(), stampede::web::Guard::new(None, bound, &[]));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     control
         .start(stampede::web::StartRequest {

@@ -1,7 +1,6 @@
 //! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, write
 //! every report, and work out the exit code.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -9,10 +8,9 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Options;
+use crate::lifecycle::{self, Ending, Finish, Schedule};
 use crate::plan::{Plan, SelectionError};
 use crate::report::{console, csv, html, json};
-use crate::runner::RunnerState;
-use crate::shape::{LoadShape, Stages};
 use crate::stats::{unix_now, StatsState};
 use crate::swarm::{MasterConfig, SwarmConfig};
 use crate::threshold::Verdict;
@@ -52,22 +50,9 @@ pub(crate) async fn run_headless(
     } else {
         plan.swarm(cfg)?
     };
-    let shape: Option<Arc<dyn LoadShape>> = if !opts.stages.is_empty() {
-        Some(Arc::new(Stages(opts.stages.clone())))
-    } else {
-        plan.shape.clone()
-    };
-    let (users, rate) = match &shape {
-        _ if opts.single_user => (1, 1.0),
-        Some(s) => s.tick(Duration::ZERO).unwrap_or((0, 1.0)),
-        None => (opts.users.unwrap_or(1), opts.spawn_rate.unwrap_or(1.0)),
-    };
-    let mut peak_users = users;
+    let schedule = Schedule::from_options(opts, plan);
+    let (users, rate) = schedule.initial();
     let (runner, stats) = (swarm.runner.clone(), swarm.stats.clone());
-
-    for hook in &plan.on_test_start {
-        hook().await;
-    }
     eprintln!(
         "Stampede: {users} users at {rate}/s against {host}{}",
         match opts.run_time {
@@ -76,71 +61,36 @@ pub(crate) async fn run_headless(
         }
     );
     let started = Instant::now();
-    runner.start(users, rate, None);
-    let mut status = runner.watch();
+    let (_changes, no_changes) = tokio::sync::mpsc::unbounded_channel();
+    let test = lifecycle::run_test(
+        runner,
+        stats.clone(),
+        plan.clone(),
+        schedule,
+        shutdown,
+        no_changes,
+        Finish::Quit,
+    );
+    tokio::pin!(test);
     let mut print_tick = tokio::time::interval_at(started + PRINT_EVERY, PRINT_EVERY);
-    let deadline = opts.run_time.map(|t| started + t);
-    let mut reset_done = false;
-    let mut shape_tick =
-        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
-    let mut current = (users, rate);
-    loop {
+    let ended = loop {
         tokio::select! {
-            _ = shutdown.cancelled() => {
-                eprintln!("Stopping: interrupted");
-                break;
-            }
-            _ = sleep_until_opt(deadline) => {
-                eprintln!("Stopping: run time of {} reached", humantime::format_duration(opts.run_time.unwrap_or_default()));
-                break;
-            }
-            _ = shape_tick.tick(), if shape.is_some() => {
-                match shape.as_ref().and_then(|s| s.tick(started.elapsed())) {
-                    None => {
-                        eprintln!("Stopping: the load shape has ended");
-                        break;
-                    }
-                    Some(next) if next != current => {
-                        current = next;
-                        peak_users = peak_users.max(next.0);
-                        runner.start(next.0, next.1, None);
-                    }
-                    Some(_) => {}
-                }
-            }
-            _ = print_tick.tick() => {
-                if !opts.only_summary {
-                    let s = stats.summary().await;
-                    eprintln!("{}", progress_line(started, opts.run_time, s.user_count));
-                    eprintln!("{}", console::stats_table(&s));
-                }
-            }
-            changed = status.changed() => {
-                if changed.is_err() { break; }
-                let running = status.borrow().state == RunnerState::Running;
-                if running && opts.reset_stats && !reset_done {
-                    stats.reset();
-                    reset_done = true;
-                }
+            ended = &mut test => break ended,
+            _ = print_tick.tick(), if !opts.only_summary => {
+                let s = stats.summary().await;
+                eprintln!("{}", progress_line(started, opts.run_time, s.user_count));
+                eprintln!("{}", console::stats_table(&s));
             }
         }
-        // Users that end themselves (StopUser) leave the runner Running with fewer users.
-        let st = runner.status();
-        // (A master's user counts arrive with the workers' reports, so it does not judge this.)
-        if !opts.master
-            && st.state == RunnerState::Running
-            && st.target_users > 0
-            && runner.user_count() == 0
-        {
-            eprintln!("Stopping: every user has stopped");
-            break;
+    };
+    eprintln!(
+        "Stopping: {}",
+        match ended.ending {
+            Ending::Stopped => "interrupted",
+            other => other.describe(),
         }
-    }
-    // `quit` stops the users; a master ends with it alone, as Locust's does.
-    runner.quit().await;
-    for hook in &plan.on_test_stop {
-        hook().await;
-    }
+    );
+    let peak_users = ended.peak_users;
     let peak = swarm.users_by_type(peak_users);
     finish_run(opts, plan, stats.snapshot().await, &host, &peak)
 }
@@ -263,12 +213,5 @@ fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> St
             "[{} elapsed, {users} users]",
             humantime::format_duration(elapsed)
         ),
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

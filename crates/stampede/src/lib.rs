@@ -32,6 +32,7 @@ pub mod distributed;
 pub mod fake;
 mod headless;
 mod inspect;
+pub mod lifecycle;
 mod plan;
 pub mod report;
 mod run;

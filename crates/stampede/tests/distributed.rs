@@ -450,8 +450,9 @@ async fn the_ui_of_a_master_lists_its_workers() {
         srv.url(),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ui = format!("http://{}/", listener.local_addr().unwrap());
-    let app = stampede::web::router(control, None);
+    let bound = listener.local_addr().unwrap();
+    let ui = format!("http://{bound}/");
+    let app = stampede::web::router(control, stampede::web::Guard::new(None, bound, &[]));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut o = SocketOptions::default();

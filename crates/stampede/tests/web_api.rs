@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use stampede::prelude::*;
-use stampede::web::{router, Control};
+use stampede::web::{router, Control, Guard};
 use stampede::{try_parse_args, NoOptions};
 
 struct U {
@@ -53,11 +53,15 @@ async fn ui(extra: &[&str]) -> (url::Url, common::TestServer) {
     let mut argv = vec!["plan".to_owned(), "-H".to_owned(), host];
     argv.extend(extra.iter().map(|s| s.to_string()));
     let cli = try_parse_args::<NoOptions>(argv).unwrap();
-    let auth = cli.options.web_auth.clone();
-    let control = Arc::new(Control::new(plan(), cli.options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(control, auth)).await.unwrap() });
+    let guard = Guard::new(
+        cli.options.web_auth.clone(),
+        addr,
+        &cli.options.web_allowed_hosts,
+    );
+    let control = Arc::new(Control::new(plan(), cli.options));
+    tokio::spawn(async move { axum::serve(listener, router(control, guard)).await.unwrap() });
     (format!("http://{addr}/").parse().unwrap(), srv)
 }
 
@@ -379,4 +383,79 @@ async fn state_changes_from_another_origin_are_refused() {
     let r = send(c.post("/stop").header("Origin", &own)).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(send(c.post("/stop")).await.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_change_is_guarded_whatever_the_method_and_the_host_must_be_ours() {
+    let (base, _srv) = ui(&["--web-allowed-hosts", "ui.example"]).await;
+    let mut c = browser(&base);
+    // GET /stats/reset changes state too (Locust's UI uses GET for it).
+    let r = send(
+        c.get("/stats/reset")
+            .header("Origin", "http://evil.example"),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 403);
+    for site in ["cross-site", "same-site"] {
+        let r = send(
+            c.post("/swarm")
+                .header("Sec-Fetch-Site", site)
+                .form(&[("user_count", "1"), ("spawn_rate", "1")]),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 403, "{site}");
+    }
+    // DNS rebinding: the attacker's name, pointed at 127.0.0.1, arrives in Host.
+    let port = base.port().unwrap();
+    let evil = format!("evil.example:{port}");
+    let r = send(
+        c.post("/swarm")
+            .header("Host", &evil)
+            .header("Origin", &format!("http://{evil}"))
+            .form(&[("user_count", "1"), ("spawn_rate", "1")]),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = send(c.get("/stats/requests").header("Host", &evil)).await;
+    assert_eq!(r.status().as_u16(), 403, "not even reading");
+    assert_eq!(json(&mut c, "/stats/requests").await["state"], "ready");
+    // Our own names, and those given with --web-allowed-hosts, are answered.
+    for host in [format!("localhost:{port}"), format!("ui.example:{port}")] {
+        let r = send(c.get("/stats/requests").header("Host", &host)).await;
+        assert_eq!(r.status().as_u16(), 200, "{host}");
+    }
+    let r = send(
+        c.get("/stats/reset")
+            .header("Sec-Fetch-Site", "same-origin"),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_in_the_ui_runs_the_stages_and_they_end_the_test() {
+    let (base, _srv) = ui(&["--stage", "2:100:2s", "--stage", "3:100:2s"]).await;
+    let mut c = browser(&base);
+    assert_eq!(json(&mut c, "/ui/config").await["shape"], true);
+    // The form's users and rate are ignored: the stages decide.
+    let r = send(
+        c.post("/swarm")
+            .form(&[("user_count", "50"), ("spawn_rate", "50")]),
+    )
+    .await;
+    assert_eq!(r.json::<Value>().unwrap()["success"], true);
+    until(&mut c, "/stats/requests", |v| v["state"] == "stopped").await;
+    // Each second's history point holds the user count: both stages were run.
+    let history = json(&mut c, "/stats/history").await;
+    let counts: Vec<u64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["user_count"].as_u64())
+        .collect();
+    assert!(counts.contains(&2) && counts.contains(&3), "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n <= 3),
+        "never the form's 50: {counts:?}"
+    );
 }

@@ -117,7 +117,8 @@ pub struct Options {
     /// Print a locustfile declaring the plan's user types, for a Locust master, and exit.
     #[arg(long, help_heading = "Mode")]
     pub print_locustfile: bool,
-    /// Run one user of each type once, logging every request and response.
+    /// Run a single user (of the first selected type), logging every request and response,
+    /// until -t or Ctrl-C.
     #[arg(long, help_heading = "Mode")]
     pub single_user: bool,
     /// Read options from a file of `key = value` lines (default: ./stampede.conf if present).
@@ -213,6 +214,16 @@ pub struct Options {
         help_heading = "Web UI"
     )]
     pub web_port: u16,
+    /// Extra Host names the UI answers to (a reverse proxy's or a DNS name's), besides the
+    /// address it listens on.
+    #[arg(
+        long,
+        value_name = "HOST,...",
+        env = "STAMPEDE_WEB_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        help_heading = "Web UI"
+    )]
+    pub web_allowed_hosts: Vec<String>,
     /// HTTP Basic credentials for the UI and API: USER:PASSWORD.
     #[arg(long, value_parser = parse_web_auth, env = "STAMPEDE_WEB_AUTH", help_heading = "Web UI")]
     pub web_auth: Option<WebAuth>,

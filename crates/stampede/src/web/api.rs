@@ -83,6 +83,8 @@ pub async fn config(State(ui): Shared) -> Json<Value> {
         "run_time": c.options.run_time.map(|t| humantime::format_duration(t).to_string()),
         "user_types": types,
         "funnel": c.plan.funnel_steps(),
+        // A load shape (`--stage` or the plan's) decides users and rate: Start runs it.
+        "shape": c.has_shape(),
         "state": c.status().map(|s| s.state.as_str()).unwrap_or("ready"),
     }))
 }

@@ -5,10 +5,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::task::AbortHandle;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::Options;
+use crate::lifecycle::{self, Change, Finish, Schedule};
 use crate::plan::{Plan, SelectionError};
 use crate::runner::{RunnerState, RunnerStatus};
 use crate::swarm::{Swarm, SwarmConfig};
@@ -39,7 +41,16 @@ pub struct Test {
     pub user_types: Vec<String>,
     /// Highest user count asked for, for the report.
     pub peak_users: u64,
-    run_timer: Option<AbortHandle>,
+    /// The running test's lifecycle (`lifecycle::run_test`), when one runs.
+    live: Option<Live>,
+}
+
+/// Handles on a test's lifecycle task.
+struct Live {
+    stop: CancellationToken,
+    changes: mpsc::UnboundedSender<Change>,
+    /// Becomes true when the lifecycle has ended and its users are stopped.
+    done: watch::Receiver<bool>,
 }
 
 /// The plan, the command line's defaults, and the current (or last) test.
@@ -69,7 +80,7 @@ impl Control {
             host,
             user_types: Vec::new(),
             peak_users: 0,
-            run_timer: None,
+            live: None,
         };
         Self {
             plan,
@@ -105,8 +116,9 @@ impl Control {
         })
     }
 
-    /// Starts a test, or changes the user count of the running one when the host and user
-    /// types are unchanged (the UI's "edit" button posts the same form).
+    /// Starts a test, or changes the running one when the host and user types are
+    /// unchanged (the UI's "edit" button posts the same form): its users, and its run time,
+    /// which the edit replaces.
     pub fn start(self: &Arc<Self>, req: StartRequest) -> Result<Url, StartError> {
         let host = req
             .host
@@ -117,32 +129,30 @@ impl Control {
             let mut t = test.lock().unwrap_or_else(|p| p.into_inner());
             let state = t.swarm.runner.status().state;
             let running = matches!(state, RunnerState::Spawning | RunnerState::Running);
-            if self.fixed {
-                if !running {
-                    t.swarm.stats.reset();
-                    t.peak_users = 0;
+            let same =
+                t.host == host && (req.user_types.is_empty() || req.user_types == t.user_types);
+            if running && (same || self.fixed) {
+                if let Some(live) = &t.live {
+                    let _ = live.changes.send(Change::Users {
+                        users: req.users,
+                        rate: req.spawn_rate,
+                    });
+                    let _ = live.changes.send(Change::RunTime(req.run_time));
                 }
-                t.host = host.clone();
-                t.swarm
-                    .runner
-                    .start(req.users, req.spawn_rate, Some(host.clone()));
                 t.peak_users = t.peak_users.max(req.users);
-                self.arm_timer(&mut t, &test, req.run_time);
                 return Ok(host);
             }
-            if running
-                && t.host == host
-                && (req.user_types.is_empty() || req.user_types == t.user_types)
-            {
-                t.swarm.runner.start(req.users, req.spawn_rate, None);
-                t.peak_users = t.peak_users.max(req.users);
-                self.arm_timer(&mut t, &test, req.run_time);
+            if self.fixed {
+                // A master keeps its workers: a new test on the same swarm, counted afresh.
+                t.swarm.stats.reset();
+                t.peak_users = req.users;
+                t.host = host.clone();
+                self.launch(&mut t, &req, Some(host.clone()));
                 return Ok(host);
             }
             // A new test replaces the old one; stop it first if it still runs.
-            if running {
-                let runner = t.swarm.runner.clone();
-                tokio::spawn(async move { runner.stop().await });
+            if let Some(live) = &t.live {
+                live.stop.cancel();
             }
         }
         let o = &self.options;
@@ -152,48 +162,71 @@ impl Control {
         }
         let user_types = cfg.user_types.clone();
         let swarm = self.plan.swarm(cfg)?;
-        swarm.runner.start(req.users, req.spawn_rate, None);
         let test = Arc::new(Mutex::new(Test {
             swarm,
             host: host.clone(),
             user_types,
             peak_users: req.users,
-            run_timer: None,
+            live: None,
         }));
         {
             let mut t = test.lock().unwrap_or_else(|p| p.into_inner());
-            self.arm_timer(&mut t, &test, req.run_time);
+            self.launch(&mut t, &req, None);
         }
         *self.test.lock().unwrap_or_else(|p| p.into_inner()) = Some(test);
         Ok(host)
     }
 
-    fn arm_timer(&self, t: &mut Test, test: &Arc<Mutex<Test>>, run_time: Option<Duration>) {
-        let Some(run_time) = run_time else { return };
-        if let Some(old) = t.run_timer.take() {
-            old.abort();
-        }
-        let runner = t.swarm.runner.clone();
-        let weak = Arc::downgrade(test);
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(run_time).await;
-            if weak.upgrade().is_some() {
-                runner.stop().await;
-            }
+    /// Starts the lifecycle of a test on `t`'s swarm: the shape or stages if the command
+    /// line or plan has one, else the users asked for.
+    fn launch(&self, t: &mut Test, req: &StartRequest, host: Option<Url>) {
+        let mut schedule = Schedule::from_options(&self.options, &self.plan);
+        schedule.users = req.users;
+        schedule.rate = req.spawn_rate;
+        schedule.run_time = req.run_time;
+        schedule.host = host;
+        let (changes, rx) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let (done_tx, done) = watch::channel(false);
+        let test = lifecycle::run_test(
+            t.swarm.runner.clone(),
+            t.swarm.stats.clone(),
+            self.plan.clone(),
+            schedule,
+            stop.clone(),
+            rx,
+            Finish::Stop,
+        );
+        tokio::spawn(async move {
+            test.await;
+            let _ = done_tx.send(true);
         });
-        t.run_timer = Some(timer.abort_handle());
+        t.live = Some(Live {
+            stop,
+            changes,
+            done,
+        });
     }
 
-    /// Stops the current test, waiting for its users to end.
+    /// Whether the UI's form should ask for users: not when a shape decides them.
+    pub fn has_shape(&self) -> bool {
+        Schedule::from_options(&self.options, &self.plan)
+            .shape
+            .is_some()
+    }
+
+    /// Stops the current test, waiting until its users have ended.
     pub async fn stop(&self) {
         let Some(test) = self.test() else { return };
-        let runner = {
-            let mut t = test.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(timer) = t.run_timer.take() {
-                timer.abort();
-            }
-            t.swarm.runner.clone()
+        let done = {
+            let t = test.lock().unwrap_or_else(|p| p.into_inner());
+            t.live.as_ref().map(|live| {
+                live.stop.cancel();
+                live.done.clone()
+            })
         };
-        runner.stop().await;
+        if let Some(mut done) = done {
+            let _ = done.wait_for(|d| *d).await;
+        }
     }
 }

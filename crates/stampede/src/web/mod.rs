@@ -17,8 +17,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use control::{Control, StartRequest};
+pub use guard::Guard;
 
-use crate::config::{Options, WebAuth};
+use crate::config::Options;
 use crate::headless::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::report::json;
@@ -29,7 +30,7 @@ pub(crate) const APP_JS: &str = include_str!("assets/app.js");
 pub(crate) const APP_CSS: &str = include_str!("assets/app.css");
 
 /// The UI's routes over a [`Control`].
-pub fn router(control: Arc<Control>, auth: Option<WebAuth>) -> Router {
+pub fn router(control: Arc<Control>, guard: Guard) -> Router {
     let ui = Arc::new(api::Ui::new(control));
     Router::new()
         .route("/", get(api::index))
@@ -51,7 +52,10 @@ pub fn router(control: Arc<Control>, auth: Option<WebAuth>) -> Router {
         .route("/stats/report.json", get(api::report_json))
         .route("/stats/locust.json", get(api::locust_json))
         .with_state(ui)
-        .layer(axum::middleware::from_fn_with_state(auth, guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(guard),
+            guard::guard,
+        ))
 }
 
 /// Stampede's report for a state, with thresholds judged and the exit code they imply.
@@ -122,7 +126,8 @@ pub(crate) async fn serve(
     } else if opts.web_auth.is_none() {
         eprintln!("WARNING: the web UI listens on {bound} WITHOUT authentication: anyone who can reach it can start a load test. Add --web-auth USER:PASSWORD.");
     }
-    let app = router(control.clone(), opts.web_auth.clone());
+    let guard = Guard::new(opts.web_auth.clone(), bound, &opts.web_allowed_hosts);
+    let app = router(control.clone(), guard);
     let server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -145,6 +150,7 @@ pub(crate) async fn serve(
     }
     shutdown.cancelled().await;
     control.stop().await;
+    // The run's end: a master's workers quit (each test before only stopped them).
     if let Some(test) = control.test() {
         let runner = test
             .lock()

@@ -244,6 +244,10 @@ async function startLive() {
   form.elements.spawn_rate.value = config.spawn_rate;
   form.elements.host.value = config.host || "";
   form.elements.run_time.value = config.run_time || "";
+  if (config.shape) {
+    $("#shape-note").hidden = false;
+    for (const el of form.querySelectorAll(".users-field")) el.hidden = true;
+  }
   const box = $("#user-types");
   for (const t of config.user_types) {
     const label = document.createElement("label");

@@ -1,0 +1,205 @@
+//! One test's life, the same whichever mode drives it: headless, the web UI (with or
+//! without `--autostart`) and a distributed master (whose users run on its workers).
+//!
+//! In order: the plan's `on_test_start` hooks; the start, from the load shape (`--stage`
+//! or `Plan::shape`) when there is one, else from the users and rate asked for; then, until
+//! the test ends, the shape's ticks, `--reset-stats` once every user is spawned, live
+//! changes (the UI's edit, which replaces the run time too), and the end when the run time
+//! passes, the shape ends, every user has stopped by itself, or the caller stops it. Last,
+//! the users are stopped (within `--stop-timeout`; requests cut off then are counted as
+//! unanswered) and the `on_test_stop` hooks run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Options;
+use crate::plan::Plan;
+use crate::runner::{RunnerHandle, RunnerState};
+use crate::shape::{LoadShape, Stages};
+use crate::stats::StatsHandle;
+
+/// What a test is asked to do.
+#[derive(Clone)]
+pub struct Schedule {
+    pub users: u64,
+    pub rate: f64,
+    /// Decides users and rate instead of `users` and `rate` when present.
+    pub shape: Option<Arc<dyn LoadShape>>,
+    pub run_time: Option<Duration>,
+    pub reset_stats: bool,
+    /// End the test once every user has stopped by itself (`StopUser`). A master learns
+    /// its user counts from its workers' reports, late, so it does not judge this.
+    pub end_when_users_gone: bool,
+    /// A host other than the swarm's own (a master's test from the UI form).
+    pub host: Option<url::Url>,
+}
+
+impl Schedule {
+    /// From the command line and the plan: `--stage` wins over the plan's shape, and
+    /// `--single-user` runs exactly one user.
+    pub fn from_options(o: &Options, plan: &Plan) -> Self {
+        let shape: Option<Arc<dyn LoadShape>> = if o.single_user {
+            None
+        } else if !o.stages.is_empty() {
+            Some(Arc::new(Stages(o.stages.clone())))
+        } else {
+            plan.shape.clone()
+        };
+        let (users, rate) = if o.single_user {
+            (1, 1.0)
+        } else {
+            (o.users.unwrap_or(1), o.spawn_rate.unwrap_or(1.0))
+        };
+        Self {
+            users,
+            rate,
+            shape,
+            run_time: o.run_time,
+            reset_stats: o.reset_stats,
+            end_when_users_gone: !o.master,
+            host: None,
+        }
+    }
+
+    /// Users and rate at the start.
+    pub fn initial(&self) -> (u64, f64) {
+        match &self.shape {
+            Some(s) => s.tick(Duration::ZERO).unwrap_or((0, 1.0)),
+            None => (self.users, self.rate),
+        }
+    }
+}
+
+/// A change to a running test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Ignored while a shape decides the load.
+    Users { users: u64, rate: f64 },
+    /// Replaces the run time, counted from now; `None` runs until stopped.
+    RunTime(Option<Duration>),
+}
+
+/// Why a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Stopped,
+    RunTime,
+    ShapeEnded,
+    UsersEnded,
+}
+
+impl Ending {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ending::Stopped => "stopped",
+            Ending::RunTime => "run time reached",
+            Ending::ShapeEnded => "the load shape has ended",
+            Ending::UsersEnded => "every user has stopped",
+        }
+    }
+}
+
+/// How a test went, for the reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    pub ending: Ending,
+    /// The highest user count asked for.
+    pub peak_users: u64,
+}
+
+/// How a test's users are stopped at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Stop them; another test may follow (the web UI).
+    Stop,
+    /// End the run: a master tells its workers to quit. A Locust worker sleeps through its
+    /// stop timeout in its `stop` handler and reports its last stats only on `quit`, so a
+    /// run's end is `quit` alone (a local runner's quit stops its users first).
+    Quit,
+}
+
+/// Runs one test on `runner` until it ends, then stops its users as `finish` says.
+pub async fn run_test(
+    runner: RunnerHandle,
+    stats: StatsHandle,
+    plan: Plan,
+    schedule: Schedule,
+    stop: CancellationToken,
+    mut changes: mpsc::UnboundedReceiver<Change>,
+    finish: Finish,
+) -> Ended {
+    for hook in &plan.on_test_start {
+        hook().await;
+    }
+    let started = Instant::now();
+    let mut current = schedule.initial();
+    let mut peak_users = current.0;
+    runner.start(current.0, current.1, schedule.host.clone());
+    let mut deadline = schedule.run_time.map(|t| started + t);
+    let mut status = runner.watch();
+    let mut reset_pending = schedule.reset_stats;
+    let second = Duration::from_secs(1);
+    let mut shape_tick = tokio::time::interval_at(started + second, second);
+    let ending = loop {
+        tokio::select! {
+            _ = stop.cancelled() => break Ending::Stopped,
+            _ = sleep_until_opt(deadline) => break Ending::RunTime,
+            _ = shape_tick.tick(), if schedule.shape.is_some() => {
+                match schedule.shape.as_ref().and_then(|s| s.tick(started.elapsed())) {
+                    None => break Ending::ShapeEnded,
+                    Some(next) if next != current => {
+                        current = next;
+                        peak_users = peak_users.max(next.0);
+                        runner.start(next.0, next.1, None);
+                    }
+                    Some(_) => {}
+                }
+            }
+            Some(change) = changes.recv() => match change {
+                Change::Users { users, rate } if schedule.shape.is_none() => {
+                    current = (users, rate);
+                    peak_users = peak_users.max(users);
+                    runner.start(users, rate, None);
+                }
+                Change::Users { .. } => {}
+                Change::RunTime(t) => deadline = t.map(|t| Instant::now() + t),
+            },
+            changed = status.changed() => {
+                if changed.is_err() {
+                    break Ending::Stopped;
+                }
+                if reset_pending && status.borrow().state == RunnerState::Running {
+                    stats.reset();
+                    reset_pending = false;
+                }
+            }
+        }
+        let st = runner.status();
+        if schedule.end_when_users_gone
+            && st.state == RunnerState::Running
+            && st.target_users > 0
+            && runner.user_count() == 0
+        {
+            break Ending::UsersEnded;
+        }
+    };
+    match finish {
+        Finish::Stop => runner.stop().await,
+        Finish::Quit => runner.quit().await,
+    }
+    for hook in &plan.on_test_stop {
+        hook().await;
+    }
+    Ended { ending, peak_users }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
