@@ -48,6 +48,10 @@ fn plan() -> Plan {
 
 /// Starts the UI on 127.0.0.1:0 against the test server; returns (ui url, test server).
 async fn ui(extra: &[&str]) -> (url::Url, common::TestServer) {
+    ui_with(plan(), extra).await
+}
+
+async fn ui_with(plan: Plan, extra: &[&str]) -> (url::Url, common::TestServer) {
     let srv = common::start().await;
     let host = srv.url().to_string();
     let mut argv = vec!["plan".to_owned(), "-H".to_owned(), host];
@@ -60,7 +64,7 @@ async fn ui(extra: &[&str]) -> (url::Url, common::TestServer) {
         addr,
         &cli.options.web_allowed_hosts,
     );
-    let control = Arc::new(Control::new(plan(), cli.options));
+    let control = Arc::new(Control::new(plan, cli.options));
     tokio::spawn(async move { axum::serve(listener, router(control, guard)).await.unwrap() });
     (format!("http://{addr}/").parse().unwrap(), srv)
 }
@@ -458,4 +462,65 @@ async fn start_in_the_ui_runs_the_stages_and_they_end_the_test() {
         counts.iter().all(|&n| n <= 3),
         "never the form's 50: {counts:?}"
     );
+}
+
+struct Busy(Client);
+impl Busy {
+    async fn slow(&mut self) -> TaskResult {
+        self.0.get("/slow?ms=5").name("slow").send().await?;
+        Ok(())
+    }
+}
+
+/// The server's count of `/slow`, once it has stopped changing (it counts on arrival, and a
+/// request written just before the stop arrives a moment later).
+async fn settled_hits(srv: &common::TestServer) -> u64 {
+    let mut last = srv.hits.get("/slow");
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = srv.hits.get("/slow");
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the server's count never settled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
+    let busy = Plan::new()
+        .user_type(UserType::new("Busy", |ctx| Busy(ctx.client())).task(task!(Busy::slow)));
+    let (base, srv) = ui_with(busy, &[]).await;
+    let mut c = browser(&base);
+    let mut seen_before = 0;
+    let mut unanswered_total = 0;
+    for run in 0..30 {
+        let r = send(
+            c.post("/swarm")
+                .form(&[("user_count", "4"), ("spawn_rate", "100")]),
+        )
+        .await;
+        assert_eq!(r.json::<Value>().unwrap()["success"], true, "run {run}");
+        // Until some requests completed (an event, not a time window).
+        while srv.hits.get("/slow") < seen_before + 8 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        send(c.post("/stop")).await;
+        let report = json(&mut c, "/stats/report.json").await;
+        let e = &report["total"];
+        let (done, unanswered) = (
+            e["num_requests"].as_u64().unwrap(),
+            e["unanswered"].as_u64().unwrap(),
+        );
+        let seen = settled_hits(&srv).await;
+        assert_eq!(
+            seen - seen_before,
+            done + unanswered,
+            "run {run}: server hits against completed + unanswered"
+        );
+        seen_before = seen;
+        unanswered_total += unanswered;
+    }
+    assert!(unanswered_total > 0, "the stops did cut requests off");
 }

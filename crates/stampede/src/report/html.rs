@@ -11,11 +11,14 @@ pub fn render(report: &Value, history: &[HistoryPoint]) -> String {
         "report": report,
         "history": history.iter().map(crate::web::history_point_json).collect::<Vec<_>>(),
     });
-    // `</` inside a script element would end it early; `<\/` is the same JSON string.
+    // No string may end the script element (`</script>`) or switch the HTML parser into
+    // its script-data escape states (`<!--`, `<script>`): `<`, `>` and `&` become JSON's
+    // `\u003c` escapes, which only occur inside strings and read back as the same text.
     let data = data
         .to_string()
-        .replace("</", "<\\/")
-        .replace("<!--", "<\\!--");
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
     let page = crate::web::INDEX_HTML
         .replace("<link rel=\"stylesheet\" href=\"/assets/app.css\">", &format!("<style>\n{}\n</style>", crate::web::APP_CSS))
         .replace(
@@ -23,4 +26,24 @@ pub fn render(report: &Value, history: &[HistoryPoint]) -> String {
             &format!("<script id=\"report-data\" type=\"application/json\">{data}</script>\n<script>\n{}\n</script>", crate::web::APP_JS.replace("</script", "<\\/script")),
         );
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_string_breaks_out_of_the_embedded_data() {
+        let nasty = "redirect to <!-- </script><script>alert(1)</script> & more";
+        let page = render(&json!({ "failures": [{ "error": nasty }] }), &[]);
+        let start = page
+            .find("<script id=\"report-data\" type=\"application/json\">")
+            .unwrap();
+        let body = &page[start..];
+        let body = &body[body.find('>').unwrap() + 1..];
+        let data = &body[..body.find("</script>").unwrap()];
+        assert!(!data.contains('<'), "{data}");
+        let parsed: Value = serde_json::from_str(data).expect("valid JSON");
+        assert_eq!(parsed["report"]["failures"][0]["error"], nasty);
+    }
 }
