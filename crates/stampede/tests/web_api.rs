@@ -524,3 +524,60 @@ async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
     }
     assert!(unanswered_total > 0, "the stops did cut requests off");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_are_closed_and_the_ui_stays_reachable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cli = try_parse_args::<NoOptions>(["plan".to_owned()]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(
+        Arc::new(Control::new(plan(), cli.options)),
+        Guard::new(None, addr, &[]),
+    );
+    let limits = stampede::web::serve::Limits {
+        max_connections: 4,
+        header_timeout: Duration::from_millis(300),
+    };
+    let stop = stampede::CancellationToken::new();
+    tokio::spawn(stampede::web::serve::serve(
+        listener,
+        app,
+        limits,
+        stop.clone(),
+    ));
+
+    // Every slot taken by connections that send nothing, or half a request head.
+    let mut hogs = Vec::new();
+    for i in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1")
+                .await
+                .unwrap();
+        }
+        hogs.push(s);
+    }
+    // The operator's request still gets through once the hogs time out.
+    let mut c = browser(&format!("http://{addr}/").parse().unwrap());
+    let r = tokio::time::timeout(Duration::from_secs(10), c.get("/stats/requests").send())
+        .await
+        .expect("answered once the idle connections were closed")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for mut s in hogs {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the server closed the idle connection");
+        // A half-sent head may get a 408 before the close; nothing else.
+        if let Ok(n) = n {
+            assert!(
+                n == 0 || buf.starts_with(b"HTTP/1.1 408"),
+                "{:?}",
+                &buf[..n]
+            );
+        }
+    }
+    stop.cancel();
+}

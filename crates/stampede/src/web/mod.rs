@@ -5,6 +5,7 @@
 mod api;
 mod control;
 mod guard;
+pub mod serve;
 
 pub(crate) use api::history_point as history_point_json;
 
@@ -129,11 +130,12 @@ pub(crate) async fn serve(
     let guard = Guard::new(opts.web_auth.clone(), bound, &opts.web_allowed_hosts);
     let app = router(control.clone(), guard);
     let server_stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .await;
-    });
+    let server = tokio::spawn(serve::serve(
+        listener,
+        app,
+        serve::Limits::default(),
+        server_stop,
+    ));
     if opts.autostart {
         let req = StartRequest {
             users: opts.users.unwrap_or(1),
