@@ -26,6 +26,7 @@
 //! ```
 
 pub mod arrivals;
+pub mod capacity;
 pub mod client;
 pub mod config;
 pub mod distributed;

@@ -36,6 +36,8 @@ pub struct Schedule {
     pub end_when_users_gone: bool,
     /// A host other than the swarm's own (a master's test from the UI form).
     pub host: Option<url::Url>,
+    /// The most users to run (`--user-limit`, or what the process can hold).
+    pub user_limit: u64,
 }
 
 impl Schedule {
@@ -62,6 +64,7 @@ impl Schedule {
             reset_stats: o.reset_stats,
             end_when_users_gone: !o.master,
             host: None,
+            user_limit: crate::capacity::user_limit(o.user_limit),
         }
     }
 
@@ -136,7 +139,16 @@ pub async fn run_test(
         hook().await;
     }
     let started = Instant::now();
-    let mut current = schedule.initial();
+    let cap = |(users, rate): (u64, f64)| {
+        if users > schedule.user_limit {
+            eprintln!(
+                "{}",
+                crate::capacity::capped_message(users, schedule.user_limit)
+            );
+        }
+        (users.min(schedule.user_limit), rate)
+    };
+    let mut current = cap(schedule.initial());
     let mut peak_users = current.0;
     runner.start(current.0, current.1, schedule.host.clone());
     let mut deadline = schedule.run_time.map(|t| started + t);
@@ -151,7 +163,8 @@ pub async fn run_test(
             _ = shape_tick.tick(), if schedule.shape.is_some() => {
                 match schedule.shape.as_ref().and_then(|s| s.tick(started.elapsed())) {
                     None => break Ending::ShapeEnded,
-                    Some(next) if next != current => {
+                    Some(next) if cap(next) != current => {
+                        let next = cap(next);
                         current = next;
                         peak_users = peak_users.max(next.0);
                         runner.start(next.0, next.1, None);
@@ -161,6 +174,7 @@ pub async fn run_test(
             }
             Some(change) = changes.recv() => match change {
                 Change::Users { users, rate } if schedule.shape.is_none() => {
+                    let (users, rate) = cap((users, rate));
                     current = (users, rate);
                     peak_users = peak_users.max(users);
                     runner.start(users, rate, None);

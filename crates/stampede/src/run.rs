@@ -122,6 +122,7 @@ async fn run_inner(
     rebuild: Option<&Rebuild>,
     shutdown: CancellationToken,
 ) -> Result<Outcome, i32> {
+    crate::capacity::raise_nofile();
     let selection = match plan.select(&o.user_types, &o.tags, &o.exclude_tags) {
         Ok(s) => s,
         Err(e) => {

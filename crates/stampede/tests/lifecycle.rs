@@ -46,6 +46,7 @@ fn schedule() -> Schedule {
         reset_stats: false,
         end_when_users_gone: true,
         host: None,
+        user_limit: u64::MAX,
     }
 }
 
@@ -155,4 +156,16 @@ async fn a_stop_ends_the_test_and_a_shape_ignores_user_edits() {
     let ended = r.test.await.unwrap();
     assert_eq!(ended.ending, Ending::Stopped);
     assert_eq!(r.stops.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_user_count_is_capped_by_the_user_limit() {
+    let mut s = schedule();
+    s.users = 10_000_000;
+    s.user_limit = 4;
+    let r = start(s);
+    at(1.0).await;
+    assert_eq!(r.swarm.runner.user_count(), 4);
+    r.stop.cancel();
+    assert_eq!(r.test.await.unwrap().ending, Ending::Stopped);
 }

@@ -581,3 +581,23 @@ async fn idle_and_half_sent_connections_are_closed_and_the_ui_stays_reachable() 
     }
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_million_users_are_capped_and_the_ui_says_so() {
+    let (base, _srv) = ui(&["--user-limit", "5"]).await;
+    let mut c = browser(&base);
+    let r = send(
+        c.post("/swarm")
+            .form(&[("user_count", "10000000"), ("spawn_rate", "1000")]),
+    )
+    .await;
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["success"], true);
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains("capped at 5") && message.contains("--user-limit"),
+        "{message}"
+    );
+    until(&mut c, "/stats/requests", |v| v["user_count"] == 5).await;
+    send(c.post("/stop")).await;
+}

@@ -58,6 +58,14 @@ pub struct Options {
     /// Leave out tasks with one of these tags.
     #[arg(short = 'E', long, env = "STAMPEDE_EXCLUDE_TAGS", num_args = 1.., value_delimiter = ',', help_heading = "Load")]
     pub exclude_tags: Vec<String>,
+    /// The most users this process runs (default: what its open-file limit and memory hold).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "STAMPEDE_USER_LIMIT",
+        help_heading = "Load"
+    )]
+    pub user_limit: Option<u64>,
     /// Time tasks may take to finish when stopping, before they are aborted.
     #[arg(short = 's', long, env = "STAMPEDE_STOP_TIMEOUT", value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
     pub stop_timeout: Duration,

@@ -167,8 +167,14 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
     }) {
         Ok(host) => {
             ui.forget_cache();
+            let limit = ui.control.user_limit();
+            let message = if users > limit {
+                crate::capacity::capped_message(users, limit)
+            } else {
+                "Swarming started".to_owned()
+            };
             let mut answer =
-                json!({ "success": true, "message": "Swarming started", "host": host.to_string() });
+                json!({ "success": true, "message": message, "host": host.to_string() });
             if let Some(t) = run_time {
                 answer["run_time"] = json!(t.as_secs_f64());
             }

@@ -208,6 +208,11 @@ impl Control {
         });
     }
 
+    /// The most users a test runs.
+    pub fn user_limit(&self) -> u64 {
+        crate::capacity::user_limit(self.options.user_limit)
+    }
+
     /// Whether the UI's form should ask for users: not when a shape decides them.
     pub fn has_shape(&self) -> bool {
         Schedule::from_options(&self.options, &self.plan)
