@@ -26,6 +26,7 @@
 //! ```
 
 pub mod arrivals;
+mod assets;
 pub mod capacity;
 pub mod client;
 pub mod config;

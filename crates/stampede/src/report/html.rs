@@ -9,7 +9,7 @@ use crate::stats::HistoryPoint;
 pub fn render(report: &Value, history: &[HistoryPoint]) -> String {
     let data = json!({
         "report": report,
-        "history": history.iter().map(crate::web::history_point_json).collect::<Vec<_>>(),
+        "history": history.iter().map(super::json::history_point).collect::<Vec<_>>(),
     });
     // No string may end the script element (`</script>`) or switch the HTML parser into
     // its script-data escape states (`<!--`, `<script>`): `<`, `>` and `&` become JSON's
@@ -19,11 +19,11 @@ pub fn render(report: &Value, history: &[HistoryPoint]) -> String {
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026");
-    let page = crate::web::INDEX_HTML
-        .replace("<link rel=\"stylesheet\" href=\"/assets/app.css\">", &format!("<style>\n{}\n</style>", crate::web::APP_CSS))
+    let page = crate::assets::INDEX_HTML
+        .replace("<link rel=\"stylesheet\" href=\"/assets/app.css\">", &format!("<style>\n{}\n</style>", crate::assets::APP_CSS))
         .replace(
             "<script src=\"/assets/app.js\"></script>",
-            &format!("<script id=\"report-data\" type=\"application/json\">{data}</script>\n<script>\n{}\n</script>", crate::web::APP_JS.replace("</script", "<\\/script")),
+            &format!("<script id=\"report-data\" type=\"application/json\">{data}</script>\n<script>\n{}\n</script>", crate::assets::APP_JS.replace("</script", "<\\/script")),
         );
     page
 }

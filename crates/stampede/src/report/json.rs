@@ -165,3 +165,17 @@ pub fn report_json(stats: &StatsState, ctx: &ReportContext<'_>) -> Value {
         "exit_code": ctx.exit_code,
     })
 }
+
+/// One second of history as the UI's charts read it (live and in the HTML report).
+pub fn history_point(p: &crate::stats::HistoryPoint) -> Value {
+    let t = p.total();
+    json!({
+        "time": p.time,
+        "user_count": p.user_count,
+        "current_rps": t.current_rps,
+        "current_fail_per_sec": t.current_fail_per_sec,
+        "p50": t.percentiles[0],
+        "p95": t.percentiles[5],
+        "p99": t.percentiles[7],
+    })
+}

@@ -50,20 +50,20 @@ impl Ui {
 type Shared = State<Arc<Ui>>;
 
 pub async fn index() -> Html<&'static str> {
-    Html(super::INDEX_HTML)
+    Html(crate::assets::INDEX_HTML)
 }
 
 pub async fn app_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        super::APP_JS,
+        crate::assets::APP_JS,
     )
 }
 
 pub async fn app_css() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        super::APP_CSS,
+        crate::assets::APP_CSS,
     )
 }
 
@@ -285,20 +285,12 @@ pub async fn history(State(ui): Shared, Query(q): Query<HashMap<String, String>>
         return Json(json!([]));
     };
     let points = stats.history_since(since).await;
-    Json(Value::Array(points.iter().map(history_point).collect()))
-}
-
-pub(crate) fn history_point(p: &crate::stats::HistoryPoint) -> Value {
-    let t = p.total();
-    json!({
-        "time": p.time,
-        "user_count": p.user_count,
-        "current_rps": t.current_rps,
-        "current_fail_per_sec": t.current_fail_per_sec,
-        "p50": t.percentiles[0],
-        "p95": t.percentiles[5],
-        "p99": t.percentiles[7],
-    })
+    Json(Value::Array(
+        points
+            .iter()
+            .map(crate::report::json::history_point)
+            .collect(),
+    ))
 }
 
 /// `GET /stats/funnel`: the declared funnel's steps and each type's task mix.

@@ -7,8 +7,6 @@ mod control;
 mod guard;
 pub mod serve;
 
-pub(crate) use api::history_point as history_point_json;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,10 +23,6 @@ use crate::headless::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::report::json;
 use crate::stats::{unix_now, StatsState};
-
-pub(crate) const INDEX_HTML: &str = include_str!("assets/index.html");
-pub(crate) const APP_JS: &str = include_str!("assets/app.js");
-pub(crate) const APP_CSS: &str = include_str!("assets/app.css");
 
 /// The UI's routes over a [`Control`].
 pub fn router(control: Arc<Control>, guard: Guard) -> Router {
