@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use super::message::{get, map, Message};
+use super::message::{get, map, Kind, Message, WorkerState};
 use super::wire;
 use crate::runner::{Cmd, Dispatch, Ramp, RunnerHandle, RunnerState, RunnerStatus};
 use crate::stats::{unix_now, Event, StatsHandle};
@@ -28,7 +28,7 @@ const TICK: Duration = Duration::from_millis(200);
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkerInfo {
     pub id: String,
-    pub state: String,
+    pub state: WorkerState,
     pub user_count: u64,
     pub cpu_usage: f64,
     pub memory_usage: u64,
@@ -170,7 +170,7 @@ impl Master {
     fn ready_workers(&self) -> usize {
         self.workers
             .values()
-            .filter(|w| w.info.state != "missing")
+            .filter(|w| w.info.state != WorkerState::Missing)
             .count()
     }
 
@@ -237,7 +237,7 @@ impl Master {
         let ids: Vec<String> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.info.state != "missing")
+            .filter(|(_, w)| w.info.state != WorkerState::Missing)
             .map(|(id, _)| id.clone())
             .collect();
         if ids.is_empty() {
@@ -284,13 +284,13 @@ impl Master {
                     ),
                     ("parsed_options", self.setup.parsed_options.clone()),
                 ]);
-                self.send_to(id, "spawn", data).await;
+                self.send_to(id, Kind::Spawn, data).await;
             }
         }
     }
 
-    async fn send_to(&mut self, id: &str, kind: &str, data: Value) {
-        let mut m = ZmqMessage::from(Message::new(kind, data, id).encode());
+    async fn send_to(&mut self, id: &str, kind: Kind, data: Value) {
+        let mut m = ZmqMessage::from(Message::new(kind.clone(), data, id).encode());
         m.push_front(bytes::Bytes::from(id.as_bytes().to_vec()));
         if let Err(e) = self.send.send(m).await {
             tracing::warn!("cannot send {kind} to worker {id}: {e}");
@@ -298,8 +298,8 @@ impl Master {
     }
 
     async fn on_message(&mut self, id: String, msg: Message) {
-        match msg.kind.as_str() {
-            "client_ready" => {
+        match msg.kind {
+            Kind::ClientReady => {
                 let index = self.workers.get(&id).map(|w| w.index).unwrap_or_else(|| {
                     self.next_index += 1;
                     self.next_index - 1
@@ -307,7 +307,7 @@ impl Master {
                 let n = self.setup.types.len();
                 let info = WorkerInfo {
                     id: id.clone(),
-                    state: "ready".into(),
+                    state: WorkerState::Ready,
                     user_count: 0,
                     cpu_usage: 0.0,
                     memory_usage: 0,
@@ -325,7 +325,7 @@ impl Master {
                 eprintln!("Worker {id} joined ({} connected)", self.ready_workers());
                 self.send_to(
                     &id,
-                    "ack",
+                    Kind::Ack,
                     map(vec![
                         ("index", Value::from(index)),
                         ("stampede", Value::from(1)),
@@ -334,15 +334,15 @@ impl Master {
                 .await;
                 self.rebalance().await;
             }
-            "heartbeat" => {
+            Kind::Heartbeat => {
                 let came_back = self
                     .workers
                     .get(&id)
-                    .is_some_and(|w| w.info.state == "missing");
+                    .is_some_and(|w| w.info.state == WorkerState::Missing);
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.liveness = LIVENESS;
                     if let Some(s) = get(&msg.data, "state").and_then(|s| s.as_str()) {
-                        w.info.state = s.to_owned();
+                        w.info.state = WorkerState::from_heartbeat(s);
                     }
                     w.info.cpu_usage = get(&msg.data, "current_cpu_usage")
                         .and_then(|v| v.as_f64())
@@ -355,17 +355,17 @@ impl Master {
                     self.rebalance().await;
                 }
             }
-            "spawning" => self.set_state(&id, "spawning"),
-            "spawning_complete" => {
-                self.set_state(&id, "running");
+            Kind::Spawning => self.set_state(&id, WorkerState::Spawning),
+            Kind::SpawningComplete => {
+                self.set_state(&id, WorkerState::Running);
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.info.user_count = get(&msg.data, "user_count")
                         .and_then(|v| v.as_u64())
                         .unwrap_or(0);
                 }
             }
-            "stats" => self.on_stats(&id, &msg.data),
-            "exception" => {
+            Kind::Stats => self.on_stats(&id, &msg.data),
+            Kind::Exception => {
                 let text = |k: &str| {
                     get(&msg.data, k)
                         .and_then(|v| v.as_str())
@@ -377,21 +377,21 @@ impl Master {
                     location: text("traceback"),
                 });
             }
-            "client_stopped" => self.set_state(&id, "stopped"),
-            "quit" => {
+            Kind::ClientStopped => self.set_state(&id, WorkerState::Stopped),
+            Kind::Quit => {
                 eprintln!("Worker {id} quit");
                 self.workers.remove(&id);
                 self.rebalance().await;
             }
-            "logs" => {}
-            other => tracing::warn!("ignoring unknown message '{other}' from worker {id}"),
+            Kind::Other(ref name) if name == "logs" => {}
+            other => tracing::warn!("ignoring message '{other}' from worker {id}"),
         }
         self.publish();
     }
 
-    fn set_state(&mut self, id: &str, state: &str) {
+    fn set_state(&mut self, id: &str, state: WorkerState) {
         if let Some(w) = self.workers.get_mut(id) {
-            w.info.state = state.to_owned();
+            w.info.state = state;
         }
     }
 
@@ -413,7 +413,10 @@ impl Master {
                         .collect();
                     w.info.user_count = w.reported.iter().sum();
                 }
-                let live = self.workers.values().filter(|w| w.info.state != "missing");
+                let live = self
+                    .workers
+                    .values()
+                    .filter(|w| w.info.state != WorkerState::Missing);
                 let mut totals = vec![0u64; self.setup.types.len()];
                 for w in live {
                     for (t, c) in w.reported.iter().enumerate() {
@@ -434,12 +437,12 @@ impl Master {
         let ids: Vec<String> = self.workers.keys().cloned().collect();
         let mut lost = false;
         for id in &ids {
-            self.send_to(id, "heartbeat", Value::Nil).await;
+            self.send_to(id, Kind::Heartbeat, Value::Nil).await;
             if let Some(w) = self.workers.get_mut(id) {
                 w.liveness -= 1;
-                if w.liveness <= 0 && w.info.state != "missing" {
+                if w.liveness <= 0 && w.info.state != WorkerState::Missing {
                     eprintln!("Worker {id} is missing (no heartbeat for {LIVENESS} s); its users go to the others");
-                    w.info.state = "missing".into();
+                    w.info.state = WorkerState::Missing;
                     w.assigned.iter_mut().for_each(|a| *a = 0);
                     w.reported.iter_mut().for_each(|a| *a = 0);
                     lost = true;
@@ -469,7 +472,7 @@ impl Master {
         self.dispatched = 0;
         let ids: Vec<String> = self.workers.keys().cloned().collect();
         for id in &ids {
-            self.send_to(id, "stop", Value::Nil).await;
+            self.send_to(id, Kind::Stop, Value::Nil).await;
             if let Some(w) = self.workers.get_mut(id) {
                 w.assigned.iter_mut().for_each(|a| *a = 0);
             }
@@ -488,10 +491,12 @@ impl Master {
         let Some((deadline, _)) = &self.stopping else {
             return;
         };
-        let all_done = self
-            .workers
-            .values()
-            .all(|w| matches!(w.info.state.as_str(), "stopped" | "ready" | "missing"));
+        let all_done = self.workers.values().all(|w| {
+            matches!(
+                w.info.state,
+                WorkerState::Stopped | WorkerState::Ready | WorkerState::Missing
+            )
+        });
         if all_done || Instant::now() >= *deadline {
             let (_, waiting) = self.stopping.take().expect("checked above");
             self.status.send_modify(|s| s.state = RunnerState::Stopped);
@@ -511,19 +516,19 @@ impl Master {
         let mut waiting: std::collections::BTreeSet<String> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.info.state != "missing")
+            .filter(|(_, w)| w.info.state != WorkerState::Missing)
             .map(|(id, _)| id.clone())
             .collect();
         for id in waiting.clone() {
-            self.send_to(&id, "quit", Value::Nil).await;
+            self.send_to(&id, Kind::Quit, Value::Nil).await;
         }
         let deadline = Instant::now() + self.setup.stop_timeout + Duration::from_secs(3);
         while let Ok(Some((id, item))) = tokio::time::timeout_at(deadline, frames.recv()).await {
             let Ok(msg) = item else { continue };
             let id = String::from_utf8_lossy(&id).into_owned();
-            match msg.kind.as_str() {
-                "stats" => self.on_stats(&id, &msg.data),
-                "quit" => {
+            match msg.kind {
+                Kind::Stats => self.on_stats(&id, &msg.data),
+                Kind::Quit => {
                     waiting.remove(&id);
                 }
                 _ => {}

@@ -9,9 +9,122 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    pub kind: String,
+    pub kind: Kind,
     pub data: Value,
     pub node_id: String,
+}
+
+/// The message types of Locust's protocol that either side acts on; any other type is
+/// kept by name (`Other`), logged and ignored, as Locust does with types it does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    ClientReady,
+    Ack,
+    Spawn,
+    Spawning,
+    SpawningComplete,
+    Stop,
+    ClientStopped,
+    Quit,
+    Heartbeat,
+    Stats,
+    Exception,
+    UpdateUserClass,
+    Other(String),
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Kind::ClientReady => "client_ready",
+            Kind::Ack => "ack",
+            Kind::Spawn => "spawn",
+            Kind::Spawning => "spawning",
+            Kind::SpawningComplete => "spawning_complete",
+            Kind::Stop => "stop",
+            Kind::ClientStopped => "client_stopped",
+            Kind::Quit => "quit",
+            Kind::Heartbeat => "heartbeat",
+            Kind::Stats => "stats",
+            Kind::Exception => "exception",
+            Kind::UpdateUserClass => "update_user_class",
+            Kind::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Kind {
+    fn from(s: &str) -> Self {
+        match s {
+            "client_ready" => Kind::ClientReady,
+            "ack" => Kind::Ack,
+            "spawn" => Kind::Spawn,
+            "spawning" => Kind::Spawning,
+            "spawning_complete" => Kind::SpawningComplete,
+            "stop" => Kind::Stop,
+            "client_stopped" => Kind::ClientStopped,
+            "quit" => Kind::Quit,
+            "heartbeat" => Kind::Heartbeat,
+            "stats" => Kind::Stats,
+            "exception" => Kind::Exception,
+            "update_user_class" => Kind::UpdateUserClass,
+            other => Kind::Other(other.to_owned()),
+        }
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A worker's state as a master tracks it (and Locust's UI shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    Ready,
+    Spawning,
+    Running,
+    Stopping,
+    Stopped,
+    Cleanup,
+    /// No heartbeat for too long: its users are given to the others.
+    Missing,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Ready => "ready",
+            WorkerState::Spawning => "spawning",
+            WorkerState::Running => "running",
+            WorkerState::Stopping => "stopping",
+            WorkerState::Stopped => "stopped",
+            WorkerState::Cleanup => "cleanup",
+            WorkerState::Missing => "missing",
+        }
+    }
+
+    /// The state a heartbeat reports, by Locust's names; an unknown one counts as running
+    /// (a master then waits for it rather than think it stopped).
+    pub fn from_heartbeat(s: &str) -> Self {
+        match s {
+            "ready" => WorkerState::Ready,
+            "spawning" => WorkerState::Spawning,
+            "stopping" => WorkerState::Stopping,
+            "stopped" => WorkerState::Stopped,
+            "cleanup" => WorkerState::Cleanup,
+            "missing" => WorkerState::Missing,
+            _ => WorkerState::Running,
+        }
+    }
 }
 
 /// Why a frame is not a message.
@@ -28,9 +141,9 @@ pub enum FrameError {
 }
 
 impl Message {
-    pub fn new(kind: &str, data: Value, node_id: &str) -> Self {
+    pub fn new(kind: impl Into<Kind>, data: Value, node_id: &str) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind: kind.into(),
             data,
             node_id: node_id.to_owned(),
         }
@@ -63,10 +176,10 @@ impl Message {
         let [kind, data, node]: [Value; 3] = parts
             .try_into()
             .map_err(|p: Vec<Value>| FrameError::Shape(format!("{} elements", p.len())))?;
-        let kind = kind
-            .as_str()
-            .ok_or_else(|| FrameError::Shape(format!("type {kind} is not a string")))?
-            .to_owned();
+        let kind = Kind::from(
+            kind.as_str()
+                .ok_or_else(|| FrameError::Shape(format!("type {kind} is not a string")))?,
+        );
         let node_id = match node {
             Value::String(s) => s
                 .into_str()

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
-use super::message::{get, map, Message};
+use super::message::{get, map, Kind, Message, WorkerState};
 use super::wire;
 use super::{node_id, ProcessMeter};
 use crate::config::{parse_host, Options};
@@ -98,7 +98,7 @@ struct Worker<'a> {
     swarm: Option<Swarm>,
     /// Everything this worker counted, for its own summary and exit code.
     total: StatsState,
-    state: &'static str,
+    state: WorkerState,
     last_spawn: f64,
     master_speaks_hdr: bool,
     heard_from_master: Instant,
@@ -123,7 +123,7 @@ pub(crate) async fn run_worker(
         conn: None,
         swarm: None,
         total: StatsState::new(unix_now(), false),
-        state: "ready",
+        state: WorkerState::Ready,
         last_spawn: f64::MIN,
         master_speaks_hdr: false,
         heard_from_master: Instant::now(),
@@ -149,7 +149,7 @@ pub(crate) async fn run_worker(
             match connect(&w.endpoint, &w.node).await {
                 Ok(c) => {
                     w.conn = Some(c);
-                    w.send("client_ready", Value::from(-1)).await;
+                    w.send(Kind::ClientReady, Value::from(-1)).await;
                 }
                 Err(e) => {
                     tracing::warn!("{e}; retrying");
@@ -179,14 +179,14 @@ pub(crate) async fn run_worker(
                     continue;
                 }
                 let (cpu, mem) = w.meter.sample();
-                let data = map(vec![("state", w.state.into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
-                w.send("heartbeat", data).await;
+                let data = map(vec![("state", w.state.as_str().into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
+                w.send(Kind::Heartbeat, data).await;
             }
             _ = report.tick() => w.report().await,
             _ = shutdown.cancelled() => {
                 w.stop_users().await;
                 w.report().await;
-                w.send("quit", Value::Nil).await;
+                w.send(Kind::Quit, Value::Nil).await;
                 break;
             }
         }
@@ -205,11 +205,11 @@ pub(crate) async fn run_worker(
 }
 
 impl Worker<'_> {
-    async fn send(&mut self, kind: &str, data: Value) {
+    async fn send(&mut self, kind: Kind, data: Value) {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let frame = Message::new(kind, data, &self.node).encode();
+        let frame = Message::new(kind.clone(), data, &self.node).encode();
         if let Err(e) = conn.send.send(ZmqMessage::from(frame)).await {
             tracing::warn!("cannot send {kind} to the master: {e}");
             self.conn = None;
@@ -218,8 +218,8 @@ impl Worker<'_> {
 
     /// Handles one message; true when the worker should quit.
     async fn handle(&mut self, msg: Message) -> bool {
-        match msg.kind.as_str() {
-            "ack" => {
+        match msg.kind {
+            Kind::Ack => {
                 self.master_speaks_hdr = get(&msg.data, "stampede")
                     .and_then(|v| v.as_u64())
                     .unwrap_or(0)
@@ -231,15 +231,15 @@ impl Worker<'_> {
                         .unwrap_or(0)
                 );
             }
-            "spawn" => self.spawn(&msg.data).await,
-            "stop" => {
+            Kind::Spawn => self.spawn(&msg.data).await,
+            Kind::Stop => {
                 self.stop_users().await;
                 self.report().await;
-                self.send("client_stopped", Value::Nil).await;
-                self.state = "ready";
-                self.send("client_ready", Value::from(-1)).await;
+                self.send(Kind::ClientStopped, Value::Nil).await;
+                self.state = WorkerState::Ready;
+                self.send(Kind::ClientReady, Value::from(-1)).await;
             }
-            "quit" => {
+            Kind::Quit => {
                 // A Locust master waits only 0.5 s for the final report after `quit`, and
                 // sends no `stop` first: report what is counted now, then stop, then the tail.
                 eprintln!("The master says quit");
@@ -247,18 +247,18 @@ impl Worker<'_> {
                 self.stop_users().await;
                 self.report().await;
                 // Like a Locust worker leaving: the master knows the last report is in.
-                self.send("quit", Value::Nil).await;
+                self.send(Kind::Quit, Value::Nil).await;
                 return true;
             }
-            "reconnect" => self.conn = None,
-            "heartbeat" | "spawning_complete" | "update_user_class" => {}
-            other => tracing::warn!("ignoring unknown message '{other}' from the master"),
+            Kind::Other(ref name) if name == "reconnect" => self.conn = None,
+            Kind::Heartbeat | Kind::SpawningComplete | Kind::UpdateUserClass => {}
+            other => tracing::warn!("ignoring message '{other}' from the master"),
         }
         false
     }
 
     async fn spawn(&mut self, data: &Value) {
-        self.send("spawning", Value::Nil).await;
+        self.send(Kind::Spawning, Value::Nil).await;
         let ts = get(data, "timestamp")
             .and_then(|v| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)))
             .unwrap_or(0.0);
@@ -283,7 +283,9 @@ impl Worker<'_> {
                     .collect()
             });
         if let (Some(args), Some(rebuild)) = (forwarded, self.rebuild) {
-            if args != self.plan_args && !matches!(self.state, "spawning" | "running") {
+            if args != self.plan_args
+                && !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
+            {
                 match rebuild(&args) {
                     Ok(plan) => {
                         eprintln!("Using the master's plan options: {}", args.join(" "));
@@ -313,7 +315,9 @@ impl Worker<'_> {
                 }
             }
         }
-        if self.swarm.is_none() || !matches!(self.state, "spawning" | "running") {
+        if self.swarm.is_none()
+            || !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
+        {
             let stop_timeout = get(data, "stop_timeout")
                 .and_then(|v| v.as_f64())
                 .unwrap_or(0.0);
@@ -334,7 +338,7 @@ impl Worker<'_> {
             }
         }
         self.host = Some(host.clone());
-        self.state = "spawning";
+        self.state = WorkerState::Spawning;
         let swarm = self.swarm.as_ref().expect("made above");
         swarm.runner.set_counts(counts.clone(), Some(host));
         let total: u64 = counts.iter().sum();
@@ -346,9 +350,9 @@ impl Worker<'_> {
                 .map(|(t, n)| (Value::from(t.name.as_str()), Value::from(*n)))
                 .collect(),
         );
-        self.state = "running";
+        self.state = WorkerState::Running;
         self.send(
-            "spawning_complete",
+            Kind::SpawningComplete,
             map(vec![
                 ("user_classes_count", classes),
                 ("user_count", Value::from(total)),
@@ -361,8 +365,8 @@ impl Worker<'_> {
         if let Some(s) = &self.swarm {
             s.runner.stop().await;
         }
-        if self.state != "ready" {
-            self.state = "stopped";
+        if self.state != WorkerState::Ready {
+            self.state = WorkerState::Stopped;
         }
     }
 
@@ -375,7 +379,7 @@ impl Worker<'_> {
         for e in delta.exceptions.values() {
             for _ in 0..e.count.min(MAX_EXCEPTION_MESSAGES) {
                 self.send(
-                    "exception",
+                    Kind::Exception,
                     map(vec![
                         ("msg", e.msg.as_str().into()),
                         ("traceback", e.traceback.as_str().into()),
@@ -385,6 +389,6 @@ impl Worker<'_> {
             }
         }
         self.total.merge(&delta);
-        self.send("stats", payload).await;
+        self.send(Kind::Stats, payload).await;
     }
 }
