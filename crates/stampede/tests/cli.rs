@@ -360,28 +360,30 @@ async fn stages_drive_the_user_count_and_end_the_test() {
     let report = dir.path().join("r.json");
     let host = srv.url().to_string();
     let started = std::time::Instant::now();
-    let outcome = run(
-        &[
-            "-H",
-            &host,
-            "--headless",
-            "--only-summary",
-            "--stage",
-            "1:100:1s",
-            "--stage",
-            "3:100:1s",
-            "--report-json",
-            report.to_str().unwrap(),
-        ],
-        &plan(false),
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run(
+            &[
+                "-H",
+                &host,
+                "--headless",
+                "--only-summary",
+                "--stage",
+                "1:100:1s",
+                "--stage",
+                "3:100:1s",
+                "--report-json",
+                report.to_str().unwrap(),
+            ],
+            &plan(false),
+        ),
     )
     .await
+    .expect("the stages end the run by themselves")
     .unwrap();
+    // Two 1 s stages: the run cannot end sooner, and it ended by itself (no -t).
     let took = started.elapsed();
-    assert!(
-        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(5),
-        "{took:?}"
-    );
+    assert!(took >= std::time::Duration::from_secs(2), "{took:?}");
     assert_eq!(outcome.exit_code, 0);
     let doc: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
     assert_eq!(doc["user_types"][0]["users"], 3, "the peak of the stages");
@@ -450,8 +452,12 @@ async fn the_served_ui_autostarts_and_writes_reports_when_shut_down() {
     .unwrap();
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
+    let hits = srv.hits.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // Until the server has seen enough requests: an event, not a time window.
+        while hits.get("/") < 12 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         stopper.cancel();
     });
     let outcome = stampede::run_with_shutdown(&cli, &plan(false), shutdown)

@@ -211,7 +211,12 @@ async fn a_killed_worker_is_marked_missing_and_its_users_move() {
     tokio::task::block_in_place(|| {
         wait(
             "the dead worker marked missing",
-            &|| workers.borrow().iter().any(|w| w.state.as_str() == "missing"),
+            &|| {
+                workers
+                    .borrow()
+                    .iter()
+                    .any(|w| w.state.as_str() == "missing")
+            },
             10,
         )
     });

@@ -31,14 +31,6 @@ impl U {
         self.client.get("/").name("c").send().await?;
         Ok(())
     }
-    async fn slow(&mut self) -> TaskResult {
-        self.client.get("/slow?ms=700").name("slow").send().await?;
-        Ok(())
-    }
-    async fn stalled(&mut self) -> TaskResult {
-        self.client.get("/slow?ms=300").name("slow").send().await?;
-        Ok(())
-    }
     async fn fails(&mut self) -> TaskResult {
         let n: i32 = "not a number".parse()?;
         let _ = n;
@@ -133,73 +125,6 @@ async fn user_type_weights_split_the_swarm() {
     );
     s.runner.stop().await;
     assert_eq!(s.runner.user_count(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spawn_rate_ramps_and_the_target_can_change_mid_run() {
-    let srv = common::start().await;
-    let plan = Plan::new().user_type(
-        UserType::new("U", U::new)
-            .wait_time(constant(0.1))
-            .task(task!(U::a)),
-    );
-    let s = swarm(&plan, srv.url(), Duration::ZERO);
-    let started = Instant::now();
-    s.runner.start(6, 10.0, None);
-    // The first user at once, then one every 100 ms: 6 users take 0.5 s.
-    assert!(wait_for(|| s.runner.user_count() >= 1, Duration::from_millis(50)).await);
-    assert!(s.runner.user_count() < 6, "all users spawned at once");
-    assert!(wait_for(|| s.runner.user_count() == 6, Duration::from_secs(3)).await);
-    let ramp = started.elapsed();
-    assert!(
-        ramp >= Duration::from_millis(450) && ramp < Duration::from_millis(1500),
-        "ramp took {ramp:?}"
-    );
-
-    // Down to 2 at 100 users/s, then up to 4, while running.
-    s.runner.start(2, 100.0, None);
-    assert!(wait_for(|| s.runner.user_count() == 2, Duration::from_secs(3)).await);
-    s.runner.start(4, 100.0, None);
-    assert!(wait_for(|| s.runner.user_count() == 4, Duration::from_secs(3)).await);
-    assert_eq!(s.runner.status().target_users, 4);
-    s.runner.stop().await;
-    assert_eq!(s.runner.user_count(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_timeout_lets_running_tasks_finish() {
-    let srv = common::start().await;
-    let plan = Plan::new().user_type(UserType::new("U", U::new).task(task!(U::slow)));
-    // With a stop timeout, the 700 ms request in flight completes and is counted.
-    let s = swarm(&plan, srv.url(), Duration::from_secs(5));
-    s.runner.start(3, 100.0, None);
-    assert!(wait_for(|| srv.hits.get("/slow") >= 3, Duration::from_secs(3)).await);
-    let t = Instant::now();
-    s.runner.stop().await;
-    assert!(
-        t.elapsed() >= Duration::from_millis(300),
-        "stop did not wait: {:?}",
-        t.elapsed()
-    );
-    let st = s.stats.snapshot().await;
-    assert_eq!(
-        st.total.num_requests,
-        srv.hits.get("/slow"),
-        "every request the server saw was counted"
-    );
-
-    // Without one, the users are aborted at once.
-    let s = swarm(&plan, srv.url(), Duration::ZERO);
-    s.runner.start(3, 100.0, None);
-    assert!(wait_for(|| s.runner.user_count() == 3, Duration::from_secs(3)).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let t = Instant::now();
-    s.runner.stop().await;
-    assert!(
-        t.elapsed() < Duration::from_millis(400),
-        "stop waited {:?}",
-        t.elapsed()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,56 +265,4 @@ async fn request_listeners_see_every_request() {
     s.runner.stop().await;
     assert_eq!(SEEN.load(Ordering::SeqCst), srv.hits.get("/"));
     assert_eq!(FAILED.load(Ordering::SeqCst), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_model_arrivals_keep_coming_when_the_server_stalls() {
-    let srv = common::start().await;
-    // Every request takes 300 ms. A closed-model user would send ~3 per second; arrivals
-    // at 20/s keep sending 20 per second, so the stall shows in the latency, not the rate.
-    let plan = Plan::new().user_type(
-        UserType::new("Arrival", U::new)
-            .arrival_rate(20.0)
-            .task(task!(U::stalled)),
-    );
-    let s = swarm(&plan, srv.url(), Duration::from_secs(2));
-    s.runner.start(0, 1.0, None);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    s.runner.stop().await;
-    let st = s.stats.snapshot().await;
-    let sent = srv.hits.get("/slow");
-    assert!((18..=23).contains(&sent), "{sent} arrivals in 1 s at 20/s");
-    assert_eq!(
-        st.total.num_requests, sent,
-        "the stop timeout let every arrival finish"
-    );
-    assert!(st.total.percentile_ms(0.5) >= 300.0);
-    assert_eq!(
-        st.task_runs[&("Arrival".to_owned(), "stalled".to_owned())],
-        sent
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arrivals_beyond_max_users_are_dropped_and_reported() {
-    let srv = common::start().await;
-    let plan = Plan::new().user_type(
-        UserType::new("Arrival", U::new)
-            .arrival_rate(20.0)
-            .max_users(2)
-            .task(task!(U::slow)),
-    );
-    let s = swarm(&plan, srv.url(), Duration::ZERO);
-    s.runner.start(0, 1.0, None);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(s.runner.user_count() <= 2);
-    s.runner.stop().await;
-    let st = s.stats.snapshot().await;
-    let dropped = st
-        .exceptions
-        .values()
-        .find(|e| e.msg.starts_with("arrival dropped"))
-        .expect("dropped arrivals are reported");
-    assert!(dropped.count >= 5, "{dropped:?}");
-    assert_eq!(srv.hits.get("/slow"), 2, "only two users ever ran");
 }
