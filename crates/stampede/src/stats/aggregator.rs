@@ -54,12 +54,14 @@ impl UserCounts {
 pub struct StatsHandle {
     tx: mpsc::UnboundedSender<Command>,
     pub users: Arc<UserCounts>,
+    /// Bumped by every reset; events recorded before it are dropped (see [`Recorder`]).
+    epoch: Arc<AtomicU64>,
 }
 
 impl StatsHandle {
     /// A recorder for one user (or any producer of events).
     pub fn recorder(&self) -> Recorder {
-        Recorder::new(self.tx.clone())
+        Recorder::new(self.tx.clone(), self.epoch.clone())
     }
 
     /// The current table.
@@ -96,9 +98,11 @@ impl StatsHandle {
         rx.await.unwrap_or_default()
     }
 
-    /// Starts the counts afresh (`--reset-stats`, the UI's reset button).
+    /// Starts the counts afresh (`--reset-stats`, the UI's reset button). Exact: what
+    /// users recorded before it is not counted, even if still in their batches.
     pub fn reset(&self) {
-        let _ = self.tx.send(Command::Reset);
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.tx.send(Command::Reset(epoch));
     }
 }
 
@@ -114,6 +118,7 @@ pub fn spawn_aggregator(
     let handle = StatsHandle {
         tx,
         users: users.clone(),
+        epoch: Arc::default(),
     };
     tokio::spawn(run(rx, users, node, full_history, limits));
     handle
@@ -132,15 +137,23 @@ async fn run(
         s
     };
     let mut state = fresh();
+    let mut epoch = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 None => break,
-                Some(Command::Batch(events)) => {
-                    for e in events {
-                        state.apply(e, &node);
+                Some(Command::Batch(e, events)) => {
+                    // A batch of a newer epoch can overtake its reset in the channel.
+                    if e > epoch {
+                        state = fresh();
+                        epoch = e;
+                    }
+                    if e == epoch {
+                        for ev in events {
+                            state.apply(ev, &node);
+                        }
                     }
                 }
                 Some(Command::Summary(reply)) => {
@@ -157,8 +170,11 @@ async fn run(
                     let start = state.history.partition_point(|p| p.time <= since);
                     let _ = reply.send(state.history[start..].to_vec());
                 }
-                Some(Command::Reset) => {
-                    state = fresh();
+                Some(Command::Reset(e)) => {
+                    if e > epoch {
+                        state = fresh();
+                        epoch = e;
+                    }
                 }
             },
             _ = tick.tick() => state.push_history(unix_now(), users.total()),

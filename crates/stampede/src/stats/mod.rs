@@ -8,6 +8,7 @@ mod aggregator;
 mod entry;
 mod state;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -64,7 +65,8 @@ pub enum Event {
 
 /// Messages the aggregator understands.
 pub(crate) enum Command {
-    Batch(Vec<Event>),
+    /// Events recorded in one reset epoch.
+    Batch(u64, Vec<Event>),
     Summary(tokio::sync::oneshot::Sender<Summary>),
     Snapshot(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// The state so far, replaced by an empty one: a worker's delta report.
@@ -73,7 +75,8 @@ pub(crate) enum Command {
     Merge(Box<StatsState>),
     /// History points newer than the given unix time.
     History(f64, tokio::sync::oneshot::Sender<Vec<HistoryPoint>>),
-    Reset,
+    /// Start afresh; the new epoch.
+    Reset(u64),
 }
 
 /// How many events a user buffers before sending them on.
@@ -91,30 +94,42 @@ struct RecorderInner {
     /// Uncontended in practice: only this user's task touches it between flushes.
     buf: Mutex<Batch>,
     tx: mpsc::UnboundedSender<Command>,
+    /// The aggregator's reset epoch. A batch holds events of one epoch only, so a reset
+    /// drops exactly what was recorded before it, even if it was still buffered here.
+    epoch: Arc<AtomicU64>,
 }
 
 struct Batch {
     events: Vec<Event>,
     since: Instant,
+    epoch: u64,
 }
 
 impl Recorder {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<Command>) -> Self {
+    pub(crate) fn new(tx: mpsc::UnboundedSender<Command>, epoch: Arc<AtomicU64>) -> Self {
         Self {
             inner: Arc::new(RecorderInner {
                 buf: Mutex::new(Batch {
                     events: Vec::new(),
                     since: Instant::now(),
+                    epoch: epoch.load(Ordering::Relaxed),
                 }),
                 tx,
+                epoch,
             }),
         }
     }
 
     /// Records an event; the batch goes to the aggregator when full or old.
     pub fn record(&self, event: Event) {
+        let epoch = self.inner.epoch.load(Ordering::Relaxed);
         let full = {
             let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
+            if b.epoch != epoch {
+                // A reset came: what is buffered belongs to the old counts, which are gone.
+                b.events.clear();
+                b.epoch = epoch;
+            }
             if b.events.is_empty() {
                 b.since = Instant::now();
             }
@@ -149,24 +164,24 @@ impl Recorder {
 
     /// Sends whatever is buffered now.
     pub fn flush(&self) {
-        let events = {
+        let (epoch, events) = {
             let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
             if b.events.is_empty() {
                 return;
             }
-            std::mem::take(&mut b.events)
+            (b.epoch, std::mem::take(&mut b.events))
         };
         // The aggregator only goes away at the very end of a run; late events are moot then.
-        let _ = self.inner.tx.send(Command::Batch(events));
+        let _ = self.inner.tx.send(Command::Batch(epoch, events));
     }
 }
 
 impl Drop for RecorderInner {
     fn drop(&mut self) {
-        let events =
-            std::mem::take(&mut self.buf.get_mut().unwrap_or_else(|p| p.into_inner()).events);
+        let b = self.buf.get_mut().unwrap_or_else(|p| p.into_inner());
+        let events = std::mem::take(&mut b.events);
         if !events.is_empty() {
-            let _ = self.tx.send(Command::Batch(events));
+            let _ = self.tx.send(Command::Batch(b.epoch, events));
         }
     }
 }
