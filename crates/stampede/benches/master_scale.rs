@@ -39,6 +39,7 @@ fn report() -> rmpv::Value {
                     error: None,
                     at: 1000.0 + (i % 3) as f64,
                     hops: 1,
+                    resent: 0,
                 },
                 "sim",
             );

@@ -104,7 +104,7 @@ pub(crate) fn finish_run(
     peak: &[u64],
 ) -> Result<Outcome, RunError> {
     let summary = final_stats.summary(unix_now(), 0, Vec::new());
-    println!("{}", console::stats_table(&summary));
+    println!("{}", console::final_table(&summary));
     println!(
         "Response time percentiles (ms)\n{}",
         console::percentile_table(&summary)

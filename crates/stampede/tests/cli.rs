@@ -59,6 +59,20 @@ fn bad_values_are_usage_errors_naming_the_value() {
         (vec!["-H", "ftp://example.com"], "ftp://example.com"),
         (vec!["--threshold", "p95<fast"], "p95<fast"),
         (vec!["--web-auth", "nocolon"], "USER:PASSWORD"),
+        // Durations that would overflow the clocks' arithmetic.
+        (vec!["-t", "1e30"], "'1e30'"),
+        (
+            vec!["--request-timeout", "99999999999999999999"],
+            "99999999999999999999",
+        ),
+        (
+            vec!["--connect-timeout", "500000000000y"],
+            "'500000000000y'",
+        ),
+        (vec!["--stop-timeout", "500000000000y"], "'500000000000y'"),
+        (vec!["--request-timeout", "0"], "'0'"),
+        (vec!["--max-body", "10T"], "'10T'"),
+        (vec!["--resolve", "shop.test:443"], "HOST:PORT:ADDR"),
         (
             vec!["--config", "/nonexistent/stampede.conf"],
             "/nonexistent/stampede.conf",

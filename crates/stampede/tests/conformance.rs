@@ -125,10 +125,13 @@ fn run_checked(
         let (method, name) = (e["method"].as_str().unwrap(), e["name"].as_str().unwrap());
         let sent = n(e, "num_requests") + n(e, "unanswered");
         if names_are_paths {
-            assert_eq!(
-                log.count(method, name),
-                sent,
-                "{what}: {method} {name}: the server's log against completed + unanswered\n{stdout}"
+            // A GET resent after a stale connection may be logged twice, if the server read
+            // the first send before it closed: `resent` says how many such sends there were.
+            let logged = log.count(method, name);
+            let resent = n(e, "resent");
+            assert!(
+                (sent..=sent + resent).contains(&logged),
+                "{what}: {method} {name}: the server logged {logged}, completed + unanswered is {sent} (+{resent} resent)\n{stdout}"
             );
         }
         let hops = (n(e, "server_hits") as f64 / sent.max(1) as f64).ceil();
@@ -140,10 +143,11 @@ fn run_checked(
             log.max_ms
         );
     }
-    assert_eq!(
-        log.total(),
-        n(total, "server_hits"),
-        "{what}: every hop the server logged is in the report\n{stdout}"
+    let (hits, resent) = (n(total, "server_hits"), n(total, "resent"));
+    assert!(
+        (hits..=hits + resent).contains(&log.total()),
+        "{what}: the server logged {} hits, the report {hits} (+{resent} resent)\n{stdout}",
+        log.total()
     );
     assert!(
         n(total, "num_requests") > 0,

@@ -49,16 +49,29 @@ async fn a_get_on_a_connection_closed_unanswered_is_retried_once_a_post_is_not()
     // connection, whose first request is answered.
     c.get("/").name("retried").send().await.unwrap();
     assert_eq!((srv.requests(), srv.connections()), (3, 2));
-    let e = c.post("/").form(&[("a", "1")]).send().await.unwrap_err();
+    // A POST in the same spot fails and says why (a second user, which has not yet seen this
+    // server hang up: the first now sends its POSTs on fresh connections).
+    let (mut other, _) = common::client(srv.url());
+    other.get("/").send().await.unwrap();
+    let e = other
+        .post("/")
+        .form(&[("a", "1")])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         e.reason,
         "server closed the kept-alive connection before answering (request not retried: POST)"
     );
-    assert_eq!(srv.requests(), 4, "the POST was not sent twice");
+    assert_eq!(srv.requests(), 5, "the POST was not sent twice");
+    c.post("/").form(&[("a", "1")]).send().await.unwrap();
     c.recorder().flush();
     let s = stats.snapshot().await;
     let retried = &s.entries[&("retried".to_owned(), "GET".to_owned())];
     assert_eq!((retried.num_requests, retried.num_failures), (1, 0));
+    // This server read the first send before hanging up, so it logged both: the report
+    // says one send was resent.
+    assert_eq!((retried.num_hops, retried.num_resent), (1, 1));
 }
 
 #[tokio::test]
@@ -323,4 +336,42 @@ async fn a_post_after_idleness_goes_out_on_a_fresh_connection_a_get_reuses() {
     tokio::time::resume();
     c.post("/").form(&[("a", "1")]).send().await.unwrap();
     assert_eq!((srv.connections(), srv.requests()), (2, 4));
+}
+
+#[tokio::test]
+async fn a_server_hanging_up_after_each_answer_is_learned_and_its_posts_get_fresh_connections() {
+    let srv = raw::start(Fault::CloseAfterEach).await;
+    let (mut c, stats) = common::client(srv.url());
+    // The POST follows its GET at once: the server's close may not be seen in time, once.
+    // After that the client knows this server hangs up, and opens a connection per POST.
+    for _ in 0..100 {
+        c.get("/").send().await.unwrap();
+        let _ = c.post("/").form(&[("a", "1")]).send().await;
+    }
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    let post = &s.entries[&("/".to_owned(), "POST".to_owned())];
+    assert!(post.num_failures <= 1, "{} POSTs failed", post.num_failures);
+    assert_eq!(
+        srv.requests(),
+        200 - post.num_failures,
+        "a failed POST never reached it"
+    );
+}
+
+#[tokio::test]
+async fn a_cookie_flood_is_capped_like_a_browser_would() {
+    let srv = raw::start(Fault::CookieFlood).await;
+    let (mut c, _stats) = common::client(srv.url());
+    for _ in 0..20 {
+        c.get("/").send().await.unwrap();
+    }
+    // 20 answers of 50 new cookies each: the jar keeps 180, and the Cookie header stays
+    // the size of 180 cookies.
+    let sent = c.get("/echo").send().await.unwrap();
+    assert!(
+        sent.content_length() < 180 * 40,
+        "{} bytes of cookies",
+        sent.content_length()
+    );
 }

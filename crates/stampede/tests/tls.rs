@@ -126,4 +126,11 @@ fn a_ca_file_without_certificates_is_a_clear_error() {
         .err()
         .unwrap();
     assert!(e.starts_with("--ca-cert"), "{e}");
+    // A device or a directory is refused before it is read (/dev/zero never ends).
+    for path in ["/dev/zero", "/tmp"] {
+        let e = stampede::ClientConfig::with_tls(false, Some(Path::new(path)))
+            .err()
+            .unwrap();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
 }

@@ -134,6 +134,20 @@ pub(crate) struct Conn {
     closing: bool,
 }
 
+/// A connection's state before it is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Health {
+    Open {
+        idle: Duration,
+    },
+    /// Closed, or about to be. `said`: the server announced it (`Connection: close`,
+    /// `Keep-Alive: timeout`), rather than just hanging up.
+    Closed {
+        idle: Duration,
+        said: bool,
+    },
+}
+
 /// A response body as far as a plan may read it.
 pub(crate) struct Body {
     pub kept: Bytes,
@@ -195,29 +209,30 @@ impl Conn {
         })
     }
 
-    /// Whether this connection can take another request. Polls it once without waiting, so
-    /// that a close the server has already sent is seen before anything is written.
-    /// `idempotent`: the request may be sent again if the connection turns out stale.
-    pub fn reusable(&mut self, idempotent: bool) -> bool {
-        if self.closing || (!idempotent && self.idle_since.elapsed() >= FRESH_FOR_UNSAFE_AFTER) {
-            return false;
+    /// Whether this connection can take another request, and how long it has been idle.
+    /// Polls it once without waiting, so that a close the server has already sent is seen
+    /// before anything is written.
+    pub fn health(&mut self) -> Health {
+        let idle = self.idle_since.elapsed();
+        if self.closing {
+            return Health::Closed { idle, said: true };
         }
         if let Some(ka) = self.keep_alive {
-            if self.idle_since.elapsed() + KEEP_ALIVE_MARGIN >= ka {
-                return false;
+            if idle + KEEP_ALIVE_MARGIN >= ka {
+                return Health::Closed { idle, said: true };
             }
         }
         let Some(driver) = self.driver.as_mut() else {
-            return false;
+            return Health::Closed { idle, said: false };
         };
         // The next real poll (in `drive`) registers the user's waker again, and tokio keeps
         // readiness itself, so polling with a no-op waker here loses no wake-up.
         let mut cx = Context::from_waker(Waker::noop());
-        if driver.as_mut().poll(&mut cx).is_ready() {
+        if driver.as_mut().poll(&mut cx).is_ready() || self.sender.is_closed() {
             self.driver = None;
-            return false;
+            return Health::Closed { idle, said: false };
         }
-        !self.sender.is_closed()
+        Health::Open { idle }
     }
 
     /// Sends `req` and waits for the response head while driving the connection.

@@ -35,7 +35,7 @@ pub use request::RequestBuilder;
 pub use response::{ExtractError, Response};
 
 use crate::stats::Recorder;
-use conn::{Conn, Origin};
+use conn::{Conn, Health, Origin};
 use io::{IoCounters, IoMark};
 
 /// A request that was counted as a failure. It has already been recorded in the statistics;
@@ -119,6 +119,9 @@ pub(crate) struct Progress {
     pub phase: Phase,
     /// Responses received so far: each is one hit in the server's log.
     pub answered: u32,
+    /// Sends written on a connection that turned out closed, then sent again: the server
+    /// may or may not have logged them.
+    pub resent: u32,
     /// The connection of the hop in flight, and its byte counts when the hop began.
     pub hop: Option<(Arc<IoCounters>, IoMark)>,
     pub origin: Option<Arc<Origin>>,
@@ -159,6 +162,9 @@ pub struct Client {
     cookies: CookieStore,
     /// Open connections by origin; a user rarely talks to more than one.
     conns: Vec<Conn>,
+    /// Origins seen hanging up a kept-alive connection within a second of an answer,
+    /// without `Connection: close`: their POSTs always get a fresh connection.
+    quick_closers: Vec<Arc<Origin>>,
     progress: Progress,
     recorder: Recorder,
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
@@ -175,6 +181,7 @@ impl Client {
             config,
             cookies: CookieStore::default(),
             conns: Vec::new(),
+            quick_closers: Vec::new(),
             progress: Progress::default(),
             recorder,
             last_url: None,
@@ -252,13 +259,27 @@ impl Client {
         (!out.is_empty()).then_some(out)
     }
 
+    /// Keeps the response's cookies, within a browser's limits: a cookie of more than 4 KB
+    /// is dropped, and once the jar holds 180 cookies only existing ones are replaced, so a
+    /// target setting new cookies on every answer cannot grow memory and every `Cookie`
+    /// header without end.
     fn store_cookies(&mut self, headers: &http::HeaderMap, url: &Url) {
         for value in headers.get_all(http::header::SET_COOKIE) {
-            if let Ok(s) = value.to_str() {
-                // A malformed attribute (Saleor's `Max-Age=315360000.0`) is ignored by the
-                // parser and the cookie kept, as browsers do.
-                let _ = self.cookies.parse(s, url);
+            let Ok(s) = value.to_str() else { continue };
+            if s.len() > MAX_COOKIE_BYTES {
+                cookie_cap_reached();
+                continue;
             }
+            let name = s.split(['=', ';']).next().unwrap_or("").trim();
+            if self.cookies.iter_any().count() >= MAX_COOKIES
+                && !self.cookies.iter_any().any(|c| c.name() == name)
+            {
+                cookie_cap_reached();
+                continue;
+            }
+            // A malformed attribute (Saleor's `Max-Age=315360000.0`) is ignored by the
+            // parser and the cookie kept, as browsers do.
+            let _ = self.cookies.parse(s, url);
         }
     }
 
@@ -293,8 +314,13 @@ impl Client {
                 Err(e) => {
                     self.conns.swap_remove(i);
                     let stale = reused && moved.read == 0;
+                    if stale {
+                        self.mark_closes_quickly(origin);
+                    }
                     if stale && !retried && (moved.written == 0 || idempotent) {
                         retried = true;
+                        // Written, it may be in the server's log as well as the resend.
+                        self.progress.resent += u32::from(moved.written > 0);
                         continue;
                     }
                     if stale && moved.written > 0 {
@@ -302,16 +328,7 @@ impl Client {
                             method: method.to_string(),
                         });
                     }
-                    let phase = if moved.written == 0 {
-                        Phase::Send
-                    } else {
-                        Phase::Headers
-                    };
-                    return Err(ClientError::failed(
-                        phase,
-                        &origin.target(),
-                        error::hyper_detail(&e),
-                    ));
+                    return Err(send_error(&e, moved, &origin.target()));
                 }
             };
             self.progress.phase = Phase::Body;
@@ -345,16 +362,39 @@ impl Client {
         }
     }
 
+    fn closes_quickly(&self, origin: &Origin) -> bool {
+        self.quick_closers.iter().any(|o| **o == *origin)
+    }
+
+    fn mark_closes_quickly(&mut self, origin: &Origin) {
+        if !self.closes_quickly(origin) {
+            self.quick_closers.push(Arc::new(origin.clone()));
+        }
+    }
+
     /// The connection to `origin` and whether it was reused; opens one when there is none
     /// or the open one cannot take another request.
+    /// A POST or PATCH is not sent on a connection that may be closing under it: one idle
+    /// for a second or more, or any kept-alive connection of a server seen hanging up
+    /// within a second of an answer without saying so (it will race every such request).
     async fn connection(
         &mut self,
         origin: &Origin,
         idempotent: bool,
     ) -> Result<(usize, bool), ClientError> {
         if let Some(i) = self.conns.iter().position(|c| *c.origin == *origin) {
-            if self.conns[i].reusable(idempotent) {
-                return Ok((i, true));
+            match self.conns[i].health() {
+                Health::Open { idle }
+                    if idempotent
+                        || (idle < conn::FRESH_FOR_UNSAFE_AFTER
+                            && !self.closes_quickly(origin)) =>
+                {
+                    return Ok((i, true));
+                }
+                Health::Closed { idle, said: false } if idle < conn::FRESH_FOR_UNSAFE_AFTER => {
+                    self.mark_closes_quickly(origin);
+                }
+                _ => {}
             }
             self.conns.swap_remove(i);
         }
@@ -363,6 +403,39 @@ impl Client {
         let conn = Conn::open(origin, &self.config, &mut self.progress.phase).await?;
         self.conns.push(conn);
         Ok((self.conns.len() - 1, false))
+    }
+}
+
+/// A failure before the response head, named by what had happened on the wire.
+fn send_error(e: &hyper::Error, moved: IoMark, target: &str) -> ClientError {
+    if moved.written == 0 && moved.read == 0 && (e.is_closed() || e.is_canceled()) {
+        // hyper's own words here ("channel closed") say nothing to a user.
+        return ClientError::failed(
+            Phase::Send,
+            target,
+            "the server closed the connection before the request was sent",
+        );
+    }
+    let phase = if moved.written == 0 || e.is_body_write_aborted() {
+        Phase::Send
+    } else {
+        Phase::Headers
+    };
+    ClientError::failed(phase, target, error::hyper_detail(e))
+}
+
+/// Cookies a user's jar holds (browsers keep about 180 per site).
+const MAX_COOKIES: usize = 180;
+/// The longest `Set-Cookie` value kept (browsers: 4 KB per cookie).
+const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Says once per process that a target sent more cookies than a browser would keep.
+fn cookie_cap_reached() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "the target sets more cookies than a browser keeps ({MAX_COOKIES} per user, {MAX_COOKIE_BYTES} bytes each): the rest are ignored"
+        );
     }
 }
 

@@ -248,6 +248,7 @@ impl<'c> RequestBuilder<'c> {
             error: reason.clone(),
             at: unix_now(),
             hops,
+            resent: self.client.progress.resent,
         });
         match (response, reason) {
             (Some(r), None) => Ok(r),

@@ -35,8 +35,22 @@ pub(crate) fn tls_config(
     Ok(Arc::new(config))
 }
 
+/// A CA bundle larger than this is refused: the public web's whole bundle is ~250 KB.
+const MAX_CA_FILE: u64 = 4 << 20;
+
 fn add_pem(roots: &mut rustls::RootCertStore, path: &Path) -> Result<(), String> {
     let shown = path.display();
+    // Only a regular file of sane size is read: /dev/zero or a FIFO would never end.
+    let meta = std::fs::metadata(path).map_err(|e| format!("--ca-cert {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("--ca-cert {shown}: not a regular file"));
+    }
+    if meta.len() > MAX_CA_FILE {
+        return Err(format!(
+            "--ca-cert {shown}: {} bytes is more than a CA file holds (at most {MAX_CA_FILE})",
+            meta.len()
+        ));
+    }
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("--ca-cert {shown}: {e}"))?
         .collect::<Result<Vec<_>, _>>()

@@ -4,16 +4,26 @@ use std::time::Duration;
 
 use url::Url;
 
-/// A run time or timeout: `30s`, `5m`, `1h30m`, or a bare number of seconds.
+/// The longest duration accepted anywhere: longer ones overflow the clocks' arithmetic
+/// (`Instant + Duration`), and no load test runs for ten years.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A run time or timeout: `30s`, `5m`, `1h30m`, or a bare number of seconds; at most ten
+/// years.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs >= 0.0 && secs.is_finite() {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    let d = match t.parse::<f64>() {
+        Ok(secs) if secs >= 0.0 => Duration::try_from_secs_f64(secs).ok(),
+        Ok(_) => None,
+        Err(_) => humantime::parse_duration(t).ok(),
     }
-    humantime::parse_duration(t)
-        .map_err(|_| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))
+    .ok_or_else(|| format!("'{s}' is not a duration; use a form such as 30s, 5m or 1h30m"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "'{s}' is longer than the ten years a duration may be"
+        ));
+    }
+    Ok(d)
 }
 
 /// A timeout: like a duration, but zero would fail every request, so it is refused.

@@ -105,6 +105,7 @@ pub fn stats_payload(d: &StatsState, users_by_type: &[(String, u64)], with_hdr: 
                     ("hist", histogram_pairs(e)),
                     ("unanswered", e.num_unanswered.into()),
                     ("hops", e.num_hops.into()),
+                    ("resent", e.num_resent.into()),
                 ])
             })
             .collect();
@@ -130,6 +131,7 @@ mod tests {
                 error: None,
                 at: 101.5,
                 hops: 1,
+                resent: 0,
             },
             "n",
         );
@@ -239,6 +241,7 @@ pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), Str
             if let Some(e) = d.entries.get_mut(&(name.to_owned(), method.to_owned())) {
                 e.num_unanswered = get(h, "unanswered").and_then(|v| v.as_u64()).unwrap_or(0);
                 e.num_hops = get(h, "hops").and_then(|v| v.as_u64()).unwrap_or(0);
+                e.num_resent = get(h, "resent").and_then(|v| v.as_u64()).unwrap_or(0);
                 for pair in pairs.chunks(2) {
                     if let [v, c] = pair {
                         let _ = e
@@ -310,6 +313,7 @@ mod parse_tests {
                     error: (i % 50 == 0).then(|| "boom".into()),
                     at: 101.0 + (i / 100) as f64,
                     hops: 1,
+                    resent: 0,
                 },
                 "w",
             );

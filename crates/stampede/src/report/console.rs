@@ -13,8 +13,18 @@ fn truncate(name: &str, width: usize) -> String {
     }
 }
 
-/// The request table, as Locust prints it.
+/// The live request table, as Locust prints it: rates over the last seconds.
 pub fn stats_table(summary: &Summary) -> String {
+    table(summary, true)
+}
+
+/// The final request table: rates over the whole run, as Locust's summary shows them (the
+/// current rate is 0 once the run has stopped).
+pub fn final_table(summary: &Summary) -> String {
+    table(summary, false)
+}
+
+fn table(summary: &Summary, current: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -36,8 +46,12 @@ pub fn stats_table(summary: &Summary) -> String {
             r.min_response_time,
             r.max_response_time,
             r.median_response_time,
-            r.current_rps,
-            r.current_fail_per_sec
+            if current { r.current_rps } else { r.total_rps },
+            if current {
+                r.current_fail_per_sec
+            } else {
+                r.total_fail_per_sec
+            }
         );
     };
     for r in &summary.rows {

@@ -42,6 +42,7 @@ struct RequestRow {
     total_fail_per_sec: f64,
     unanswered: u64,
     server_hits: u64,
+    resent: u64,
 }
 
 fn request_row(e: &EndpointStats) -> RequestRow {
@@ -71,6 +72,7 @@ fn request_row(e: &EndpointStats) -> RequestRow {
         total_fail_per_sec: e.total_fail_per_sec(),
         unanswered: e.num_unanswered,
         server_hits: e.num_hops,
+        resent: e.num_resent,
     }
 }
 

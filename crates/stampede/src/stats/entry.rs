@@ -57,6 +57,9 @@ pub struct EndpointStats {
     /// Server hits: a redirect chain is one request but a hit per hop. Compared with a
     /// server's own access log, hits = completed hops + unanswered hops.
     pub num_hops: u64,
+    /// Stale sends that were sent again (see `Event::Request::resent`): a server's log
+    /// holds between `num_hops` and `num_hops + num_resent` hits.
+    pub num_resent: u64,
     /// Distinct failure texts seen for this entry, for the `--max-failure-keys` cap.
     pub(crate) failure_keys: u32,
 }
@@ -79,6 +82,7 @@ impl EndpointStats {
             last_request_timestamp: None,
             num_unanswered: 0,
             num_hops: 0,
+            num_resent: 0,
             failure_keys: 0,
         }
     }
@@ -109,6 +113,7 @@ impl EndpointStats {
         self.num_failures = self.num_failures.saturating_add(other.num_failures);
         self.num_unanswered = self.num_unanswered.saturating_add(other.num_unanswered);
         self.num_hops = self.num_hops.saturating_add(other.num_hops);
+        self.num_resent = self.num_resent.saturating_add(other.num_resent);
         self.total_response_time_us += other.total_response_time_us;
         self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -48,6 +48,10 @@ pub enum Event {
         /// Server hits it made: one per answered hop of a redirect chain, plus the last
         /// hop if it was written and failed. 0 for work that is not HTTP.
         hops: u32,
+        /// Sends written on a kept-alive connection the server had closed, then sent again
+        /// (a GET's transparent retry): in the server's log or not, depending on whether it
+        /// read them before closing.
+        resent: u32,
     },
     /// A request that left the machine and had no answer when the run ended (the user was
     /// stopped mid-request). Not a failure; counted so server hits add up.
@@ -159,6 +163,7 @@ impl Recorder {
             error,
             at: unix_now(),
             hops: 0,
+            resent: 0,
         });
     }
 

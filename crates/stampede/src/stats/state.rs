@@ -227,13 +227,16 @@ impl StatsState {
                 error,
                 at,
                 hops,
+                resent,
             } => {
                 let failed = error.is_some();
                 let entry = self.entry_for(&method, &name);
                 entry.record(elapsed_us, content_length, failed, at);
                 entry.num_hops += u64::from(hops);
+                entry.num_resent += u64::from(resent);
                 self.total.record(elapsed_us, content_length, failed, at);
                 self.total.num_hops += u64::from(hops);
+                self.total.num_resent += u64::from(resent);
                 self.record_recent(elapsed_us, at);
                 if let Some(error) = error {
                     self.count_error(&method, &name, &error, 1, at, at);

@@ -30,6 +30,8 @@ pub enum Fault {
     UniqueBadRedirect,
     /// Keeps the connection and says for how long: `Keep-Alive: timeout=N`.
     AnnouncesKeepAlive(u64),
+    /// Sets 50 new cookies on every answer; answers with the request's `Cookie` header.
+    CookieFlood,
 }
 
 pub struct RawServer {
@@ -100,9 +102,9 @@ async fn serve(
     let (read, mut write) = sock.into_split();
     let mut read = BufReader::new(read);
     for index in 0.. {
-        if !read_request(&mut read).await {
+        let Some(last_cookie) = read_request(&mut read).await else {
             return;
-        }
+        };
         requests.fetch_add(1, Ordering::SeqCst);
         read_one.notify_one();
         let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -146,6 +148,16 @@ async fn serve(
                 );
                 let _ = write.write_all(resp.as_bytes()).await;
             }
+            Fault::CookieFlood => {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let mut head = String::from("HTTP/1.1 200 OK\r\n");
+                for i in 0..50 {
+                    head.push_str(&format!("Set-Cookie: c{n}_{i}=v; Path=/\r\n"));
+                }
+                let body = last_cookie.as_deref().unwrap_or("");
+                head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+                let _ = write.write_all(head.as_bytes()).await;
+            }
             Fault::UniqueBadRedirect => {
                 let n = counter.fetch_add(1, Ordering::SeqCst);
                 let resp = format!(
@@ -157,24 +169,31 @@ async fn serve(
     }
 }
 
-/// Reads one request head and its `Content-Length` body; false at end of stream.
-async fn read_request(read: &mut BufReader<OwnedReadHalf>) -> bool {
+/// Reads one request head and its `Content-Length` body: `None` at end of stream, else the
+/// request's `Cookie` header, if any.
+async fn read_request(read: &mut BufReader<OwnedReadHalf>) -> Option<Option<String>> {
     let mut length = 0usize;
     let mut first = true;
+    let mut cookie = None;
     loop {
         let mut line = String::new();
         match read.read_line(&mut line).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
         if line == "\r\n" && !first {
             break;
         }
         first = false;
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("cookie:") {
+            cookie = Some(line["cookie:".len()..].trim().to_owned());
         }
     }
     let mut body = vec![0u8; length];
-    read.read_exact(&mut body).await.is_ok()
+    read.read_exact(&mut body).await.ok()?;
+    Some(cookie)
 }
