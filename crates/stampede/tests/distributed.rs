@@ -366,6 +366,34 @@ async fn the_master_drops_garbage_and_never_sends_credentials() {
     let plan = funnel_plan();
     let swarm = plan.master_swarm(cfg, master).await.unwrap();
 
+    // 73 bytes that used to abort the master: a ZeroMQ greeting, then a frame header
+    // announcing 2^40 bytes, for which the zeromq crate reserved memory up front.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut attack = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut bytes = vec![0xff];
+        bytes.extend([0u8; 8]);
+        bytes.extend([0x7f, 3, 1]);
+        let mut mechanism = b"NULL".to_vec();
+        mechanism.resize(20, 0);
+        bytes.extend(mechanism);
+        bytes.push(0);
+        bytes.extend([0u8; 31]);
+        bytes.push(0b0000_0010);
+        bytes.extend((1u64 << 40).to_be_bytes());
+        assert_eq!(bytes.len(), 73);
+        attack.write_all(&bytes).await.unwrap();
+        // The master answers with its greeting and then drops the connection.
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), attack.read_to_end(&mut sink));
+        assert!(
+            read.await.is_ok(),
+            "the master dropped the attacking connection"
+        );
+    }
+
     let mut opts = SocketOptions::default();
     opts.peer_identity(
         b"fake_0123456789abcdef0123456789abcdef"
