@@ -16,20 +16,6 @@ impl Busy {
     }
 }
 
-/// The server's count of `/slow` once it has stopped changing.
-async fn settled(srv: &common::TestServer) -> u64 {
-    let mut last = srv.hits.get("/slow");
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let now = srv.hits.get("/slow");
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    panic!("the server's count never settled");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
     let srv = common::start().await;
@@ -68,7 +54,10 @@ async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
             .await
             .unwrap();
         let t = &outcome.stats.total;
-        let seen = settled(&srv).await;
+        let seen = srv
+            .hits
+            .settled_at("/slow", before + t.num_requests + t.num_unanswered)
+            .await;
         assert_eq!(
             seen - before,
             t.num_requests + t.num_unanswered,
@@ -78,4 +67,86 @@ async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
         unanswered_total += t.num_unanswered;
     }
     assert!(unanswered_total > 0, "the interrupts did cut requests off");
+}
+
+struct Reader(Client);
+impl Reader {
+    async fn get_root(&mut self) -> TaskResult {
+        self.0.get("/").send().await?;
+        Ok(())
+    }
+}
+
+/// A port for the master that was free a moment ago (a master must be told its port, and
+/// its workers too, before it binds).
+fn probed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_stopping_its_worker_loses_no_request_10_times_in_a_row() {
+    let srv = common::start().await;
+    let host = srv.url().to_string();
+    // The `hello` example's user type, declared on the master's side.
+    let plan = Plan::new().user_type(
+        UserType::new("Reader", |ctx| Reader(ctx.client())).task(task!(Reader::get_root)),
+    );
+    let mut before = 0;
+    for run in 0..10 {
+        let port = probed_port().to_string();
+        let mut worker = std::process::Command::new(common::example("hello"))
+            .args(["--worker", "--master-port", &port, "--only-summary"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let cli = try_parse_args::<NoOptions>(
+            [
+                "plan",
+                "--master",
+                "--headless",
+                "--only-summary",
+                "-u",
+                "4",
+                "-r",
+                "100",
+                "--expect-workers",
+                "1",
+                "--master-bind-port",
+                &port,
+                "-H",
+                &host,
+            ]
+            .map(str::to_owned),
+        )
+        .unwrap_or_else(|u| panic!("{}", u.message));
+        let stop = CancellationToken::new();
+        let interrupt = stop.clone();
+        let hits = srv.hits.clone();
+        tokio::spawn(async move {
+            while hits.get("/") < before + 50 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            interrupt.cancel();
+        });
+        let outcome = stampede::run_with_shutdown(&cli, &plan, stop)
+            .await
+            .unwrap();
+        let _ = tokio::task::spawn_blocking(move || worker.wait()).await;
+        let t = &outcome.stats.total;
+        let seen = srv
+            .hits
+            .settled_at("/", before + t.num_requests + t.num_unanswered)
+            .await;
+        assert_eq!(
+            seen - before,
+            t.num_requests + t.num_unanswered,
+            "run {run}: server hits against the master's completed + unanswered"
+        );
+        before = seen;
+    }
 }

@@ -472,21 +472,6 @@ impl Busy {
     }
 }
 
-/// The server's count of `/slow`, once it has stopped changing (it counts on arrival, and a
-/// request written just before the stop arrives a moment later).
-async fn settled_hits(srv: &common::TestServer) -> u64 {
-    let mut last = srv.hits.get("/slow");
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let now = srv.hits.get("/slow");
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-    panic!("the server's count never settled");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
     let busy = Plan::new()
@@ -513,7 +498,10 @@ async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
             e["num_requests"].as_u64().unwrap(),
             e["unanswered"].as_u64().unwrap(),
         );
-        let seen = settled_hits(&srv).await;
+        let seen = srv
+            .hits
+            .settled_at("/slow", seen_before + done + unanswered)
+            .await;
         assert_eq!(
             seen - seen_before,
             done + unanswered,

@@ -22,6 +22,21 @@ impl Hits {
     pub fn get(&self, path: &str) -> u64 {
         self.0.lock().unwrap().get(path).copied().unwrap_or(0)
     }
+
+    /// The count of `path` once it reaches `at_least` (or after 10 s), then a moment later:
+    /// the server counts a request when it has parsed it, which can lag the client's stop
+    /// on a busy machine. A count short of `at_least` after 10 s is a lost request; one
+    /// past it, a request the report missed.
+    pub async fn settled_at(&self, path: &str, at_least: u64) -> u64 {
+        for _ in 0..500 {
+            if self.get(path) >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.get(path)
+    }
     fn hit(&self, path: &str) {
         *self.0.lock().unwrap().entry(path.to_owned()).or_default() += 1;
     }
