@@ -13,13 +13,7 @@ use stampede::prelude::*;
 use stampede::{try_parse_args, MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::probed_port as free_port;
 
 fn example(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().unwrap();

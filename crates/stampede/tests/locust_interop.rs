@@ -67,13 +67,7 @@ fn locust() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::probed_port as free_port;
 
 /// Waits (bounded) for a child process.
 fn wait(child: &mut Child, limit: Duration) -> i32 {

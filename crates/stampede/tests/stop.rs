@@ -8,20 +8,11 @@ use std::time::Duration;
 use stampede::prelude::*;
 use stampede::{try_parse_args, CancellationToken, NoOptions};
 
-struct Busy(Client);
-impl Busy {
-    async fn slow(&mut self) -> TaskResult {
-        self.0.get("/slow?ms=5").name("slow").send().await?;
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
     let srv = common::start().await;
     let host = srv.url().to_string();
-    let plan = Plan::new()
-        .user_type(UserType::new("Busy", |ctx| Busy(ctx.client())).task(task!(Busy::slow)));
+    let plan = common::busy_plan();
     let mut before = 0;
     let mut unanswered_total = 0;
     for run in 0..30 {
@@ -77,16 +68,6 @@ impl Reader {
     }
 }
 
-/// A port for the master that was free a moment ago (a master must be told its port, and
-/// its workers too, before it binds).
-fn probed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_stopping_its_worker_loses_no_request_10_times_in_a_row() {
     let srv = common::start().await;
@@ -97,7 +78,7 @@ async fn a_master_stopping_its_worker_loses_no_request_10_times_in_a_row() {
     );
     let mut before = 0;
     for run in 0..10 {
-        let port = probed_port().to_string();
+        let port = common::probed_port().to_string();
         let mut worker = std::process::Command::new(common::example("hello"))
             .args(["--worker", "--master-port", &port, "--only-summary"])
             .stdout(std::process::Stdio::null())

@@ -464,19 +464,9 @@ async fn start_in_the_ui_runs_the_stages_and_they_end_the_test() {
     );
 }
 
-struct Busy(Client);
-impl Busy {
-    async fn slow(&mut self) -> TaskResult {
-        self.0.get("/slow?ms=5").name("slow").send().await?;
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
-    let busy = Plan::new()
-        .user_type(UserType::new("Busy", |ctx| Busy(ctx.client())).task(task!(Busy::slow)));
-    let (base, srv) = ui_with(busy, &[]).await;
+    let (base, srv) = ui_with(common::busy_plan(), &[]).await;
     let mut c = browser(&base);
     let mut seen_before = 0;
     let mut unanswered_total = 0;
@@ -505,7 +495,8 @@ async fn a_ui_stop_loses_no_request_30_times_in_a_row() {
         assert_eq!(
             seen - seen_before,
             done + unanswered,
-            "run {run}: server hits against completed + unanswered"
+            "run {run}: server hits against completed + unanswered; report total {e}, failures {}",
+            report["failures"]
         );
         seen_before = seen;
         unanswered_total += unanswered;

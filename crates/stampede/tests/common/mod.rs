@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::Query;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -51,16 +51,6 @@ impl TestServer {
     pub fn url(&self) -> url::Url {
         format!("http://{}/", self.addr).parse().unwrap()
     }
-}
-
-async fn count(
-    State(hits): State<Hits>,
-    uri: Uri,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    hits.hit(uri.path());
-    next.run(req).await
 }
 
 #[derive(serde::Deserialize)]
@@ -105,19 +95,35 @@ pub async fn start() -> TestServer {
                 )
             }),
         )
-        .layer(axum::middleware::from_fn_with_state(hits.clone(), count))
         .with_state(hits.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    tokio::spawn(serve_counting(listener, app, hits.clone()));
     TestServer { addr, hits }
+}
+
+/// Serves `app`, counting each request the moment hyper has read its head: in the
+/// service's `call`, before anything is awaited. (A count inside an axum middleware runs
+/// only when the request's future is first polled; a request whose client hung up right
+/// after sending it can be dropped unpolled, and would go uncounted though it arrived.)
+async fn serve_counting(listener: tokio::net::TcpListener, app: Router, hits: Hits) {
+    use tower::ServiceExt;
+    while let Ok((sock, peer)) = listener.accept().await {
+        let (app, hits) = (app.clone(), hits.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    hits.hit(req.uri().path());
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    app.clone().oneshot(req)
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
+                .await;
+        });
+    }
 }
 
 fn redirect(status: StatusCode, to: &'static str) -> Response {
@@ -161,4 +167,29 @@ pub fn example(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// A port that was free a moment ago, for a process that must be told its port before it
+/// binds (a master and its workers, servers that cannot bind port 0 and say which port
+/// they got). Another process may take it first; callers that can, retry.
+pub fn probed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Users that each GET `/slow?ms=5` ("slow") without a pause: a stop nearly always finds
+/// requests in flight.
+pub fn busy_plan() -> stampede::Plan {
+    use stampede::prelude::*;
+    struct Busy(Client);
+    impl Busy {
+        async fn slow(&mut self) -> TaskResult {
+            self.0.get("/slow?ms=5").name("slow").send().await?;
+            Ok(())
+        }
+    }
+    Plan::new().user_type(UserType::new("Busy", |ctx| Busy(ctx.client())).task(task!(Busy::slow)))
 }

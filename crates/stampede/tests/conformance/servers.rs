@@ -149,11 +149,7 @@ fn system_tool(name: &str) -> PathBuf {
 /// port they got (nginx, Apache, Django's runserver, uvicorn). Another process may take it
 /// before the server binds it: [`launch`] then tries another.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::common::probed_port()
 }
 
 /// Waits until `port` accepts connections; `Err` if the server exited first (a port taken
