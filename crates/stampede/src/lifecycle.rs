@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Options;
 use crate::plan::Plan;
-use crate::runner::{RunnerHandle, RunnerState};
+use crate::runner::{sleep_until_opt, RunnerHandle, RunnerState};
 use crate::shape::{LoadShape, Stages};
 use crate::stats::StatsHandle;
 
@@ -209,11 +209,4 @@ pub async fn run_test(
         hook().await;
     }
     Ended { ending, peak_users }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

@@ -375,3 +375,27 @@ async fn a_cookie_flood_is_capped_like_a_browser_would() {
         sent.content_length()
     );
 }
+
+#[tokio::test]
+async fn a_stale_connection_after_long_idleness_is_an_idle_timeout_not_a_quick_closer() {
+    let srv = raw::start(Fault::DropSecond).await;
+    let (mut c, _stats) = common::client(srv.url());
+    c.get("/").send().await.unwrap();
+    // Two seconds idle, then the server drops the request: an idle timeout, as nginx's. The
+    // GET is resent, and the server is not taken for one that hangs up after every answer...
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    tokio::time::resume();
+    c.get("/").send().await.unwrap();
+    assert_eq!(srv.connections(), 2);
+    // ...so a POST at once still reuses the kept-alive connection (which this server then
+    // drops too: the failure shows the connection was reused, not a fresh one opened).
+    let e = c.post("/").form(&[("a", "1")]).send().await.unwrap_err();
+    assert!(
+        e.reason
+            .starts_with("server closed the kept-alive connection"),
+        "{}",
+        e.reason
+    );
+    assert_eq!(srv.connections(), 2);
+}

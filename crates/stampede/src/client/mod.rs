@@ -301,7 +301,7 @@ impl Client {
         let idempotent = !matches!(*method, http::Method::POST | http::Method::PATCH);
         let mut retried = false;
         loop {
-            let (i, reused) = self.connection(origin, idempotent).await?;
+            let (i, idle) = self.connection(origin, idempotent).await?;
             let conn = &mut self.conns[i];
             let mark = conn.io.mark();
             self.progress.hop = Some((conn.io.clone(), mark));
@@ -313,8 +313,10 @@ impl Client {
                 Ok(head) => head,
                 Err(e) => {
                     self.conns.swap_remove(i);
-                    let stale = reused && moved.read == 0;
-                    if stale {
+                    // Reused (it has an idle time) and closed before a single response byte.
+                    let stale = idle.is_some() && moved.read == 0;
+                    if idle.is_some_and(|d| d < conn::FRESH_FOR_UNSAFE_AFTER) && stale {
+                        // Not an idle timeout: this server hangs up right after answering.
                         self.mark_closes_quickly(origin);
                     }
                     if stale && !retried && (moved.written == 0 || idempotent) {
@@ -372,7 +374,8 @@ impl Client {
         }
     }
 
-    /// The connection to `origin` and whether it was reused; opens one when there is none
+    /// The connection to `origin`, with how long it had been idle if it is a reused one;
+    /// opens one when there is none
     /// or the open one cannot take another request.
     /// A POST or PATCH is not sent on a connection that may be closing under it: one idle
     /// for a second or more, or any kept-alive connection of a server seen hanging up
@@ -381,7 +384,7 @@ impl Client {
         &mut self,
         origin: &Origin,
         idempotent: bool,
-    ) -> Result<(usize, bool), ClientError> {
+    ) -> Result<(usize, Option<Duration>), ClientError> {
         if let Some(i) = self.conns.iter().position(|c| *c.origin == *origin) {
             match self.conns[i].health() {
                 Health::Open { idle }
@@ -389,7 +392,7 @@ impl Client {
                         || (idle < conn::FRESH_FOR_UNSAFE_AFTER
                             && !self.closes_quickly(origin)) =>
                 {
-                    return Ok((i, true));
+                    return Ok((i, Some(idle)));
                 }
                 Health::Closed { idle, said: false } if idle < conn::FRESH_FOR_UNSAFE_AFTER => {
                     self.mark_closes_quickly(origin);
@@ -402,7 +405,7 @@ impl Client {
         self.progress.origin = Some(origin.clone());
         let conn = Conn::open(origin, &self.config, &mut self.progress.phase).await?;
         self.conns.push(conn);
-        Ok((self.conns.len() - 1, false))
+        Ok((self.conns.len() - 1, None))
     }
 }
 
