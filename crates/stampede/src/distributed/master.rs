@@ -227,35 +227,23 @@ impl Master {
         }
     }
 
-    /// Spreads `users` over the live workers: per type by weight, then evenly by worker.
+    /// Spreads `users` over the live workers exactly as Locust's dispatcher does: the
+    /// users in dispatch order, dealt to the workers in Locust's order.
     async fn dispatch(&mut self, users: u64) {
         self.dispatched = users;
-        let per_type = self
-            .setup
-            .dispatch
-            .counts_for(users, self.setup.types.len());
-        let ids: Vec<String> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.info.state != WorkerState::Missing)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids = locust_order(
+            self.workers
+                .iter()
+                .filter(|(_, w)| w.info.state != WorkerState::Missing)
+                .map(|(id, _)| id.clone()),
+        );
         if ids.is_empty() {
             return;
         }
-        let w = ids.len();
-        let mut plan: Vec<Vec<u64>> = vec![vec![0; per_type.len()]; w];
-        // Each type's remainder goes to the next workers in turn, so the totals stay even.
-        let mut next = 0usize;
-        for (t, &n) in per_type.iter().enumerate() {
-            for counts in plan.iter_mut() {
-                counts[t] = n / w as u64;
-            }
-            for _ in 0..(n % w as u64) {
-                plan[next % w][t] += 1;
-                next += 1;
-            }
-        }
+        let plan = self
+            .setup
+            .dispatch
+            .counts_by_worker(users, self.setup.types.len(), ids.len());
         for (id, counts) in ids.iter().zip(plan) {
             let changed = self.workers.get(id).is_some_and(|w| w.assigned != counts);
             if changed {
@@ -543,5 +531,37 @@ impl Master {
     fn publish(&self) {
         let list = self.workers.values().map(|w| w.info.clone()).collect();
         let _ = self.workers_view.send(list);
+    }
+}
+
+/// Locust's worker order (`UsersDispatcher._sort_workers`): by id, then each worker's
+/// index among the workers of its host (the id's part before `_`) first, so that users are
+/// spread over machines before they double up on one.
+fn locust_order(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort();
+    let mut per_host: std::collections::HashMap<String, usize> = Default::default();
+    let mut keyed: Vec<(usize, String)> = ids
+        .into_iter()
+        .map(|id| {
+            let host = id.split('_').next().unwrap_or("").to_owned();
+            let n = per_host.entry(host).or_default();
+            *n += 1;
+            (*n - 1, id)
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn workers_are_ordered_across_hosts_first() {
+        let ids = ["b_2", "a_1", "a_2", "b_1", "c_1"].map(String::from);
+        assert_eq!(
+            super::locust_order(ids.into_iter()),
+            ["a_1", "b_1", "c_1", "a_2", "b_2"]
+        );
     }
 }

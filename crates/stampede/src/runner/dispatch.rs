@@ -1,45 +1,112 @@
-//! Which user type the n-th user is: fixed-count types first, then the weighted types
-//! interleaved so that every prefix of the swarm is as close to the weights as it can be
-//! (smooth weighted round-robin, as nginx balances upstreams).
+//! Which user type the n-th user is, in the order Locust's `UsersDispatcher` picks them:
+//! fixed-count types first, then the weighted types, each group interleaved by Locust's
+//! Kullback-Leibler generator over the types sorted by name. Matching it user for user
+//! means a Locust worker under a Stampede master gets the counts a Locust master would
+//! send, and a local run starts its types in the order Locust's would.
+
+use std::sync::{Arc, Mutex};
 
 use crate::user::UserTypeInfo;
+
+/// Locust's `_kl_generator`: each pick is the type whose next user lowers the divergence
+/// from the weights most; ties go by (count + weight, weight, name), as Python's heap of
+/// tuples orders them.
+#[derive(Debug, Clone)]
+struct Kl {
+    /// (divergence diff, picks + weight, weight, name, type index)
+    heap: Vec<(f64, f64, f64, String, usize)>,
+}
+
+impl Kl {
+    fn new(mut types: Vec<(usize, String, f64)>) -> Self {
+        types.retain(|(_, _, w)| *w > 0.0);
+        let heap = types
+            .into_iter()
+            .map(|(i, name, x)| (x * (x / (x + 1.0)).log2(), x + 1.0, x, name, i))
+            .collect();
+        Self { heap }
+    }
+
+    fn next(&mut self) -> Option<usize> {
+        let best = (0..self.heap.len()).min_by(|&a, &b| {
+            let (a, b) = (&self.heap[a], &self.heap[b]);
+            a.0.total_cmp(&b.0)
+                .then(a.1.total_cmp(&b.1))
+                .then(a.2.total_cmp(&b.2))
+                .then_with(|| a.3.cmp(&b.3))
+        })?;
+        let e = &mut self.heap[best];
+        let (x, weight) = (e.1, e.2);
+        e.0 = weight * (x / (x + 1.0)).log2();
+        e.1 = x + 1.0;
+        Some(e.4)
+    }
+}
+
+/// The weighted users' sequence, generated as far as it has been asked for.
+#[derive(Debug)]
+struct Sequence {
+    kl: Kl,
+    types: Vec<u32>,
+}
+
+impl Sequence {
+    fn grow_to(&mut self, len: usize) {
+        while self.types.len() < len {
+            match self.kl.next() {
+                Some(t) => self.types.push(t as u32),
+                None => return,
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatch {
     /// The fixed-count users, interleaved, in the order they are started.
     fixed: Vec<usize>,
-    /// One cycle of weighted types; user `fixed.len() + k` is `cycle[k % cycle.len()]`.
-    cycle: Vec<usize>,
+    /// Whether any weighted type exists (else only `fixed` users can be placed).
+    weighted: bool,
+    /// Shared by clones: one sequence per plan, grown on demand (bounded by the user cap).
+    sequence: Arc<Mutex<Sequence>>,
 }
 
 impl Dispatch {
     /// `types` in plan order; `active[i]` is false for types left out (not picked on the
     /// command line, or without tasks after tag filters).
     pub fn new(types: &[UserTypeInfo], active: &[bool]) -> Self {
-        let fixed_counts: Vec<(usize, u64)> = types
+        let eligible = |i: usize, t: &UserTypeInfo| active[i] && t.arrivals.is_none();
+        let mut fixed_counts: Vec<(usize, String, f64)> = types
             .iter()
             .enumerate()
-            .filter(|(i, t)| active[*i] && t.arrivals.is_none() && t.fixed_count.is_some())
-            .map(|(i, t)| (i, t.fixed_count.unwrap_or(0)))
+            .filter(|(i, t)| eligible(*i, t) && t.fixed_count.is_some())
+            .map(|(i, t)| (i, t.name.clone(), t.fixed_count.unwrap_or(0) as f64))
             .collect();
-        let total_fixed: u64 = fixed_counts.iter().map(|(_, n)| n).sum();
-        let fixed = smooth_round_robin(&fixed_counts, total_fixed as usize);
+        fixed_counts.sort_by(|a, b| a.1.cmp(&b.1));
+        let total_fixed: u64 = types
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| eligible(*i, t))
+            .filter_map(|(_, t)| t.fixed_count)
+            .sum();
+        let mut fixed_kl = Kl::new(fixed_counts);
+        let fixed = (0..total_fixed).filter_map(|_| fixed_kl.next()).collect();
 
-        let mut weighted: Vec<(usize, u64)> = types
+        let mut weighted: Vec<(usize, String, f64)> = types
             .iter()
             .enumerate()
-            .filter(|(i, t)| {
-                active[*i] && t.arrivals.is_none() && t.fixed_count.is_none() && t.weight > 0
-            })
-            .map(|(i, t)| (i, t.weight as u64))
+            .filter(|(i, t)| eligible(*i, t) && t.fixed_count.is_none() && t.weight > 0)
+            .map(|(i, t)| (i, t.name.clone(), f64::from(t.weight)))
             .collect();
-        let g = weighted.iter().fold(0, |g, (_, w)| gcd(g, *w));
-        for (_, w) in &mut weighted {
-            *w /= g.max(1);
+        weighted.sort_by(|a, b| a.1.cmp(&b.1));
+        Self {
+            fixed,
+            weighted: !weighted.is_empty(),
+            sequence: Arc::new(Mutex::new(Sequence {
+                kl: Kl::new(weighted),
+                types: Vec::new(),
+            })),
         }
-        let cycle_len: u64 = weighted.iter().map(|(_, w)| w).sum();
-        let cycle = smooth_round_robin(&weighted, cycle_len as usize);
-        Self { fixed, cycle }
     }
 
     /// The type of the user in `slot` (0-based), or `None` when only fixed-count types
@@ -49,24 +116,36 @@ impl Dispatch {
         if slot < self.fixed.len() {
             return Some(self.fixed[slot]);
         }
-        if self.cycle.is_empty() {
+        if !self.weighted {
             return None;
         }
-        Some(self.cycle[(slot - self.fixed.len()) % self.cycle.len()])
+        let k = slot - self.fixed.len();
+        let mut seq = self.sequence.lock().unwrap_or_else(|p| p.into_inner());
+        seq.grow_to(k + 1);
+        seq.types.get(k).map(|&t| t as usize)
     }
 
     /// Users of each of `n_types` types among the first `n` users.
     pub fn counts_for(&self, n: u64, n_types: usize) -> Vec<u64> {
-        let mut counts = vec![0u64; n_types];
-        let fixed = (n as usize).min(self.fixed.len());
-        for &t in &self.fixed[..fixed] {
-            counts[t] += 1;
+        self.counts_by_worker(n, n_types, 1).remove(0)
+    }
+
+    /// Users of each of `n_types` types on each of `workers` workers when `n` users run:
+    /// user `k` goes to worker `k % workers`, as Locust's dispatcher cycles its (sorted)
+    /// workers.
+    pub fn counts_by_worker(&self, n: u64, n_types: usize, workers: usize) -> Vec<Vec<u64>> {
+        let workers = workers.max(1);
+        let mut counts = vec![vec![0u64; n_types]; workers];
+        let n = self.capacity().map_or(n, |c| c.min(n)) as usize;
+        let fixed = n.min(self.fixed.len());
+        for (k, &t) in self.fixed[..fixed].iter().enumerate() {
+            counts[k % workers][t] += 1;
         }
-        let rest = n as usize - fixed;
-        if !self.cycle.is_empty() && rest > 0 {
-            let (full, part) = (rest / self.cycle.len(), rest % self.cycle.len());
-            for (k, &t) in self.cycle.iter().enumerate() {
-                counts[t] += full as u64 + u64::from(k < part);
+        if n > fixed {
+            let mut seq = self.sequence.lock().unwrap_or_else(|p| p.into_inner());
+            seq.grow_to(n - fixed);
+            for (k, &t) in seq.types[..n - fixed].iter().enumerate() {
+                counts[(fixed + k) % workers][t as usize] += 1;
             }
         }
         counts
@@ -74,33 +153,8 @@ impl Dispatch {
 
     /// The most users this dispatch can place, if bounded (only fixed-count types).
     pub fn capacity(&self) -> Option<u64> {
-        self.cycle.is_empty().then_some(self.fixed.len() as u64)
+        (!self.weighted).then_some(self.fixed.len() as u64)
     }
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-fn smooth_round_robin(weights: &[(usize, u64)], len: usize) -> Vec<usize> {
-    let total: i64 = weights.iter().map(|(_, w)| *w as i64).sum();
-    let mut current = vec![0i64; weights.len()];
-    let mut out = Vec::with_capacity(len);
-    for _ in 0..len {
-        for (c, (_, w)) in current.iter_mut().zip(weights) {
-            *c += *w as i64;
-        }
-        let best = (0..weights.len())
-            .max_by_key(|&i| (current[i], -(i as i64)))
-            .expect("weights is not empty");
-        current[best] -= total;
-        out.push(weights[best].0);
-    }
-    out
 }
 
 #[cfg(test)]
