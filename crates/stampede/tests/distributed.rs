@@ -613,3 +613,81 @@ async fn plan_options_travel_from_the_master_to_its_workers() {
     );
     assert_eq!(srv.hits.get("/"), 0, "and not its own default");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_the_test_hooks_once_per_test() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    let srv = common::start().await;
+    let port = free_port();
+    let (started, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (s, t) = (started.clone(), stopped.clone());
+    let worker_plan = path_plan(&PathOption {
+        target_path: "/".into(),
+    })
+    .on_test_start(move || {
+        s.fetch_add(1, SeqCst);
+        async {}
+    })
+    .on_test_stop(move || {
+        t.fetch_add(1, SeqCst);
+        async {}
+    });
+    let master = MasterConfig {
+        bind: format!("tcp://127.0.0.1:{port}"),
+        expect_workers: 1,
+        parsed_options: rmpv::Value::Nil,
+    };
+    let swarm = path_plan(&PathOption {
+        target_path: "/".into(),
+    })
+    .master_swarm(SwarmConfig::new(srv.url()), master)
+    .await
+    .unwrap();
+    let worker = try_parse_args::<NoOptions>(
+        [
+            "plan",
+            "--worker",
+            "--master-port",
+            &port.to_string(),
+            "--only-summary",
+        ]
+        .map(String::from),
+    )
+    .unwrap();
+    let token = stampede::CancellationToken::new();
+    let run = tokio::spawn({
+        let token = token.clone();
+        async move { stampede::run_with_shutdown(&worker, &worker_plan, token).await }
+    });
+    for test in 1..=2 {
+        swarm.runner.start(2, 100.0, None);
+        let until = Instant::now() + Duration::from_secs(20);
+        while srv.hits.get("/") < 3 * test as u64 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            started.load(SeqCst),
+            test,
+            "test {test} started once on the worker"
+        );
+        // Users changing mid-test start no second test.
+        swarm.runner.start(3, 100.0, None);
+        swarm.runner.stop().await;
+        let until = Instant::now() + Duration::from_secs(10);
+        while stopped.load(SeqCst) < test && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            stopped.load(SeqCst),
+            test,
+            "test {test} stopped once on the worker"
+        );
+        assert_eq!(started.load(SeqCst), test);
+    }
+    swarm.runner.quit().await;
+    token.cancel();
+    let outcome = run.await.unwrap().unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert_eq!((started.load(SeqCst), stopped.load(SeqCst)), (2, 2));
+}

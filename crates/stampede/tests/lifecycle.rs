@@ -213,3 +213,20 @@ async fn reset_stats_starts_the_counts_afresh_once_every_user_is_spawned() {
     // before it that were still in a user's batch are dropped, not counted late.
     assert!((12..=14).contains(&n), "{n} requests counted");
 }
+
+#[tokio::test(start_paused = true)]
+async fn single_user_runs_one_user_whatever_the_stages_ask_for() {
+    let cli = stampede::try_parse_args::<stampede::NoOptions>(
+        ["plan", "--single-user", "--stage", "9:9:5s", "-t", "3s"].map(String::from),
+    )
+    .unwrap();
+    let plan = plan(Arc::default(), Arc::default());
+    let s = Schedule::from_options(&cli.options, &plan);
+    assert!(s.shape.is_none(), "--single-user drops the stages");
+    let r = start(s);
+    at(1.0).await;
+    assert_eq!(r.swarm.runner.user_count(), 1);
+    let ended = r.test.await.unwrap();
+    assert_eq!(ended.ending, Ending::RunTime);
+    assert_eq!(ended.peak_users, 1);
+}

@@ -105,6 +105,9 @@ struct Worker<'a> {
     meter: ProcessMeter,
     host: Option<url::Url>,
     peak_users: u64,
+    /// Between a test's first spawn and its stop: the plan's test hooks run at both ends,
+    /// on every worker, as Locust fires `test_start` and `test_stop` on each node.
+    in_test: bool,
 }
 
 pub(crate) async fn run_worker(
@@ -130,6 +133,7 @@ pub(crate) async fn run_worker(
         meter: ProcessMeter::new(),
         host: opts.host.clone(),
         peak_users: 0,
+        in_test: false,
     };
     eprintln!(
         "Stampede worker {} joining the master at {}",
@@ -338,6 +342,12 @@ impl Worker<'_> {
             }
         }
         self.host = Some(host.clone());
+        if !self.in_test {
+            self.in_test = true;
+            for hook in &self.plan.on_test_start {
+                hook().await;
+            }
+        }
         self.state = WorkerState::Spawning;
         let swarm = self.swarm.as_ref().expect("made above");
         swarm.runner.set_counts(counts.clone(), Some(host));
@@ -364,6 +374,11 @@ impl Worker<'_> {
     async fn stop_users(&mut self) {
         if let Some(s) = &self.swarm {
             s.runner.stop().await;
+        }
+        if std::mem::take(&mut self.in_test) {
+            for hook in &self.plan.on_test_stop {
+                hook().await;
+            }
         }
         if self.state != WorkerState::Ready {
             self.state = WorkerState::Stopped;
