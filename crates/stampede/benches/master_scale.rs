@@ -40,6 +40,7 @@ fn report() -> rmpv::Value {
                     at: 1000.0 + (i % 3) as f64,
                     hops: 1,
                     resent: 0,
+                    timing: Default::default(),
                 },
                 "sim",
             );

@@ -27,6 +27,7 @@ use url::Url;
 
 use super::error::{hyper_detail, tls_detail, ClientError, Phase};
 use super::io::{Counted, IoCounters};
+use super::stamp::{realtime_ns, StampedTcp, Stamps};
 use super::ClientConfig;
 
 /// Scheme, host and port: what a connection is for.
@@ -132,6 +133,20 @@ pub(crate) struct Conn {
     keep_alive: Option<Duration>,
     /// The server said `Connection: close`.
     closing: bool,
+    /// The kernel's timestamps of this connection's requests and responses.
+    pub stamps: Arc<Stamps>,
+    /// How long opening it took, phase by phase.
+    pub setup: Setup,
+}
+
+/// The time a new connection took to open: DNS, TCP connect and TLS handshake (monotonic
+/// clock), and when it began on the kernel timestamps' clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Setup {
+    pub began_ns: u64,
+    pub dns: Duration,
+    pub connect: Duration,
+    pub tls: Duration,
 }
 
 /// A connection's state before it is reused.
@@ -169,16 +184,27 @@ impl Conn {
             after: limit,
             target: origin.target(),
         };
-        let deadline = Instant::now() + limit;
+        let began = Instant::now();
+        let mut setup = Setup {
+            began_ns: realtime_ns(),
+            ..Setup::default()
+        };
+        let deadline = began + limit;
         *phase = Phase::Dns;
         let addrs = tokio::time::timeout_at(deadline, resolve(&origin, cfg))
             .await
             .map_err(|_| timed_out(Phase::Dns))??;
+        let resolved = Instant::now();
+        setup.dns = resolved - began;
         *phase = Phase::Connect;
         let tcp = tokio::time::timeout_at(deadline, connect_any(&origin, &addrs))
             .await
             .map_err(|_| timed_out(Phase::Connect))??;
+        let connected = Instant::now();
+        setup.connect = connected - resolved;
         let _ = tcp.set_nodelay(true);
+        let stamps = Arc::new(Stamps::default());
+        let tcp = StampedTcp::new(tcp, stamps.clone());
         let io = Arc::new(IoCounters::default());
         let (sender, driver) = if origin.tls {
             *phase = Phase::Tls;
@@ -194,6 +220,7 @@ impl Conn {
                 .await
                 .map_err(|_| timed_out(Phase::Tls))?
                 .map_err(|e| ClientError::failed(Phase::Tls, &origin.target(), tls_detail(&e)))?;
+            setup.tls = connected.elapsed();
             http1(Counted::new(stream, io.clone()), &origin).await?
         } else {
             http1(Counted::new(tcp, io.clone()), &origin).await?
@@ -206,6 +233,8 @@ impl Conn {
             idle_since: Instant::now(),
             keep_alive: None,
             closing: false,
+            stamps,
+            setup,
         })
     }
 

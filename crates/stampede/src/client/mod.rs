@@ -18,9 +18,11 @@ mod error;
 mod io;
 mod request;
 mod response;
+mod stamp;
 mod tls;
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,8 +36,8 @@ pub use error::{ClientError, Phase};
 pub use request::RequestBuilder;
 pub use response::{ExtractError, Response};
 
-use crate::stats::Recorder;
-use conn::{Conn, Health, Origin};
+use crate::stats::{Recorder, Timing};
+use conn::{Conn, Health, Origin, Setup};
 use io::{IoCounters, IoMark};
 
 /// A request that was counted as a failure. It has already been recorded in the statistics;
@@ -125,6 +127,16 @@ pub(crate) struct Progress {
     /// The connection of the hop in flight, and its byte counts when the hop began.
     pub hop: Option<(Arc<IoCounters>, IoMark)>,
     pub origin: Option<Arc<Origin>>,
+    /// The request's start on the kernel timestamps' clock (0: not yet): when its first
+    /// connection began opening, or else its first write.
+    pub began_ns: u64,
+    /// A hop went over a connection the kernel does not stamp: time it in user space.
+    pub unstamped: bool,
+    /// The last answered hop's (write, first byte, last byte) on the kernel's clock.
+    pub stamps: Option<(u64, u64, u64)>,
+    /// Connections opened for this request, and what opening them took.
+    pub opened: u32,
+    pub setup: Setup,
 }
 
 impl Progress {
@@ -145,6 +157,40 @@ impl Progress {
         match self.phase {
             Phase::Send if self.hop_written() => Phase::Headers,
             p => p,
+        }
+    }
+
+    /// A new connection was opened for this request.
+    fn opened(&mut self, setup: Setup) {
+        if self.began_ns == 0 {
+            self.began_ns = setup.began_ns;
+        }
+        self.opened += 1;
+        self.setup.dns += setup.dns;
+        self.setup.connect += setup.connect;
+        self.setup.tls += setup.tls;
+    }
+
+    /// The response time on the kernel's clock (last byte in, less the start), when every
+    /// hop was stamped; `None` sends the caller to its monotonic measurement.
+    pub fn kernel_elapsed(&self) -> Option<Duration> {
+        let (sent, _, last) = self.stamps?;
+        let valid = !self.unstamped && self.began_ns > 0 && sent > 0 && last >= sent;
+        valid.then(|| Duration::from_nanos(last.saturating_sub(self.began_ns)))
+    }
+
+    pub fn timing(&self, kernel: bool) -> Timing {
+        let us = |d: Duration| d.as_micros() as u64;
+        Timing {
+            kernel,
+            opened: self.opened,
+            dns_us: us(self.setup.dns),
+            connect_us: us(self.setup.connect),
+            tls_us: us(self.setup.tls),
+            ttfb_us: self
+                .stamps
+                .filter(|(sent, first, _)| kernel && *first >= *sent && *sent > 0)
+                .map(|(sent, first, _)| (first - sent) / 1000),
         }
     }
 
@@ -309,6 +355,13 @@ impl Client {
             self.progress.phase = Phase::Send;
             let sent = conn.send(req()).await;
             let moved = conn.io.since(mark);
+            if moved.written > 0 && self.progress.began_ns == 0 {
+                // A reused connection: the request began with its write.
+                self.progress.began_ns = conn.stamps.sent_ns.load(Ordering::Relaxed);
+            }
+            if !conn.stamps.enabled.load(Ordering::Relaxed) {
+                self.progress.unstamped = true;
+            }
             let head = match sent {
                 Ok(head) => head,
                 Err(e) => {
@@ -350,6 +403,12 @@ impl Client {
             };
             self.progress.answered += 1;
             self.progress.hop = None;
+            let st = &conn.stamps;
+            self.progress.stamps = Some((
+                st.sent_ns.load(Ordering::Relaxed),
+                st.first_rx_ns.load(Ordering::Relaxed),
+                st.last_rx_ns.load(Ordering::Relaxed),
+            ));
             if let Some(expected) = content_length(method, &parts) {
                 if body.total < expected {
                     self.conns.swap_remove(i);
@@ -404,6 +463,7 @@ impl Client {
         let origin = Arc::new(origin.clone());
         self.progress.origin = Some(origin.clone());
         let conn = Conn::open(origin, &self.config, &mut self.progress.phase).await?;
+        self.progress.opened(conn.setup);
         self.conns.push(conn);
         Ok((self.conns.len() - 1, None))
     }

@@ -208,7 +208,15 @@ impl<'c> RequestBuilder<'c> {
         self.in_flight = false;
         let name = self.name.take().unwrap_or_else(|| self.path.clone());
         let hops = self.client.progress.hits();
-        let elapsed = started.elapsed() + std::mem::take(&mut self.client.start_lag);
+        // One clock per request: the kernel's timestamps when every hop had them, else
+        // the monotonic clock. An open-model arrival's lag behind its schedule is added.
+        let kernel = match outcome {
+            Ok(_) => self.client.progress.kernel_elapsed(),
+            Err(_) => None,
+        };
+        let timing = self.client.progress.timing(kernel.is_some());
+        let elapsed = kernel.unwrap_or_else(|| started.elapsed())
+            + std::mem::take(&mut self.client.start_lag);
         let (response, reason) = match outcome {
             Ok(mut resp) => {
                 resp.elapsed = elapsed;
@@ -249,6 +257,7 @@ impl<'c> RequestBuilder<'c> {
             at: unix_now(),
             hops,
             resent: self.client.progress.resent,
+            timing,
         });
         match (response, reason) {
             (Some(r), None) => Ok(r),

@@ -132,6 +132,7 @@ mod tests {
                 at: 101.5,
                 hops: 1,
                 resent: 0,
+                timing: Default::default(),
             },
             "n",
         );
@@ -314,6 +315,7 @@ mod parse_tests {
                     at: 101.0 + (i / 100) as f64,
                     hops: 1,
                     resent: 0,
+                    timing: Default::default(),
                 },
                 "w",
             );

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::stats::{locust_entry, EndpointStats, StatsState, PERCENTILES_TO_REPORT};
+use crate::stats::{locust_entry, EndpointStats, StatsState, TimingTotals, PERCENTILES_TO_REPORT};
 use crate::threshold::Verdict;
 use crate::user::UserTypeInfo;
 
@@ -43,6 +43,37 @@ struct RequestRow {
     unanswered: u64,
     server_hits: u64,
     resent: u64,
+    timing: TimingRow,
+}
+
+/// How the requests were timed, and the average of each part (oha's breakdown).
+#[derive(Serialize)]
+struct TimingRow {
+    /// Requests timed by the kernel's receive timestamps; the rest by the monotonic clock.
+    kernel_timed: u64,
+    connections_opened: u64,
+    dns_ms: f64,
+    connect_ms: f64,
+    tls_ms: f64,
+    ttfb_ms: f64,
+}
+
+fn timing_row(t: &TimingTotals) -> TimingRow {
+    let avg = |sum: u64, n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            sum as f64 / n as f64 / 1000.0
+        }
+    };
+    TimingRow {
+        kernel_timed: t.kernel_timed,
+        connections_opened: t.connections,
+        dns_ms: avg(t.dns_us, t.connections),
+        connect_ms: avg(t.connect_us, t.connections),
+        tls_ms: avg(t.tls_us, t.connections),
+        ttfb_ms: avg(t.ttfb_us, t.ttfb_n),
+    }
 }
 
 fn request_row(e: &EndpointStats) -> RequestRow {
@@ -73,6 +104,7 @@ fn request_row(e: &EndpointStats) -> RequestRow {
         unanswered: e.num_unanswered,
         server_hits: e.num_hops,
         resent: e.num_resent,
+        timing: timing_row(&e.timing),
     }
 }
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
-use super::{unix_now, Command, Recorder};
+use super::{unix_now, Command, Event, Recorder, Registry};
+
+/// How often the aggregator pulls what users hold: no event waits longer for the live view.
+const PULL_EVERY: Duration = Duration::from_millis(250);
 
 /// Live user counts per user type, written by the runner and read by the aggregator.
 #[derive(Debug)]
@@ -56,12 +59,13 @@ pub struct StatsHandle {
     pub users: Arc<UserCounts>,
     /// Bumped by every reset; events recorded before it are dropped (see [`Recorder`]).
     epoch: Arc<AtomicU64>,
+    registry: Registry,
 }
 
 impl StatsHandle {
     /// A recorder for one user (or any producer of events).
     pub fn recorder(&self) -> Recorder {
-        Recorder::new(self.tx.clone(), self.epoch.clone())
+        Recorder::new(self.tx.clone(), self.epoch.clone(), &self.registry)
     }
 
     /// The current table.
@@ -115,17 +119,20 @@ pub fn spawn_aggregator(
     limits: Limits,
 ) -> StatsHandle {
     let (tx, rx) = mpsc::unbounded_channel();
+    let registry = Registry::default();
     let handle = StatsHandle {
         tx,
         users: users.clone(),
         epoch: Arc::default(),
+        registry: registry.clone(),
     };
-    tokio::spawn(run(rx, users, node, full_history, limits));
+    tokio::spawn(run(rx, registry, users, node, full_history, limits));
     handle
 }
 
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Command>,
+    registry: Registry,
     users: Arc<UserCounts>,
     node: String,
     full_history: bool,
@@ -140,44 +147,66 @@ async fn run(
     let mut epoch = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pull = tokio::time::interval(PULL_EVERY);
+    pull.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut apply = |state: &mut StatsState, e: u64, events: Vec<Event>| {
+        // A batch of a newer epoch can overtake its reset in the channel.
+        if e > epoch {
+            *state = fresh();
+            epoch = e;
+        }
+        if e == epoch {
+            for ev in events {
+                state.apply(ev, &node);
+            }
+        }
+    };
     loop {
-        tokio::select! {
-            cmd = rx.recv() => match cmd {
-                None => break,
-                Some(Command::Batch(e, events)) => {
-                    // A batch of a newer epoch can overtake its reset in the channel.
-                    if e > epoch {
-                        state = fresh();
-                        epoch = e;
-                    }
-                    if e == epoch {
-                        for ev in events {
-                            state.apply(ev, &node);
-                        }
-                    }
+        let cmd = tokio::select! {
+            cmd = rx.recv() => cmd,
+            _ = pull.tick() => {
+                for (e, events) in registry.drain() {
+                    apply(&mut state, e, events);
                 }
-                Some(Command::Summary(reply)) => {
-                    let _ = reply.send(state.summary(unix_now(), users.total(), users.by_type()));
-                }
-                Some(Command::Snapshot(reply)) => {
-                    let _ = reply.send(Box::new(state.clone()));
-                }
-                Some(Command::Merge(delta)) => state.merge(&delta),
-                Some(Command::Take(reply)) => {
-                    let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
-                }
-                Some(Command::History(since, reply)) => {
-                    let start = state.history.partition_point(|p| p.time <= since);
-                    let _ = reply.send(state.history[start..].to_vec());
-                }
-                Some(Command::Reset(e)) => {
-                    if e > epoch {
-                        state = fresh();
-                        epoch = e;
-                    }
-                }
-            },
-            _ = tick.tick() => state.push_history(unix_now(), users.total()),
+                continue;
+            }
+            _ = tick.tick() => {
+                state.push_history(unix_now(), users.total());
+                continue;
+            }
+        };
+        if matches!(
+            cmd,
+            Some(
+                Command::Summary(_)
+                    | Command::Snapshot(_)
+                    | Command::Take(_)
+                    | Command::History(..)
+            )
+        ) {
+            // An answer includes everything recorded before the question was asked.
+            for (e, events) in registry.drain() {
+                apply(&mut state, e, events);
+            }
+        }
+        match cmd {
+            None => break,
+            Some(Command::Batch(e, events)) => apply(&mut state, e, events),
+            Some(Command::Summary(reply)) => {
+                let _ = reply.send(state.summary(unix_now(), users.total(), users.by_type()));
+            }
+            Some(Command::Snapshot(reply)) => {
+                let _ = reply.send(Box::new(state.clone()));
+            }
+            Some(Command::Merge(delta)) => state.merge(&delta),
+            Some(Command::Take(reply)) => {
+                let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
+            }
+            Some(Command::History(since, reply)) => {
+                let start = state.history.partition_point(|p| p.time <= since);
+                let _ = reply.send(state.history[start..].to_vec());
+            }
+            Some(Command::Reset(e)) => apply(&mut state, e, Vec::new()),
         }
     }
 }

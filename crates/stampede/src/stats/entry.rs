@@ -62,6 +62,47 @@ pub struct EndpointStats {
     pub num_resent: u64,
     /// Distinct failure texts seen for this entry, for the `--max-failure-keys` cap.
     pub(crate) failure_keys: u32,
+    /// How the requests were timed, and what their parts took.
+    pub timing: TimingTotals,
+}
+
+/// Sums behind the report's timing breakdown (oha's DNS / connect / TLS / first byte).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimingTotals {
+    /// Requests timed by the kernel's receive timestamps (the rest: the monotonic clock).
+    pub kernel_timed: u64,
+    /// Connections opened, and the time their DNS, connect and TLS phases took.
+    pub connections: u64,
+    pub dns_us: u64,
+    pub connect_us: u64,
+    pub tls_us: u64,
+    /// Write to first response byte, over the requests the kernel stamped.
+    pub ttfb_us: u64,
+    pub ttfb_n: u64,
+}
+
+impl TimingTotals {
+    pub fn add(&mut self, t: &crate::stats::Timing) {
+        self.kernel_timed += u64::from(t.kernel);
+        self.connections += u64::from(t.opened);
+        self.dns_us += t.dns_us;
+        self.connect_us += t.connect_us;
+        self.tls_us += t.tls_us;
+        if let Some(us) = t.ttfb_us {
+            self.ttfb_us += us;
+            self.ttfb_n += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &TimingTotals) {
+        self.kernel_timed = self.kernel_timed.saturating_add(o.kernel_timed);
+        self.connections = self.connections.saturating_add(o.connections);
+        self.dns_us = self.dns_us.saturating_add(o.dns_us);
+        self.connect_us = self.connect_us.saturating_add(o.connect_us);
+        self.tls_us = self.tls_us.saturating_add(o.tls_us);
+        self.ttfb_us = self.ttfb_us.saturating_add(o.ttfb_us);
+        self.ttfb_n = self.ttfb_n.saturating_add(o.ttfb_n);
+    }
 }
 
 impl EndpointStats {
@@ -84,6 +125,7 @@ impl EndpointStats {
             num_hops: 0,
             num_resent: 0,
             failure_keys: 0,
+            timing: TimingTotals::default(),
         }
     }
 
@@ -114,6 +156,7 @@ impl EndpointStats {
         self.num_unanswered = self.num_unanswered.saturating_add(other.num_unanswered);
         self.num_hops = self.num_hops.saturating_add(other.num_hops);
         self.num_resent = self.num_resent.saturating_add(other.num_resent);
+        self.timing.merge(&other.timing);
         self.total_response_time_us += other.total_response_time_us;
         self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
             (Some(a), Some(b)) => Some(a.min(b)),

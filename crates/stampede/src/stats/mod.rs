@@ -9,13 +9,13 @@ mod entry;
 mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
-pub use entry::{locust_bucket, new_histogram, EndpointStats, PERCENTILES_TO_REPORT};
+pub use entry::{locust_bucket, new_histogram, EndpointStats, TimingTotals, PERCENTILES_TO_REPORT};
 pub use state::{
     ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
     OTHER_FAILURES, OTHER_NAMES,
@@ -30,6 +30,20 @@ pub fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// How a request was timed and what its parts took, for the report's breakdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// The kernel's receive timestamps measured it; else the monotonic clock did.
+    pub kernel: bool,
+    /// Connections opened during the request (0 when a kept-alive one was reused).
+    pub opened: u32,
+    pub dns_us: u64,
+    pub connect_us: u64,
+    pub tls_us: u64,
+    /// Write to first response byte of the final hop, when the kernel stamped it.
+    pub ttfb_us: Option<u64>,
 }
 
 /// Something a user did that the statistics count.
@@ -52,6 +66,7 @@ pub enum Event {
         /// (a GET's transparent retry): in the server's log or not, depending on whether it
         /// read them before closing.
         resent: u32,
+        timing: Timing,
     },
     /// A request that left the machine and had no answer when the run ended (the user was
     /// stopped mid-request). Not a failure; counted so server hits add up.
@@ -83,10 +98,39 @@ pub(crate) enum Command {
     Reset(u64),
 }
 
-/// How many events a user buffers before sending them on.
+/// How many events a user buffers before sending them on. A buffer that fills more
+/// slowly is pulled by the aggregator (see [`Registry`]), so no event waits long.
 const BATCH_LEN: usize = 64;
-/// How stale a buffer may get while a user is busy (it is always flushed before a wait).
-const BATCH_AGE_MS: u128 = 200;
+
+/// Every live recorder, so that the aggregator can pull what they hold: a user that sleeps
+/// inside a task, or whose thread is parked, would otherwise keep its events until its next
+/// record, and the live numbers would miss them.
+#[derive(Clone, Default)]
+pub(crate) struct Registry(Arc<Mutex<Vec<Weak<RecorderInner>>>>);
+
+impl Registry {
+    fn add(&self, r: &Arc<RecorderInner>) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.push(Arc::downgrade(r));
+    }
+
+    /// Takes every recorder's buffered events, with their epochs; forgets dropped ones.
+    pub(crate) fn drain(&self) -> Vec<(u64, Vec<Event>)> {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        all.retain(|weak| {
+            let Some(r) = weak.upgrade() else {
+                return false;
+            };
+            let mut b = r.buf.lock().unwrap_or_else(|p| p.into_inner());
+            if !b.events.is_empty() {
+                out.push((b.epoch, std::mem::take(&mut b.events)));
+            }
+            true
+        });
+        out
+    }
+}
 
 /// A user's buffer of events, shared by its HTTP clients and the runner that flushes it.
 #[derive(Clone)]
@@ -105,26 +149,29 @@ struct RecorderInner {
 
 struct Batch {
     events: Vec<Event>,
-    since: Instant,
     epoch: u64,
 }
 
 impl Recorder {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<Command>, epoch: Arc<AtomicU64>) -> Self {
-        Self {
-            inner: Arc::new(RecorderInner {
-                buf: Mutex::new(Batch {
-                    events: Vec::new(),
-                    since: Instant::now(),
-                    epoch: epoch.load(Ordering::Relaxed),
-                }),
-                tx,
-                epoch,
+    pub(crate) fn new(
+        tx: mpsc::UnboundedSender<Command>,
+        epoch: Arc<AtomicU64>,
+        registry: &Registry,
+    ) -> Self {
+        let inner = Arc::new(RecorderInner {
+            buf: Mutex::new(Batch {
+                events: Vec::new(),
+                epoch: epoch.load(Ordering::Relaxed),
             }),
-        }
+            tx,
+            epoch,
+        });
+        registry.add(&inner);
+        Self { inner }
     }
 
-    /// Records an event; the batch goes to the aggregator when full or old.
+    /// Records an event; the batch goes to the aggregator when full, or when the
+    /// aggregator pulls it (four times a second).
     pub fn record(&self, event: Event) {
         let epoch = self.inner.epoch.load(Ordering::Relaxed);
         let full = {
@@ -134,11 +181,8 @@ impl Recorder {
                 b.events.clear();
                 b.epoch = epoch;
             }
-            if b.events.is_empty() {
-                b.since = Instant::now();
-            }
             b.events.push(event);
-            b.events.len() >= BATCH_LEN || b.since.elapsed().as_millis() >= BATCH_AGE_MS
+            b.events.len() >= BATCH_LEN
         };
         if full {
             self.flush();
@@ -164,6 +208,7 @@ impl Recorder {
             at: unix_now(),
             hops: 0,
             resent: 0,
+            timing: Timing::default(),
         });
     }
 

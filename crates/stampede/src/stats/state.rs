@@ -228,15 +228,18 @@ impl StatsState {
                 at,
                 hops,
                 resent,
+                timing,
             } => {
                 let failed = error.is_some();
                 let entry = self.entry_for(&method, &name);
                 entry.record(elapsed_us, content_length, failed, at);
                 entry.num_hops += u64::from(hops);
                 entry.num_resent += u64::from(resent);
+                entry.timing.add(&timing);
                 self.total.record(elapsed_us, content_length, failed, at);
                 self.total.num_hops += u64::from(hops);
                 self.total.num_resent += u64::from(resent);
+                self.total.timing.add(&timing);
                 self.record_recent(elapsed_us, at);
                 if let Some(error) = error {
                     self.count_error(&method, &name, &error, 1, at, at);

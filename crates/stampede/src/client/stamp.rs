@@ -1,0 +1,171 @@
+//! Response times from the kernel: a TCP stream that reads with `recvmsg` and keeps the
+//! kernel's receive timestamp (`SO_TIMESTAMPNS`) of the bytes it read.
+//!
+//! A busy load generator polls a user late: the response has been in the socket buffer
+//! for a while when the user reads it, and a clock read in user space would add that wait
+//! to the response time. The kernel stamps each segment as it arrives, so the arrival of a
+//! response's last bytes is known however late they are read. The request's start is read
+//! on the same clock (`CLOCK_REALTIME`) immediately before the write that sends it, so a
+//! response time is the difference of two readings of one clock.
+//!
+//! The stream sits under TLS: rustls reads through it and never knows.
+//! Where the socket option is refused, reads go on as plain reads and nothing is stamped;
+//! the client then falls back to the monotonic clock (the report says which was used).
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::sys::socket::{
+    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+};
+use nix::sys::time::TimeSpec;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// `CLOCK_REALTIME` now, in nanoseconds since the epoch: the kernel timestamps' clock.
+pub(crate) fn realtime_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// One connection's timestamps, written by its stream and read by its user.
+#[derive(Debug, Default)]
+pub(crate) struct Stamps {
+    /// The kernel stamps this socket's reads.
+    pub enabled: AtomicBool,
+    /// Realtime just before the first write after a read (a request going out).
+    pub sent_ns: AtomicU64,
+    /// Kernel arrival of the first bytes read after that write (time to first byte).
+    pub first_rx_ns: AtomicU64,
+    /// Kernel arrival of the last bytes read.
+    pub last_rx_ns: AtomicU64,
+}
+
+/// A TCP stream whose reads keep the kernel's arrival time.
+pub(crate) struct StampedTcp {
+    tcp: TcpStream,
+    stamps: Arc<Stamps>,
+    /// Reused for every read's control message.
+    cmsg: Vec<u8>,
+    /// Bytes were written since the last read: the next read starts a response.
+    wrote: bool,
+}
+
+impl StampedTcp {
+    pub fn new(tcp: TcpStream, stamps: Arc<Stamps>) -> Self {
+        let enabled = setsockopt(&tcp, sockopt::ReceiveTimestampns, &true).is_ok();
+        stamps.enabled.store(enabled, Ordering::Relaxed);
+        Self {
+            tcp,
+            stamps,
+            cmsg: nix::cmsg_space!(TimeSpec),
+            wrote: false,
+        }
+    }
+
+    /// One `recvmsg`: the bytes read and the kernel's timestamp of them, if it gave one.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        let fd = self.tcp.as_raw_fd();
+        let cmsg = &mut self.cmsg;
+        self.tcp.try_io(Interest::READABLE, || {
+            let mut iov = [IoSliceMut::new(buf)];
+            let msg = recvmsg::<SockaddrStorage>(
+                fd,
+                &mut iov,
+                Some(cmsg.as_mut_slice()),
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(io::Error::from)?;
+            let mut stamp = None;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        let ns = ts.tv_sec() as i128 * 1_000_000_000 + ts.tv_nsec() as i128;
+                        stamp = u64::try_from(ns).ok();
+                    }
+                }
+            }
+            Ok((msg.bytes, stamp))
+        })
+    }
+}
+
+impl AsyncRead for StampedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.stamps.enabled.load(Ordering::Relaxed) {
+            return Pin::new(&mut this.tcp).poll_read(cx, buf);
+        }
+        loop {
+            ready!(this.tcp.poll_read_ready(cx))?;
+            match this.recv(buf.initialize_unfilled()) {
+                Ok((n, stamp)) => {
+                    buf.advance(n);
+                    if let (Some(ns), true) = (stamp, n > 0) {
+                        if std::mem::take(&mut this.wrote) {
+                            this.stamps.first_rx_ns.store(ns, Ordering::Relaxed);
+                        }
+                        this.stamps.last_rx_ns.store(ns, Ordering::Relaxed);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl StampedTcp {
+    /// Notes the start of a request: the first write after a read.
+    fn before_write(&mut self) {
+        if !self.wrote {
+            self.wrote = true;
+            self.stamps.sent_ns.store(realtime_ns(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl AsyncWrite for StampedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.before_write();
+        Pin::new(&mut this.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.before_write();
+        Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}

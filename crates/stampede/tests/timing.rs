@@ -1,0 +1,103 @@
+//! Response times from the kernel's receive timestamps: a client whose thread is blocked
+//! while the answer arrives still reports the server's time, not its own lateness; and
+//! the breakdown (connections, DNS, connect, time to first byte) adds up.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// A server on its own OS thread (so starving the client's runtime cannot delay it) that
+/// answers every request on a connection after `delay`.
+fn delayed_server(delay: Duration) -> url::Url {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        std::thread::sleep(delay);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(answer).is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    url.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_starved_client_still_reports_the_servers_time() {
+    let delay = Duration::from_millis(50);
+    let base = delayed_server(delay);
+    let (mut c, stats) = common::client(base);
+    let first = c.get("/").send().await.unwrap();
+    assert!(first.elapsed() >= delay, "{:?}", first.elapsed());
+
+    // This runtime has one thread: a task that blocks it for 400 ms, starting 10 ms after
+    // the request is written, keeps the client from reading the answer that arrives at
+    // 50 ms until 410 ms.
+    let hog = tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        std::thread::sleep(Duration::from_millis(400));
+    });
+    let wall = Instant::now();
+    let starved = c.get("/").send().await.unwrap();
+    let wall = wall.elapsed();
+    hog.await.unwrap();
+    assert!(
+        wall >= Duration::from_millis(400),
+        "the client was starved ({wall:?})"
+    );
+    assert!(
+        starved.elapsed() >= delay && starved.elapsed() < Duration::from_millis(250),
+        "the kernel's arrival time was used: {:?} reported, {wall:?} on the wall clock",
+        starved.elapsed()
+    );
+
+    let snap = stats.snapshot().await;
+    let t = snap.total.timing;
+    assert_eq!(t.kernel_timed, 2, "both requests were timed by the kernel");
+    assert_eq!(t.connections, 1, "one connection, reused");
+    assert_eq!(t.ttfb_n, 2);
+    let ttfb_ms = t.ttfb_us as f64 / 2000.0;
+    assert!(
+        (50.0..250.0).contains(&ttfb_ms),
+        "time to first byte {ttfb_ms} ms"
+    );
+    // The table's maximum is the server's time too, not the starved 400 ms.
+    assert!(snap.total.max_ms() < 250.0, "{}", snap.total.max_ms());
+}
+
+#[tokio::test]
+async fn the_breakdown_counts_every_new_connection() {
+    let base = delayed_server(Duration::ZERO);
+    let (mut c, stats) = common::client(base);
+    for _ in 0..3 {
+        c.get("/").send().await.unwrap();
+        c.close_connections();
+    }
+    c.get("/").send().await.unwrap();
+    c.get("/").send().await.unwrap();
+    let t = stats.snapshot().await.total.timing;
+    assert_eq!(
+        t.connections, 4,
+        "four opened, the fifth request reused one"
+    );
+    assert_eq!(t.kernel_timed, 5);
+    assert_eq!(t.ttfb_n, 5);
+    assert_eq!(t.tls_us, 0, "no TLS on http");
+}
