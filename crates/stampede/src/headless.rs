@@ -92,7 +92,7 @@ pub(crate) async fn run_headless(
     );
     let peak_users = ended.peak_users;
     let peak = swarm.users_by_type(peak_users);
-    finish_run(opts, plan, stats.snapshot().await, &host, &peak)
+    finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
 }
 
 /// Prints the final tables and thresholds, writes every report, and works out the exit code.

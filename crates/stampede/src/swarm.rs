@@ -237,6 +237,7 @@ impl Plan {
             infos.iter().map(|t| t.name.clone()).collect(),
         ));
         let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
+        stats.set_settle(crate::stats::window::MASTER_SETTLE_SECS);
         let dispatch = Dispatch::new(&infos, &selection.active);
         let (runner, workers) = crate::distributed::spawn_master(crate::distributed::MasterSetup {
             bind: master.bind,

@@ -179,6 +179,15 @@ impl Progress {
         valid.then(|| Duration::from_nanos(last.saturating_sub(self.began_ns)))
     }
 
+    /// When the request completed, in unix seconds: its last bytes' arrival when the kernel
+    /// timed it, so it counts in the second it really completed.
+    pub fn completed_at(&self, kernel: bool) -> f64 {
+        match self.stamps {
+            Some((_, _, last)) if kernel => last as f64 / 1e9,
+            _ => crate::stats::unix_now(),
+        }
+    }
+
     pub fn timing(&self, kernel: bool) -> Timing {
         let us = |d: Duration| d.as_micros() as u64;
         Timing {

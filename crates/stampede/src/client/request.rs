@@ -11,7 +11,7 @@ use url::Url;
 
 use super::conn::Origin;
 use super::{Client, ClientError, RequestError, RequestEvent, Response};
-use crate::stats::{unix_now, Event};
+use crate::stats::Event;
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
 const MAX_REDIRECTS: usize = 20;
@@ -254,7 +254,7 @@ impl<'c> RequestBuilder<'c> {
             elapsed_us: elapsed.as_micros() as u64,
             content_length,
             error: reason.clone(),
-            at: unix_now(),
+            at: self.client.progress.completed_at(timing.kernel),
             hops,
             resent: self.client.progress.resent,
             timing,

@@ -82,6 +82,18 @@ impl StatsHandle {
         *rx.await.expect("the aggregator outlives its handles")
     }
 
+    /// How long after its end a second is read (a master waits for its workers' reports).
+    pub fn set_settle(&self, secs: u64) {
+        let _ = self.tx.send(Command::Settle(secs));
+    }
+
+    /// The state once a run is over: the history's last seconds are written too.
+    pub async fn final_snapshot(&self) -> StatsState {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Final(tx));
+        *rx.await.expect("the aggregator outlives its handles")
+    }
+
     /// Everything counted since the last take (or the start), starting afresh: a distributed
     /// worker reports deltas, as Locust's workers do.
     pub async fn take(&self) -> StatsState {
@@ -152,7 +164,9 @@ async fn run(
     let mut apply = |state: &mut StatsState, e: u64, events: Vec<Event>| {
         // A batch of a newer epoch can overtake its reset in the channel.
         if e > epoch {
+            let settle = state.settle_secs;
             *state = fresh();
+            state.settle_secs = settle;
             epoch = e;
         }
         if e == epoch {
@@ -168,6 +182,7 @@ async fn run(
                 for (e, events) in registry.drain() {
                     apply(&mut state, e, events);
                 }
+                state.note_users(unix_now(), users.total());
                 continue;
             }
             _ = tick.tick() => {
@@ -198,9 +213,16 @@ async fn run(
             Some(Command::Snapshot(reply)) => {
                 let _ = reply.send(Box::new(state.clone()));
             }
+            Some(Command::Settle(secs)) => state.settle_secs = secs,
+            Some(Command::Final(reply)) => {
+                state.close_history(unix_now(), users.total());
+                let _ = reply.send(Box::new(state.clone()));
+            }
             Some(Command::Merge(delta)) => state.merge(&delta),
             Some(Command::Take(reply)) => {
+                let settle = state.settle_secs;
                 let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
+                state.settle_secs = settle;
             }
             Some(Command::History(since, reply)) => {
                 let start = state.history.partition_point(|p| p.time <= since);

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use super::window::Window;
+
 use hdrhistogram::Histogram;
 
 /// The percentiles Locust reports in its CSV files and console table.
@@ -260,26 +262,14 @@ impl EndpointStats {
         }
     }
 
-    /// Requests per second averaged over the last ten whole seconds before `now`
-    /// (the running second is skipped because it is still filling up).
-    pub fn current_rps(&self, now: f64) -> f64 {
-        window_average(&self.reqs_per_sec, self.start_time, now)
+    /// Requests per second over the current window (see [`super::window`]).
+    pub fn current_rps(&self, w: Window) -> f64 {
+        w.average(&self.reqs_per_sec)
     }
 
-    pub fn current_fail_per_sec(&self, now: f64) -> f64 {
-        window_average(&self.fails_per_sec, self.start_time, now)
+    pub fn current_fail_per_sec(&self, w: Window) -> f64 {
+        w.average(&self.fails_per_sec)
     }
-}
-
-/// Average of per-second counts over `[max(start, now-10), now-1)`.
-fn window_average(per_sec: &BTreeMap<u64, u64>, start: f64, now: f64) -> f64 {
-    let end = now as u64; // exclusive: the running second
-    let begin = (end.saturating_sub(10)).max(start.ceil() as u64);
-    if end <= begin {
-        return 0.0;
-    }
-    let sum: u64 = per_sec.range(begin..end).map(|(_, n)| n).sum();
-    sum as f64 / (end - begin) as f64
 }
 
 /// Locust's response-time bucket: exact ms below 100, then ~2 significant digits,
@@ -367,13 +357,13 @@ mod tests {
     }
 
     #[test]
-    fn current_rps_skips_the_running_second() {
+    fn current_rps_averages_the_settled_window() {
         let mut e = EndpointStats::new("GET", "/", 100.0);
         for s in 100..110u64 {
             for _ in 0..5 {
                 e.record(1000, 0, false, s as f64 + 0.5);
             }
         }
-        assert_eq!(e.current_rps(110.2), 5.0);
+        assert_eq!(e.current_rps(Window::at(111.2, 1, 100.0)), 5.0);
     }
 }

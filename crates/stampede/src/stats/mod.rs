@@ -7,6 +7,7 @@
 mod aggregator;
 mod entry;
 mod state;
+pub mod window;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -92,6 +93,10 @@ pub(crate) enum Command {
     Take(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// Another node's delta, merged in (a distributed master receiving worker reports).
     Merge(Box<StatsState>),
+    /// Seconds after its end before a second is read.
+    Settle(u64),
+    /// The final state: everything pulled, the history written up to now.
+    Final(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// History points newer than the given unix time.
     History(f64, tokio::sync::oneshot::Sender<Vec<HistoryPoint>>),
     /// Start afresh; the new epoch.

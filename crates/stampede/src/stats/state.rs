@@ -6,6 +6,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::entry::{new_histogram, record_us, EndpointStats, PERCENTILES_TO_REPORT};
+use super::window::{
+    settled_second, total_until, Window, LOCAL_SETTLE_SECS, MASTER_SETTLE_SECS, WINDOW_SECS,
+};
 use super::Event;
 
 /// Failures grouped by method, name and error text (Locust's failures table).
@@ -66,15 +69,18 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
-    fn of(e: &EndpointStats, now: f64, percentiles: Vec<f64>) -> Self {
+    /// The row for whole second `second`: its window's rates, and the counts up to its end
+    /// (events for later seconds may already be in).
+    fn of(e: &EndpointStats, second: u64, start: f64, percentiles: Vec<f64>) -> Self {
+        let w = Window::ending(second, start);
         Self {
             method: e.method.clone(),
             name: e.name.clone(),
-            current_rps: e.current_rps(now),
-            current_fail_per_sec: e.current_fail_per_sec(now),
+            current_rps: e.current_rps(w),
+            current_fail_per_sec: e.current_fail_per_sec(w),
             percentiles,
-            num_requests: e.num_requests,
-            num_failures: e.num_failures,
+            num_requests: total_until(e.num_requests, &e.reqs_per_sec, second),
+            num_failures: total_until(e.num_failures, &e.fails_per_sec, second),
             median_response_time: e.median_ms(),
             avg_response_time: e.avg_ms(),
             min_response_time: e.min_ms(),
@@ -103,6 +109,13 @@ pub struct StatsState {
     recent: VecDeque<(u64, Histogram<u64>)>,
     pub start_time: f64,
     pub limits: Limits,
+    /// Seconds after its end before a second is read (see [`super::window`]).
+    pub settle_secs: u64,
+    /// The newest second the history has a point for.
+    history_through: Option<u64>,
+    /// Users running in the seconds not yet in the history (sampled by the aggregator),
+    /// so each point shows its own second's count, not the count when it was written.
+    users_per_sec: BTreeMap<u64, u64>,
 }
 
 /// Caps that keep memory bounded whatever a target or a worker sends.
@@ -130,8 +143,11 @@ pub const OTHER_NAMES: &str = "(other names)";
 /// The failure text beyond `--max-failure-keys`.
 pub const OTHER_FAILURES: &str = "other failures";
 
+/// The most history points one call writes (an hour), whatever the clock did.
+const MAX_CATCH_UP: u64 = 3600;
+
 /// How many seconds of recent histograms to keep.
-const RECENT_SECONDS: usize = 12;
+const RECENT_SECONDS: usize = (WINDOW_SECS + MASTER_SETTLE_SECS + 2) as usize;
 
 impl StatsState {
     pub fn new(start_time: f64, full_history: bool) -> Self {
@@ -146,7 +162,15 @@ impl StatsState {
             recent: VecDeque::new(),
             start_time,
             limits: Limits::default(),
+            settle_secs: LOCAL_SETTLE_SECS,
+            history_through: None,
+            users_per_sec: BTreeMap::new(),
         }
+    }
+
+    /// The current window at `now`.
+    pub fn window(&self, now: f64) -> Window {
+        Window::at(now, self.settle_secs, self.start_time)
     }
 
     /// The entry for (name, method), or the `(other names)` row once `--max-names` names
@@ -292,12 +316,11 @@ impl StatsState {
         }
     }
 
-    /// Percentile (ms) of the requests completed in the ten seconds before `now`.
-    pub fn current_percentile_ms(&self, quantile: f64, now: f64) -> f64 {
-        let end = now as u64;
+    /// Percentile (ms) of the requests completed in window `w`.
+    pub fn current_percentile_ms(&self, quantile: f64, w: Window) -> f64 {
         let mut merged = new_histogram();
         for (s, h) in &self.recent {
-            if *s + 10 >= end && *s < end.max(1) + 1 {
+            if w.contains(*s) {
                 merged.add(h).expect("auto-resizing histograms always add");
             }
         }
@@ -308,8 +331,50 @@ impl StatsState {
         }
     }
 
-    /// Appends the history point for `now`.
+    /// Notes how many users run at `now`, for that second's history point.
+    pub fn note_users(&mut self, now: f64, user_count: u64) {
+        self.users_per_sec.insert(now.max(0.0) as u64, user_count);
+    }
+
+    /// Appends a history point for every second settled by `now` and not yet written.
     pub fn push_history(&mut self, now: f64, user_count: u64) {
+        self.note_users(now, user_count);
+        self.history_to(settled_second(now, self.settle_secs), user_count);
+    }
+
+    /// Writes the history up to the running second: the run is over and nothing more will
+    /// arrive, so the last seconds are as settled as they will get.
+    pub fn close_history(&mut self, now: f64, user_count: u64) {
+        self.history_to(now.max(0.0) as u64, user_count);
+    }
+
+    fn history_to(&mut self, last: u64, user_count: u64) {
+        let begin = self.start_time.max(0.0) as u64;
+        let from = self.history_through.map_or(begin, |s| s + 1);
+        // A clock that jumped does not make an unbounded number of points.
+        let from = from.max(last.saturating_sub(MAX_CATCH_UP));
+        for second in from..=last {
+            if second < begin {
+                continue;
+            }
+            // The count sampled in that second, else the latest before it.
+            let users = self
+                .users_per_sec
+                .range(..=second)
+                .next_back()
+                .map_or(user_count, |(_, n)| *n);
+            self.push_point(second, users);
+            self.history_through = Some(second);
+        }
+        // Keep the newest sample at or before `last`: it stands for the seconds after it.
+        if let Some((&s, _)) = self.users_per_sec.range(..=last).next_back() {
+            self.users_per_sec = self.users_per_sec.split_off(&s);
+        }
+    }
+
+    /// The point for whole second `second`, stamped with its end.
+    fn push_point(&mut self, second: u64, user_count: u64) {
+        let start = self.start_time;
         let mut rows = Vec::new();
         if self.full_history {
             for e in self.entries.values() {
@@ -317,16 +382,17 @@ impl StatsState {
                     .iter()
                     .map(|q| e.percentile_ms(*q))
                     .collect();
-                rows.push(HistoryRow::of(e, now, p));
+                rows.push(HistoryRow::of(e, second, start, p));
             }
         }
+        let w = Window::ending(second, start);
         let current = PERCENTILES_TO_REPORT
             .iter()
-            .map(|q| self.current_percentile_ms(*q, now))
+            .map(|q| self.current_percentile_ms(*q, w))
             .collect();
-        rows.push(HistoryRow::of(&self.total, now, current));
+        rows.push(HistoryRow::of(&self.total, second, start, current));
         self.history.push(HistoryPoint {
-            time: now,
+            time: (second + 1) as f64,
             user_count,
             rows,
         });
@@ -387,6 +453,7 @@ impl StatsState {
 
     /// The table as people read it, at time `now`.
     pub fn summary(&self, now: f64, user_count: u64, users_by_type: Vec<(String, u64)>) -> Summary {
+        let w = self.window(now);
         Summary {
             time: now,
             user_count,
@@ -394,9 +461,9 @@ impl StatsState {
             rows: self
                 .entries
                 .values()
-                .map(|e| RowSummary::of(e, now))
+                .map(|e| RowSummary::of(e, w))
                 .collect(),
-            total: RowSummary::of(&self.total, now),
+            total: RowSummary::of(&self.total, w),
             errors: self.errors.values().cloned().collect(),
             exceptions: self.exceptions.values().cloned().collect(),
             task_runs: self
@@ -404,8 +471,8 @@ impl StatsState {
                 .iter()
                 .map(|((u, t), n)| (u.clone(), t.clone(), *n))
                 .collect(),
-            current_p50_ms: self.current_percentile_ms(0.5, now),
-            current_p95_ms: self.current_percentile_ms(0.95, now),
+            current_p50_ms: self.current_percentile_ms(0.5, w),
+            current_p95_ms: self.current_percentile_ms(0.95, w),
         }
     }
 }
@@ -434,7 +501,7 @@ pub struct RowSummary {
 }
 
 impl RowSummary {
-    pub fn of(e: &EndpointStats, now: f64) -> Self {
+    pub fn of(e: &EndpointStats, w: Window) -> Self {
         Self {
             method: e.method.clone(),
             name: e.name.clone(),
@@ -449,8 +516,8 @@ impl RowSummary {
                 .map(|q| e.percentile_ms(*q))
                 .collect(),
             avg_content_length: e.avg_content_length(),
-            current_rps: e.current_rps(now),
-            current_fail_per_sec: e.current_fail_per_sec(now),
+            current_rps: e.current_rps(w),
+            current_fail_per_sec: e.current_fail_per_sec(w),
             total_rps: e.total_rps(),
             total_fail_per_sec: e.total_fail_per_sec(),
             fail_ratio: e.fail_ratio(),

@@ -172,5 +172,5 @@ pub(crate) async fn serve(
             t.swarm.users_by_type(t.peak_users),
         )
     };
-    finish_run(opts, plan, stats.snapshot().await, &host, &peak)
+    finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
 }
