@@ -109,6 +109,9 @@ pub(crate) fn finish_run(
         "Response time percentiles (ms)\n{}",
         console::percentile_table(&summary)
     );
+    if final_stats.total.num_requests > 0 {
+        println!("{}", console::timing_line(&final_stats.total));
+    }
     let problems = console::problems(&summary);
     if !problems.is_empty() {
         println!("{problems}");

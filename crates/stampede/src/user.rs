@@ -19,8 +19,9 @@ pub struct UserContext {
     pub(crate) recorder: Recorder,
     pub(crate) user_id: u64,
     pub(crate) user_type: Arc<str>,
-    /// How late an open-model arrival started; added to its first request.
-    pub(crate) lag: Duration,
+    /// When an open-model arrival should have started: its first request is timed from
+    /// then, whatever delayed it (queueing, construction, `on_start`).
+    pub(crate) intended: Option<tokio::time::Instant>,
 }
 
 impl UserContext {
@@ -31,14 +32,14 @@ impl UserContext {
             self.client_config.clone(),
             self.recorder.clone(),
         );
-        client.set_start_lag(self.lag);
+        client.set_intended_start(self.intended);
         client
     }
     /// A new HTTP session aimed at another base URL (another host of the same site, or the
     /// same server on another address).
     pub fn client_for(&self, base: Url) -> Client {
         let mut client = Client::new(base, self.client_config.clone(), self.recorder.clone());
-        client.set_start_lag(self.lag);
+        client.set_intended_start(self.intended);
         client
     }
     /// The host under test.

@@ -101,3 +101,52 @@ async fn the_breakdown_counts_every_new_connection() {
     assert_eq!(t.ttfb_n, 5);
     assert_eq!(t.tls_us, 0, "no TLS on http");
 }
+
+/// An arrival whose `on_start` takes 300 ms before its request: the open model times the
+/// request from when the arrival was due, so the delay shows as latency.
+struct Late(stampede::Client);
+impl Late {
+    async fn warm_up(&mut self) -> stampede::TaskResult {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+    async fn visit(&mut self) -> stampede::TaskResult {
+        self.0.get("/").name("visit").send().await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_times_a_request_from_its_arrival() {
+    use stampede::prelude::*;
+    let base = delayed_server(Duration::ZERO);
+    let plan = Plan::new().user_type(
+        UserType::new("Late", |ctx| Late(ctx.client()))
+            .on_start(Late::warm_up)
+            .task(task!(Late::visit))
+            .arrival_rate(10.0),
+    );
+    let mut cfg = stampede::SwarmConfig::new(base);
+    cfg.stop_timeout = Duration::from_secs(5);
+    let s = plan.swarm(cfg).unwrap();
+    s.runner.start(0, 1.0, None);
+    let until = Instant::now() + Duration::from_secs(10);
+    while s.stats.summary().await.total.num_requests < 5 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.runner.stop().await;
+    let total = s.stats.snapshot().await.total;
+    assert!(total.num_requests >= 5, "{}", total.num_requests);
+    assert!(
+        total.min_ms() >= 300.0,
+        "every request counts its arrival's 300 ms on_start: min {} ms",
+        total.min_ms()
+    );
+    assert!(
+        total.timing.ttfb_n >= 5,
+        "and the server's own part is known: {:?}",
+        total.timing
+    );
+    let ttfb_ms = total.timing.ttfb_us as f64 / total.timing.ttfb_n as f64 / 1000.0;
+    assert!(ttfb_ms < 100.0, "time to first byte {ttfb_ms} ms");
+}

@@ -98,6 +98,8 @@ impl ClientConfig {
 
     /// With an extra CA (`--ca-cert`): fails when the file holds no usable certificate.
     pub fn with_tls(insecure: bool, ca_cert: Option<&Path>) -> Result<Self, String> {
+        // Before any connection, so that the first responses are stamped too.
+        stamp::keep_stamping_on();
         Ok(Self {
             tls: tls::tls_config(insecure, ca_cert)?,
             connect_timeout: Duration::from_secs(10),
@@ -225,8 +227,8 @@ pub struct Client {
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
     /// demands one over HTTPS).
     last_url: Option<Url>,
-    /// Added to the next request's time: an open-model arrival's lag behind schedule.
-    start_lag: Duration,
+    /// An open-model arrival's intended start: the next request is timed from it.
+    intended_start: Option<tokio::time::Instant>,
 }
 
 impl Client {
@@ -240,14 +242,15 @@ impl Client {
             progress: Progress::default(),
             recorder,
             last_url: None,
-            start_lag: Duration::ZERO,
+            intended_start: None,
         }
     }
 
-    /// Counts `lag` into the next request's response time, so an arrival that started late
-    /// is measured from when it should have started.
-    pub fn set_start_lag(&mut self, lag: Duration) {
-        self.start_lag = lag;
+    /// Times the next request from `intended` (an open-model arrival's scheduled start),
+    /// so the delay before it went out counts, as wrk2 and k6's arrival rates count it:
+    /// that delay grows exactly when the generator or the target saturates.
+    pub fn set_intended_start(&mut self, intended: Option<tokio::time::Instant>) {
+        self.intended_start = intended;
     }
 
     /// The host every relative path is joined to.

@@ -187,6 +187,14 @@ impl<'c> RequestBuilder<'c> {
     pub async fn send(mut self) -> Result<Response, RequestError> {
         let method = self.method.clone();
         let started = Instant::now();
+        // An arrival's lag behind its schedule, up to the moment its request goes out.
+        let lag = self
+            .client
+            .intended_start
+            .take()
+            .map_or(Duration::ZERO, |i| {
+                tokio::time::Instant::now().saturating_duration_since(i)
+            });
         let timeout = self.timeout.unwrap_or(self.client.config.request_timeout);
         self.client.progress = Default::default();
         self.in_flight = true;
@@ -215,8 +223,7 @@ impl<'c> RequestBuilder<'c> {
             Err(_) => None,
         };
         let timing = self.client.progress.timing(kernel.is_some());
-        let elapsed = kernel.unwrap_or_else(|| started.elapsed())
-            + std::mem::take(&mut self.client.start_lag);
+        let elapsed = kernel.unwrap_or_else(|| started.elapsed()) + lag;
         let (response, reason) = match outcome {
             Ok(mut resp) => {
                 resp.elapsed = elapsed;

@@ -13,10 +13,11 @@
 //! the client then falls back to the monotonic clock (the report says which was used).
 
 use std::io::{self, IoSliceMut};
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -57,8 +58,22 @@ pub(crate) struct StampedTcp {
     wrote: bool,
 }
 
+/// Linux stamps packets only while some socket asks for it, and switching that on from
+/// none takes effect later (a deferred static-key flip): packets arriving meanwhile carry
+/// no stamp. A connection that opens just after the last one closed would lose its
+/// stamps, so one idle socket of the process keeps asking for as long as it runs.
+pub(crate) fn keep_stamping_on() {
+    static KEEPER: OnceLock<Option<UdpSocket>> = OnceLock::new();
+    KEEPER.get_or_init(|| {
+        let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+        setsockopt(&s, sockopt::ReceiveTimestampns, &true).ok()?;
+        Some(s)
+    });
+}
+
 impl StampedTcp {
     pub fn new(tcp: TcpStream, stamps: Arc<Stamps>) -> Self {
+        keep_stamping_on();
         let enabled = setsockopt(&tcp, sockopt::ReceiveTimestampns, &true).is_ok();
         stamps.enabled.store(enabled, Ordering::Relaxed);
         Self {

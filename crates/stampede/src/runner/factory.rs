@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use url::Url;
@@ -27,16 +26,16 @@ pub(crate) struct UserFactory {
 impl UserFactory {
     /// Starts one user of type `type_idx` on its own task.
     pub fn spawn(&self, type_idx: usize, ctl: UserControl) -> JoinHandle<()> {
-        tokio::spawn(self.life(type_idx, ctl, Duration::ZERO))
+        tokio::spawn(self.life(type_idx, ctl, None))
     }
 
     /// The whole life of one user of type `type_idx`, counted in the live user counts;
-    /// `lag` is how late an arrival is.
+    /// `intended` is when an open-model arrival should have started.
     pub fn life(
         &self,
         type_idx: usize,
         ctl: UserControl,
-        lag: Duration,
+        intended: Option<tokio::time::Instant>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let ut = self.types[type_idx].clone();
         let ctx = UserContext {
@@ -45,7 +44,7 @@ impl UserFactory {
             recorder: self.stats.recorder(),
             user_id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_type: ut.info().name.as_str().into(),
-            lag,
+            intended,
         };
         let life = ut.live(ctx, ctl, self.enabled[type_idx].clone());
         let counts = self.stats.users.clone();

@@ -45,12 +45,11 @@ pub(crate) fn drive(
                 });
                 continue;
             }
-            let lag = Instant::now().saturating_duration_since(intended);
             let ctl = UserControl {
                 stop: stop.child_token(),
                 once: true,
             };
-            users.spawn(factory.life(type_idx, ctl, lag));
+            users.spawn(factory.life(type_idx, ctl, Some(intended)));
         }
         stop.cancelled().await;
         recorder.flush();
