@@ -214,7 +214,10 @@ async fn keep_alive_reuses_one_connection_per_user() {
 async fn a_late_arrivals_lag_counts_into_its_first_request_only() {
     let srv = common::start().await;
     let (mut c, stats) = common::client(srv.url());
-    c.set_start_lag(Duration::from_millis(500));
+    // Due 500 ms ago: the first request is timed from then.
+    c.set_intended_start(Some(
+        tokio::time::Instant::now() - Duration::from_millis(500),
+    ));
     let first = c.get("/").name("first").send().await.unwrap();
     assert!(
         first.elapsed() >= Duration::from_millis(500),

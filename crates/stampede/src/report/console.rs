@@ -137,7 +137,13 @@ pub fn problems(summary: &Summary) -> String {
 /// How the response times were measured, and the average parts of a request.
 pub fn timing_line(total: &crate::stats::EndpointStats) -> String {
     let t = &total.timing;
-    let avg = |sum: u64, n: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 / 1000.0 };
+    let avg = |sum: u64, n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            sum as f64 / n as f64 / 1000.0
+        }
+    };
     let clock = if t.kernel_timed == total.num_requests {
         "the kernel's receive timestamps".to_owned()
     } else if t.kernel_timed == 0 {
