@@ -17,6 +17,9 @@ pub enum Metric {
     Failures,
     Requests,
     Rps,
+    /// The generator's p99 scheduler lag (`generator_lag<5ms`): whether it kept its
+    /// schedule, for the whole run whatever NAME says.
+    GeneratorLag,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,6 +80,7 @@ impl Metric {
             "failures" => Metric::Failures,
             "requests" => Metric::Requests,
             "rps" => Metric::Rps,
+            "generator_lag" => Metric::GeneratorLag,
             p if p.starts_with('p') => {
                 let q: f64 = p[1..].parse().ok()?;
                 if !(0.0..=100.0).contains(&q) {
@@ -91,7 +95,7 @@ impl Metric {
     fn is_time(&self) -> bool {
         matches!(
             self,
-            Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max
+            Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::GeneratorLag
         )
     }
 
@@ -114,6 +118,8 @@ impl Metric {
             Metric::Failures => e.num_failures as f64,
             Metric::Requests => e.num_requests as f64,
             Metric::Rps => e.total_rps(),
+            // A run-level measure, judged in `check`.
+            Metric::GeneratorLag => 0.0,
         }
     }
 }
@@ -158,7 +164,7 @@ impl FromStr for Threshold {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("'{s}' is not a threshold; write METRIC OP VALUE such as p95<500ms, avg<=200ms, fail_ratio<1%, rps>=200, optionally prefixed with NAME:")
+            format!("'{s}' is not a threshold; write METRIC OP VALUE such as p95<500ms, avg<=200ms, fail_ratio<1%, rps>=200, generator_lag<5ms, optionally prefixed with NAME:")
         };
         if let Some((metric, op, value)) = parse_expr(s) {
             return Ok(Threshold {
@@ -185,6 +191,8 @@ impl Threshold {
     /// Judges the rule against the final statistics.
     pub fn check(&self, stats: &StatsState) -> Verdict {
         let actual = match &self.name {
+            // The generator's p99 scheduler lag: how far behind its schedule it fell.
+            _ if self.metric == Metric::GeneratorLag => Some(stats.generator.lag_p99_ms),
             None => Some(self.metric.of(&stats.total)),
             Some(name) => {
                 let mut merged: Option<EndpointStats> = None;

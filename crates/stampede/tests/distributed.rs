@@ -505,6 +505,19 @@ async fn the_ui_of_a_master_lists_its_workers() {
         ("state".into(), "ready".into()),
         ("current_cpu_usage".into(), rmpv::Value::F64(42.5)),
         ("current_memory_usage".into(), 123_456_789u64.into()),
+        // A Stampede worker's generator health: it is saturated.
+        (
+            "stampede_generator".into(),
+            rmpv::Value::Map(vec![
+                ("saturated".into(), true.into()),
+                ("saturated_now".into(), true.into()),
+                ("saturated_secs".into(), 3u64.into()),
+                ("worst_lag_ms".into(), rmpv::Value::F64(80.0)),
+                ("lag_p99_ms".into(), rmpv::Value::F64(37.5)),
+                ("peak_cpu_percent".into(), rmpv::Value::F64(99.0)),
+                ("cores".into(), 2u64.into()),
+            ]),
+        ),
     ]);
     dealer.send(msg("heartbeat", beat)).await.unwrap();
 
@@ -523,6 +536,10 @@ async fn the_ui_of_a_master_lists_its_workers() {
                 assert_eq!(w["id"], "box1_0123456789abcdef0123456789abcdef");
                 assert_eq!(w["memory_usage"], 123_456_789u64);
                 assert_eq!(w["state"], "ready");
+                assert_eq!(w["lag_ms"], 37.5, "the worker's lag is shown per worker");
+                assert_eq!(w["saturated"], true);
+                assert_eq!(r["generator"]["saturated"], true, "{}", r["generator"]);
+                assert_eq!(r["generator"]["worst_lag_ms"], 80.0);
                 break;
             }
         }

@@ -177,7 +177,8 @@ pub struct Options {
     /// Reset the statistics once every user is spawned.
     #[arg(long, env = "STAMPEDE_RESET_STATS", help_heading = "Reports")]
     pub reset_stats: bool,
-    /// A pass/fail rule, repeatable: p95<500ms, fail_ratio<1%, rps>=200, "1 home:p99<2s".
+    /// A pass/fail rule, repeatable: p95<500ms, fail_ratio<1%, rps>=200, "1 home:p99<2s",
+    /// generator_lag<5ms (the generator kept its schedule).
     #[arg(
         long = "threshold",
         value_name = "EXPR",

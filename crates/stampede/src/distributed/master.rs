@@ -32,6 +32,10 @@ pub struct WorkerInfo {
     pub user_count: u64,
     pub cpu_usage: f64,
     pub memory_usage: u64,
+    /// Its generator's p99 scheduler lag (ms), from a Stampede worker's heartbeat.
+    pub lag_ms: Option<f64>,
+    /// Its generator is saturated now.
+    pub saturated: bool,
 }
 
 struct Worker {
@@ -299,6 +303,8 @@ impl Master {
                     user_count: 0,
                     cpu_usage: 0.0,
                     memory_usage: 0,
+                    lag_ms: None,
+                    saturated: false,
                 };
                 self.workers.insert(
                     id.clone(),
@@ -338,6 +344,11 @@ impl Master {
                     w.info.memory_usage = get(&msg.data, "current_memory_usage")
                         .and_then(|v| v.as_u64())
                         .unwrap_or(0);
+                    if let Some(g) = wire::parse_generator(&msg.data) {
+                        w.info.lag_ms = Some(g.lag_p99_ms);
+                        w.info.saturated = g.saturated_now;
+                        self.setup.stats.note_generator(g);
+                    }
                 }
                 if came_back {
                     self.rebalance().await;

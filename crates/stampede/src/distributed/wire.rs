@@ -5,6 +5,7 @@
 use rmpv::Value;
 
 use super::message::{get, map};
+use crate::stats::generator::GeneratorReport;
 use crate::stats::{locust_entry, locust_error, EndpointStats, StatsState};
 
 /// The key under which Stampede nodes exchange exact histograms.
@@ -112,6 +113,43 @@ pub fn stats_payload(d: &StatsState, users_by_type: &[(String, u64)], with_hdr: 
         fields.push((HDR_KEY, Value::Array(hdr)));
     }
     map(fields)
+}
+
+/// A Stampede worker's generator health, sent in its heartbeat under `stampede_generator`
+/// (a Locust master ignores the key). Values outside sane ranges are clamped, so a hostile
+/// peer cannot push the master's figures to infinity.
+pub fn generator_payload(g: &GeneratorReport) -> (Value, Value) {
+    let map = Value::Map(vec![
+        ("saturated".into(), Value::Boolean(g.saturated)),
+        ("saturated_now".into(), Value::Boolean(g.saturated_now)),
+        ("saturated_secs".into(), Value::from(g.saturated_secs)),
+        ("worst_lag_ms".into(), Value::F64(g.worst_lag_ms)),
+        ("lag_p99_ms".into(), Value::F64(g.lag_p99_ms)),
+        ("peak_cpu_percent".into(), Value::F64(g.peak_cpu_percent)),
+        ("cores".into(), Value::from(g.cores)),
+    ]);
+    ("stampede_generator".into(), map)
+}
+
+/// Reads [`generator_payload`] back from a heartbeat, if it is there and well formed.
+pub fn parse_generator(heartbeat: &Value) -> Option<GeneratorReport> {
+    let g = get(heartbeat, "stampede_generator")?;
+    let f = |k: &str, max: f64| {
+        get(g, k)
+            .and_then(|v| v.as_f64().or_else(|| v.as_u64().map(|n| n as f64)))
+            .filter(|v| v.is_finite())
+            .map(|v| v.clamp(0.0, max))
+    };
+    let b = |k: &str| get(g, k).and_then(|v| v.as_bool()).unwrap_or(false);
+    Some(GeneratorReport {
+        saturated: b("saturated"),
+        saturated_now: b("saturated_now"),
+        saturated_secs: f("saturated_secs", 3.2e7)? as u64,
+        worst_lag_ms: f("worst_lag_ms", 3.6e6)?,
+        lag_p99_ms: f("lag_p99_ms", 3.6e6)?,
+        peak_cpu_percent: f("peak_cpu_percent", 100.0)?,
+        cores: f("cores", 65_536.0)? as u64,
+    })
 }
 
 #[cfg(test)]
@@ -300,6 +338,40 @@ pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), Str
 #[cfg(test)]
 mod parse_tests {
     use super::*;
+
+    #[test]
+    fn a_generator_report_round_trips_and_hostile_values_are_refused_or_clamped() {
+        let g = GeneratorReport {
+            saturated: true,
+            saturated_secs: 4,
+            worst_lag_ms: 12.5,
+            lag_p99_ms: 9.0,
+            peak_cpu_percent: 97.0,
+            cores: 2,
+            saturated_now: false,
+        };
+        let (k, v) = generator_payload(&g);
+        let beat = Value::Map(vec![(k.clone(), v)]);
+        assert_eq!(parse_generator(&beat), Some(g));
+        let hostile = |lag: f64, cpu: f64| {
+            Value::Map(vec![(
+                k.clone(),
+                Value::Map(vec![
+                    ("saturated_secs".into(), Value::from(1)),
+                    ("worst_lag_ms".into(), Value::F64(lag)),
+                    ("lag_p99_ms".into(), Value::F64(1.0)),
+                    ("peak_cpu_percent".into(), Value::F64(cpu)),
+                    ("cores".into(), Value::from(2)),
+                ]),
+            )])
+        };
+        assert_eq!(parse_generator(&hostile(f64::INFINITY, 1.0)), None);
+        let clamped = parse_generator(&hostile(1e300, 1e9)).unwrap();
+        assert_eq!(
+            (clamped.worst_lag_ms, clamped.peak_cpu_percent),
+            (3.6e6, 100.0)
+        );
+    }
 
     #[test]
     fn a_stampede_report_round_trips_exactly() {

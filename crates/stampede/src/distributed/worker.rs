@@ -183,7 +183,10 @@ pub(crate) async fn run_worker(
                     continue;
                 }
                 let (cpu, mem) = w.meter.sample();
-                let data = map(vec![("state", w.state.as_str().into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
+                let mut data = map(vec![("state", w.state.as_str().into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
+                if let (Some(s), Value::Map(m)) = (&w.swarm, &mut data) {
+                    m.push(wire::generator_payload(&s.stats.generator().await));
+                }
                 w.send(Kind::Heartbeat, data).await;
             }
             _ = report.tick() => w.report().await,

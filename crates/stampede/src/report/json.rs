@@ -196,6 +196,7 @@ pub fn report_json(stats: &StatsState, ctx: &ReportContext<'_>) -> Value {
         "thresholds": ctx.verdicts.iter().map(|v| json!({
             "expr": v.threshold.text, "passed": v.passed, "actual": v.actual
         })).collect::<Vec<_>>(),
+        "generator": stats.generator,
         "exit_code": ctx.exit_code,
     })
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::generator::{Alarm, Generator, GeneratorReport};
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
 use super::{unix_now, Command, Event, Recorder, Registry};
 
@@ -80,6 +81,18 @@ impl StatsHandle {
         let (tx, rx) = oneshot::channel();
         let _ = self.tx.send(Command::Snapshot(tx));
         *rx.await.expect("the aggregator outlives its handles")
+    }
+
+    /// This generator's health now (a worker's heartbeat carries it).
+    pub async fn generator(&self) -> GeneratorReport {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Health(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Takes in a worker's generator health: a master reports the worst of its workers.
+    pub fn note_generator(&self, report: GeneratorReport) {
+        let _ = self.tx.send(Command::Generator(report));
     }
 
     /// How long after its end a second is read (a master waits for its workers' reports).
@@ -161,6 +174,8 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pull = tokio::time::interval(PULL_EVERY);
     pull.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The generator's health outlives resets and a worker's delta reports.
+    let mut generator = Generator::default();
     let mut apply = |state: &mut StatsState, e: u64, events: Vec<Event>| {
         // A batch of a newer epoch can overtake its reset in the channel.
         if e > epoch {
@@ -178,7 +193,8 @@ async fn run(
     loop {
         let cmd = tokio::select! {
             cmd = rx.recv() => cmd,
-            _ = pull.tick() => {
+            due = pull.tick() => {
+                generator.note_tick(due);
                 for (e, events) in registry.drain() {
                     apply(&mut state, e, events);
                 }
@@ -187,6 +203,9 @@ async fn run(
             }
             _ = tick.tick() => {
                 state.push_history(unix_now(), users.total());
+                if let Some(alarm) = generator.end_second() {
+                    say(alarm);
+                }
                 continue;
             }
         };
@@ -195,6 +214,7 @@ async fn run(
             Some(
                 Command::Summary(_)
                     | Command::Snapshot(_)
+                    | Command::Final(_)
                     | Command::Take(_)
                     | Command::History(..)
             )
@@ -203,6 +223,7 @@ async fn run(
             for (e, events) in registry.drain() {
                 apply(&mut state, e, events);
             }
+            state.generator = generator.report();
         }
         match cmd {
             None => break,
@@ -214,6 +235,10 @@ async fn run(
                 let _ = reply.send(Box::new(state.clone()));
             }
             Some(Command::Settle(secs)) => state.settle_secs = secs,
+            Some(Command::Generator(report)) => generator.merge(&report),
+            Some(Command::Health(reply)) => {
+                let _ = reply.send(generator.report());
+            }
             Some(Command::Final(reply)) => {
                 state.close_history(unix_now(), users.total());
                 let _ = reply.send(Box::new(state.clone()));
@@ -229,6 +254,20 @@ async fn run(
                 let _ = reply.send(state.history[start..].to_vec());
             }
             Some(Command::Reset(e)) => apply(&mut state, e, Vec::new()),
+        }
+    }
+}
+
+/// The console's word when the generator falls behind, and when it catches up.
+fn say(alarm: Alarm) {
+    match alarm {
+        Alarm::Raised { lag, cpu, cores } => tracing::warn!(
+            "the generator is saturated: its scheduler fell {:.0} ms behind in the last second (CPU {:.0}% of {cores} cores), so it sends less load than was asked; response times stay right. Use fewer users per process or more workers (--master/--worker)",
+            lag.as_secs_f64() * 1000.0,
+            cpu * 100.0
+        ),
+        Alarm::Cleared { secs } => {
+            tracing::warn!("the generator keeps its schedule again ({secs} s saturated so far)")
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod aggregator;
 mod entry;
+pub mod generator;
 mod state;
 pub mod window;
 
@@ -95,6 +96,10 @@ pub(crate) enum Command {
     Merge(Box<StatsState>),
     /// Seconds after its end before a second is read.
     Settle(u64),
+    /// A worker's generator health (a master keeps the worst of its workers').
+    Generator(generator::GeneratorReport),
+    /// This generator's health now.
+    Health(tokio::sync::oneshot::Sender<generator::GeneratorReport>),
     /// The final state: everything pulled, the history written up to now.
     Final(tokio::sync::oneshot::Sender<Box<StatsState>>),
     /// History points newer than the given unix time.

@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::entry::{new_histogram, record_us, EndpointStats, PERCENTILES_TO_REPORT};
+use super::generator::GeneratorReport;
 use super::window::{
     settled_second, total_until, Window, LOCAL_SETTLE_SECS, MASTER_SETTLE_SECS, WINDOW_SECS,
 };
@@ -113,6 +114,8 @@ pub struct StatsState {
     pub settle_secs: u64,
     /// The newest second the history has a point for.
     history_through: Option<u64>,
+    /// The generator's health, as of the last answer the aggregator gave.
+    pub generator: GeneratorReport,
     /// Users running in the seconds not yet in the history (sampled by the aggregator),
     /// so each point shows its own second's count, not the count when it was written.
     users_per_sec: BTreeMap<u64, u64>,
@@ -165,6 +168,7 @@ impl StatsState {
             settle_secs: LOCAL_SETTLE_SECS,
             history_through: None,
             users_per_sec: BTreeMap::new(),
+            generator: GeneratorReport::default(),
         }
     }
 
@@ -473,6 +477,7 @@ impl StatsState {
                 .collect(),
             current_p50_ms: self.current_percentile_ms(0.5, w),
             current_p95_ms: self.current_percentile_ms(0.95, w),
+            generator: self.generator.clone(),
         }
     }
 }
@@ -548,4 +553,5 @@ pub struct Summary {
     pub task_runs: Vec<(String, String, u64)>,
     pub current_p50_ms: f64,
     pub current_p95_ms: f64,
+    pub generator: GeneratorReport,
 }

@@ -251,6 +251,7 @@ pub async fn requests(State(ui): Shared) -> Json<Value> {
                 "total_fail_per_sec": s.total.total_fail_per_sec,
                 "fail_ratio": s.total.fail_ratio,
                 "workers": workers(&ui),
+                "generator": s.generator,
                 "current_response_time_percentiles": {
                     "response_time_percentile_0.5": s.current_p50_ms,
                     "response_time_percentile_0.95": s.current_p95_ms,

@@ -144,6 +144,14 @@ function reportRow(r) {
     p95: r.percentiles_ms["95"], p99: r.percentiles_ms["99"], avg: r.avg_response_time_ms, min: r.min_response_time_ms,
     max: r.max_response_time_ms, size: r.avg_content_length, rps: r.total_rps, fps: r.total_fail_per_sec };
 }
+// Says when the generator could not send the load it was asked for (see stats/generator.rs).
+function showGenerator(g) {
+  const b = $("#generator-banner");
+  if (!g || !(g.saturated_now || (REPORT && g.saturated))) { b.hidden = true; return; }
+  const when = REPORT ? `for ${g.saturated_secs} s` : "now";
+  b.textContent = `The load generator is saturated ${when}: its scheduler fell up to ${fmt(g.worst_lag_ms, 0)} ms behind (peak CPU ${fmt(g.peak_cpu_percent, 0)}% of ${g.cores} cores), so it sent less load than was asked. Response times stay right; add workers or lower the users.`;
+  b.hidden = false;
+}
 function showReport() {
   document.body.classList.add("report");
   const rep = REPORT.report;
@@ -154,6 +162,7 @@ function showReport() {
   renderFailures(rep.failures);
   renderExceptions(rep.exceptions);
   renderFunnel(rep.funnel, rep.tasks);
+  showGenerator(rep.generator);
   history.push(...REPORT.history);
   const start = new Date(rep.start_time * 1000).toISOString(), end = new Date(rep.end_time * 1000).toISOString();
   const footer = $("#report-footer");
@@ -207,8 +216,9 @@ async function poll() {
       renderStats(rows.slice(0, -1), rows[rows.length - 1]);
     }
     renderFailures(r.errors || []);
+    showGenerator(r.generator);
     $("#badge-exceptions").textContent = r.exceptions_count ? String(r.exceptions_count) : "";
-    if (r.workers) { $("#tab-btn-workers").hidden = false; fillTable($("#workers-table"), r.workers, (w) => [cell(w.id, "name"), w.state, fmt(w.user_count), fmt(w.cpu_usage, 1), fmt(w.memory_usage / 1048576, 0) + " MB"]); }
+    if (r.workers) { $("#tab-btn-workers").hidden = false; fillTable($("#workers-table"), r.workers, (w) => [cell(w.id, "name"), w.state, fmt(w.user_count), fmt(w.cpu_usage, 1), fmt(w.memory_usage / 1048576, 0) + " MB", w.lag_ms === undefined || w.lag_ms === null ? "–" : fmt(w.lag_ms, 1) + (w.saturated ? " (saturated)" : "")]); }
     const points = await api("/stats/history?since=" + lastHistory);
     if (points.length) { history.push(...points); lastHistory = points[points.length - 1].time; }
     await refreshTab();
