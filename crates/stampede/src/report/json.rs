@@ -48,7 +48,7 @@ struct RequestRow {
 
 /// How the requests were timed, and the average of each part (oha's breakdown).
 #[derive(Serialize)]
-struct TimingRow {
+pub(crate) struct TimingRow {
     /// Requests timed by the kernel's receive timestamps; the rest by the monotonic clock.
     kernel_timed: u64,
     connections_opened: u64,
@@ -58,7 +58,7 @@ struct TimingRow {
     ttfb_ms: f64,
 }
 
-fn timing_row(t: &TimingTotals) -> TimingRow {
+pub(crate) fn timing_row(t: &TimingTotals) -> TimingRow {
     let avg = |sum: u64, n: u64| {
         if n == 0 {
             0.0

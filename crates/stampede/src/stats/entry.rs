@@ -69,7 +69,7 @@ pub struct EndpointStats {
 }
 
 /// Sums behind the report's timing breakdown (oha's DNS / connect / TLS / first byte).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TimingTotals {
     /// Requests timed by the kernel's receive timestamps (the rest: the monotonic clock).
     pub kernel_timed: u64,

@@ -503,6 +503,7 @@ pub struct RowSummary {
     pub fail_ratio: f64,
     /// Requests with no answer when the run ended (not failures).
     pub num_unanswered: u64,
+    pub timing: super::TimingTotals,
 }
 
 impl RowSummary {
@@ -527,6 +528,7 @@ impl RowSummary {
             total_fail_per_sec: e.total_fail_per_sec(),
             fail_ratio: e.fail_ratio(),
             num_unanswered: e.num_unanswered,
+            timing: e.timing,
         }
     }
 

@@ -220,6 +220,8 @@ fn row_json(r: &crate::stats::RowSummary) -> Value {
         "response_time_percentile_0.99": p(0.99),
         "response_time_percentile_0.999": p(0.999),
         "avg_content_length": r.avg_content_length,
+        // Stampede's: how the requests were timed, and the parts of a request.
+        "timing": crate::report::json::timing_row(&r.timing),
     })
 }
 

@@ -87,6 +87,13 @@ test("start a swarm from the form, watch it, edit it, read the funnel, stop, dow
   assert.equal(tasks, 7, "4 Visitor tasks + 3 ReturningUser tasks");
   await page.screenshot({ path: join(shots, "4-funnel.png") });
 
+  // The timing breakdown: every request of the Aggregated row timed by the kernel.
+  await page.click("button[data-tab=timing]");
+  const timing = await page.$eval("#timing-table tbody tr.total", (tr) => [...tr.children].map((td) => td.textContent));
+  assert.equal(timing[2], "100 %", timing.join(" | "));
+  assert.ok(Number(timing[3].replace(/,/g, "")) >= 1, "connections were opened: " + timing.join(" | "));
+  assert.equal(await page.isVisible("#generator-banner"), false, "a quiet generator raises no banner");
+
   await page.click("#btn-stop");
   await page.waitForFunction(() => document.querySelector("#kpi-state").textContent === "stopped", null, { timeout: 20000 });
   assert.equal(await page.isVisible("#btn-new"), true);
@@ -108,5 +115,8 @@ test("start a swarm from the form, watch it, edit it, read the funnel, stop, dow
   assert.ok(reportRows >= 10, String(reportRows));
   await page.click("button[data-tab=funnel]");
   await page.screenshot({ path: join(shots, "6-report-funnel.png") });
+  await page.click("button[data-tab=timing]");
+  const reportTiming = await page.$$eval("#timing-table tbody tr", (trs) => trs.length);
+  assert.equal(reportTiming, reportRows, "the report has the timing breakdown too");
   assert.deepEqual(page.remote, [], "the UI fetched nothing from elsewhere");
 });

@@ -60,6 +60,16 @@ function renderStats(rows, total) {
     fmt(r.unanswered || 0), ms(r.median), ms(r.p95), ms(r.p99), ms(r.avg), ms(r.min), ms(r.max), fmt(r.size), fmt(r.rps, 1), fmt(r.fps, 1),
   ];
   fillTable($("#stats-table"), rows.concat([total]), cells, (r) => (r === total ? "total" : ""));
+  renderTiming(rows, total);
+}
+// How each endpoint's requests were timed, and the average parts of one (oha's breakdown).
+function renderTiming(rows, total) {
+  const cells = (r) => {
+    const t = r.timing || {};
+    const kernel = r.num_requests ? fmt((100 * (t.kernel_timed || 0)) / r.num_requests, 0) + " %" : "–";
+    return [r.method, cell(r.name, "name"), kernel, fmt(t.connections_opened || 0), ms(t.dns_ms), ms(t.connect_ms), ms(t.tls_ms), ms(t.ttfb_ms)];
+  };
+  fillTable($("#timing-table"), rows.concat([total]), cells, (r) => (r === total ? "total" : ""));
 }
 function renderFailures(errors) {
   $("#badge-failures").textContent = errors.length ? String(errors.length) : "";
@@ -142,7 +152,7 @@ window.addEventListener("resize", drawCharts);
 function reportRow(r) {
   return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, unanswered: r.unanswered, median: r.median_response_time_ms,
     p95: r.percentiles_ms["95"], p99: r.percentiles_ms["99"], avg: r.avg_response_time_ms, min: r.min_response_time_ms,
-    max: r.max_response_time_ms, size: r.avg_content_length, rps: r.total_rps, fps: r.total_fail_per_sec };
+    max: r.max_response_time_ms, size: r.avg_content_length, rps: r.total_rps, fps: r.total_fail_per_sec, timing: r.timing };
 }
 // Says when the generator could not send the load it was asked for (see stats/generator.rs).
 function showGenerator(g) {
@@ -185,7 +195,7 @@ async function api(path, opts) {
 function liveRow(r) {
   return { method: r.method, name: r.name, num_requests: r.num_requests, num_failures: r.num_failures, unanswered: r.num_unanswered, median: r.median_response_time,
     p95: r["response_time_percentile_0.95"], p99: r["response_time_percentile_0.99"], avg: r.avg_response_time,
-    min: r.min_response_time, max: r.max_response_time, size: r.avg_content_length, rps: r.current_rps, fps: r.current_fail_per_sec };
+    min: r.min_response_time, max: r.max_response_time, size: r.avg_content_length, rps: r.current_rps, fps: r.current_fail_per_sec, timing: r.timing };
 }
 function showForm(editing) {
   const form = $("#swarm-form");
