@@ -41,6 +41,7 @@ fn report() -> rmpv::Value {
                     hops: 1,
                     resent: 0,
                     timing: Default::default(),
+                    pacing_us: 0,
                 },
                 "sim",
             );

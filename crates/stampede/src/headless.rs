@@ -112,6 +112,9 @@ pub(crate) fn finish_run(
     if final_stats.total.num_requests > 0 {
         println!("{}", console::timing_line(&final_stats.total));
     }
+    if let Some(line) = console::corrected_line(&final_stats.total) {
+        println!("{line}");
+    }
     println!("{}", final_stats.generator);
     let problems = console::problems(&summary);
     if !problems.is_empty() {

@@ -24,6 +24,8 @@ pub struct SwarmConfig {
     pub verbose: bool,
     /// Keep a history row per endpoint each second.
     pub full_history: bool,
+    /// Corrected percentiles for paced users (`--correct-omission`).
+    pub correct_omission: bool,
     /// Only these user types (empty: all).
     pub user_types: Vec<String>,
     pub tags: Vec<String>,
@@ -76,6 +78,7 @@ impl SwarmConfig {
             insecure: false,
             verbose: false,
             full_history: false,
+            correct_omission: false,
             user_types: Vec::new(),
             tags: Vec::new(),
             exclude_tags: Vec::new(),
@@ -93,6 +96,7 @@ impl SwarmConfig {
         cfg.insecure = o.insecure;
         cfg.verbose = o.single_user;
         cfg.full_history = o.csv_full_history;
+        cfg.correct_omission = o.correct_omission;
         cfg.user_types = o.user_types.clone();
         cfg.tags = o.tags.clone();
         cfg.exclude_tags = o.exclude_tags.clone();
@@ -198,6 +202,7 @@ impl Plan {
         let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
         let dispatch = Dispatch::new(&infos, &selection.active);
         client_config.verbose = cfg.verbose;
+        client_config.correct_omission = cfg.correct_omission;
         client_config.listeners = self.on_request.clone();
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),

@@ -150,3 +150,67 @@ async fn the_open_model_times_a_request_from_its_arrival() {
     let ttfb_ms = total.timing.ttfb_us as f64 / total.timing.ttfb_n as f64 / 1000.0;
     assert!(ttfb_ms < 100.0, "time to first byte {ttfb_ms} ms");
 }
+
+/// A paced user (a task every 100 ms) whose every fifth request stalls 450 ms.
+struct Paced(stampede::Client, u32);
+impl Paced {
+    async fn visit(&mut self) -> stampede::TaskResult {
+        self.1 += 1;
+        let ms = if self.1 % 5 == 0 { 450 } else { 5 };
+        self.0
+            .get(&format!("/slow?ms={ms}"))
+            .name("paced")
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correct_omission_adds_the_requests_a_stall_never_sent() {
+    use stampede::prelude::*;
+    let srv = common::start().await;
+    for correct in [false, true] {
+        let plan = Plan::new().user_type(
+            UserType::new("Paced", |ctx| Paced(ctx.client(), 0))
+                .wait_time(constant_pacing(0.1))
+                .task(task!(Paced::visit)),
+        );
+        let mut cfg = stampede::SwarmConfig::new(srv.url());
+        cfg.correct_omission = correct;
+        let s = plan.swarm(cfg).unwrap();
+        s.runner.start(1, 10.0, None);
+        let until = Instant::now() + Duration::from_secs(20);
+        while s.stats.summary().await.total.num_requests < 10 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s.runner.stop().await;
+        let total = s.stats.snapshot().await.total;
+        let n = total.num_requests;
+        assert!(n >= 10, "{n}");
+        let Some(corrected) = &total.corrected else {
+            assert!(
+                !correct,
+                "the corrected histogram exists only when asked for"
+            );
+            continue;
+        };
+        assert!(correct);
+        // Each 450 ms stall stands for the 3 to 4 paced requests it held up.
+        let stalls = n / 5;
+        assert!(
+            corrected.len() >= n + 3 * stalls,
+            "{} corrected samples for {n} requests",
+            corrected.len()
+        );
+        let (raw, fixed) = (
+            total.percentile_ms(0.75),
+            total.corrected_percentile_ms(0.75).unwrap(),
+        );
+        assert!(
+            raw < 100.0 && fixed > 100.0,
+            "p75 raw {raw} ms, corrected {fixed} ms"
+        );
+        assert_eq!(total.histogram.len(), n, "the raw figures are untouched");
+    }
+}

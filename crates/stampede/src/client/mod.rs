@@ -85,6 +85,8 @@ pub struct ClientConfig {
     pub user_agent: http::HeaderValue,
     /// Log every request and response (the single-user debugging mode).
     pub verbose: bool,
+    /// Paced users' requests also feed corrected histograms (`--correct-omission`).
+    pub correct_omission: bool,
     pub listeners: Vec<RequestListener>,
 }
 
@@ -111,6 +113,7 @@ impl ClientConfig {
                 env!("CARGO_PKG_VERSION")
             )),
             verbose: false,
+            correct_omission: false,
             listeners: Vec::new(),
         })
     }

@@ -265,6 +265,7 @@ impl<'c> RequestBuilder<'c> {
             hops,
             resent: self.client.progress.resent,
             timing,
+            pacing_us: 0,
         });
         match (response, reason) {
             (Some(r), None) => Ok(r),

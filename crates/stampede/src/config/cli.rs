@@ -144,6 +144,11 @@ pub struct Options {
     /// Add a row per endpoint to the history CSV each second.
     #[arg(long, env = "STAMPEDE_CSV_FULL_HISTORY", help_heading = "Reports")]
     pub csv_full_history: bool,
+    /// For users with constant_pacing/constant_throughput: also report percentiles
+    /// corrected for coordinated omission (HdrHistogram's record_correct, as wrk2), next
+    /// to the raw ones.
+    #[arg(long, env = "STAMPEDE_CORRECT_OMISSION", help_heading = "Reports")]
+    pub correct_omission: bool,
     /// Print Locust's JSON stats to stdout at the end.
     #[arg(long, env = "STAMPEDE_JSON", help_heading = "Reports")]
     pub json: bool,

@@ -171,6 +171,7 @@ mod tests {
                 hops: 1,
                 resent: 0,
                 timing: Default::default(),
+                pacing_us: 0,
             },
             "n",
         );
@@ -388,6 +389,7 @@ mod parse_tests {
                     hops: 1,
                     resent: 0,
                     timing: Default::default(),
+                    pacing_us: 0,
                 },
                 "w",
             );

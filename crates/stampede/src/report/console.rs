@@ -163,3 +163,13 @@ pub fn timing_line(total: &crate::stats::EndpointStats) -> String {
         avg(t.ttfb_us, t.ttfb_n),
     )
 }
+
+/// The corrected percentiles, next to the raw ones (`--correct-omission`).
+pub fn corrected_line(total: &crate::stats::EndpointStats) -> Option<String> {
+    let p = |q| total.corrected_percentile_ms(q);
+    Some(format!(
+        "Corrected for coordinated omission (paced users, --correct-omission): p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (raw: p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1})",
+        p(0.5)?, p(0.95)?, p(0.99)?, p(1.0)?,
+        total.percentile_ms(0.5), total.percentile_ms(0.95), total.percentile_ms(0.99), total.max_ms()
+    ))
+}

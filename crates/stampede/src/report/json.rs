@@ -37,6 +37,8 @@ struct RequestRow {
     max_response_time_ms: f64,
     median_response_time_ms: f64,
     percentiles_ms: serde_json::Map<String, Value>,
+    /// Corrected for coordinated omission (`--correct-omission`, paced users); else null.
+    percentiles_corrected_ms: Option<serde_json::Map<String, Value>>,
     avg_content_length: f64,
     total_rps: f64,
     total_fail_per_sec: f64,
@@ -77,16 +79,21 @@ pub(crate) fn timing_row(t: &TimingTotals) -> TimingRow {
 }
 
 fn request_row(e: &EndpointStats) -> RequestRow {
-    let mut percentiles_ms = serde_json::Map::new();
-    for (label, q) in super::csv::percentile_labels()
-        .into_iter()
-        .zip(PERCENTILES_TO_REPORT)
-    {
-        percentiles_ms.insert(
-            label.trim_end_matches('%').to_owned(),
-            json!(e.percentile_ms(q)),
-        );
-    }
+    let by_label = |f: &dyn Fn(f64) -> f64| {
+        let mut m = serde_json::Map::new();
+        for (label, q) in super::csv::percentile_labels()
+            .into_iter()
+            .zip(PERCENTILES_TO_REPORT)
+        {
+            m.insert(label.trim_end_matches('%').to_owned(), json!(f(q)));
+        }
+        m
+    };
+    let percentiles_ms = by_label(&|q| e.percentile_ms(q));
+    let percentiles_corrected_ms = e
+        .corrected
+        .is_some()
+        .then(|| by_label(&|q| e.corrected_percentile_ms(q).unwrap_or(0.0)));
     RequestRow {
         method: e.method.clone(),
         name: e.name.clone(),
@@ -98,6 +105,7 @@ fn request_row(e: &EndpointStats) -> RequestRow {
         max_response_time_ms: e.max_ms(),
         median_response_time_ms: e.median_ms(),
         percentiles_ms,
+        percentiles_corrected_ms,
         avg_content_length: e.avg_content_length(),
         total_rps: e.total_rps(),
         total_fail_per_sec: e.total_fail_per_sec(),

@@ -68,6 +68,11 @@ async fn live<U: Send + 'static>(
     enabled: Arc<[usize]>,
 ) {
     let recorder = ctx.recorder.clone();
+    if let (true, crate::wait::WaitTime::ConstantPacing(every)) =
+        (ctx.client_config.correct_omission, &ut.wait_time)
+    {
+        recorder.set_pacing(*every);
+    }
     let mut user = match catch_sync(|| (ut.new)(&ctx)) {
         Ok(u) => u,
         Err(p) => {

@@ -66,7 +66,14 @@ pub struct EndpointStats {
     pub(crate) failure_keys: u32,
     /// How the requests were timed, and what their parts took.
     pub timing: TimingTotals,
+    /// Response times (µs) corrected for coordinated omission: paced users' requests,
+    /// with the samples a stalled schedule never sent (`--correct-omission`).
+    pub corrected: Option<Box<Histogram<u64>>>,
 }
+
+/// The most synthetic samples one slow request adds: a minute-long stall of a 1 ms pacing
+/// would otherwise cost 60,000 records.
+const MAX_CORRECTION_SAMPLES: u64 = 10_000;
 
 /// Sums behind the report's timing breakdown (oha's DNS / connect / TLS / first byte).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +135,7 @@ impl EndpointStats {
             num_resent: 0,
             failure_keys: 0,
             timing: TimingTotals::default(),
+            corrected: None,
         }
     }
 
@@ -151,6 +159,32 @@ impl EndpointStats {
         self.last_request_timestamp = Some(self.last_request_timestamp.map_or(at, |t| t.max(at)));
     }
 
+    /// Counts a paced user's request into the corrected histogram: as HdrHistogram's
+    /// `record_correct`, a response slower than the pacing also stands for the requests
+    /// the schedule would have sent meanwhile (`v - k * interval` for each missed one).
+    pub fn record_corrected(&mut self, elapsed_us: u64, interval_us: u64) {
+        let h = self
+            .corrected
+            .get_or_insert_with(|| Box::new(new_histogram()));
+        record_us(h, elapsed_us);
+        if interval_us == 0 {
+            return;
+        }
+        let mut missing = elapsed_us.saturating_sub(interval_us);
+        let mut n = 0;
+        while missing >= interval_us && n < MAX_CORRECTION_SAMPLES {
+            record_us(h, missing);
+            missing -= interval_us;
+            n += 1;
+        }
+    }
+
+    /// A percentile (ms) of the corrected response times, if any were recorded.
+    pub fn corrected_percentile_ms(&self, quantile: f64) -> Option<f64> {
+        let h = self.corrected.as_ref()?;
+        (!h.is_empty()).then(|| h.value_at_quantile(quantile) as f64 / 1000.0)
+    }
+
     /// Adds another entry's counts to this one, exactly (distributed mode, Aggregated row).
     pub fn merge(&mut self, other: &EndpointStats) {
         self.num_requests = self.num_requests.saturating_add(other.num_requests);
@@ -159,6 +193,13 @@ impl EndpointStats {
         self.num_hops = self.num_hops.saturating_add(other.num_hops);
         self.num_resent = self.num_resent.saturating_add(other.num_resent);
         self.timing.merge(&other.timing);
+        if let Some(theirs) = &other.corrected {
+            let mine = self
+                .corrected
+                .get_or_insert_with(|| Box::new(new_histogram()));
+            mine.add(&**theirs)
+                .expect("auto-resizing histograms always add");
+        }
         self.total_response_time_us += other.total_response_time_us;
         self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
             (Some(a), Some(b)) => Some(a.min(b)),

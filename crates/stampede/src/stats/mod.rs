@@ -69,6 +69,9 @@ pub enum Event {
         /// read them before closing.
         resent: u32,
         timing: Timing,
+        /// The user's constant pacing (µs), when `--correct-omission` asks for corrected
+        /// percentiles; 0 otherwise. Set by the recorder.
+        pacing_us: u64,
     },
     /// A request that left the machine and had no answer when the run ended (the user was
     /// stopped mid-request). Not a failure; counted so server hits add up.
@@ -152,6 +155,8 @@ struct RecorderInner {
     /// Uncontended in practice: only this user's task touches it between flushes.
     buf: Mutex<Batch>,
     tx: mpsc::UnboundedSender<Command>,
+    /// The user's constant pacing in µs (0: none, or no correction asked for).
+    pacing_us: AtomicU64,
     /// The aggregator's reset epoch. A batch holds events of one epoch only, so a reset
     /// drops exactly what was recorded before it, even if it was still buffered here.
     epoch: Arc<AtomicU64>,
@@ -174,6 +179,7 @@ impl Recorder {
                 epoch: epoch.load(Ordering::Relaxed),
             }),
             tx,
+            pacing_us: AtomicU64::new(0),
             epoch,
         });
         registry.add(&inner);
@@ -182,7 +188,10 @@ impl Recorder {
 
     /// Records an event; the batch goes to the aggregator when full, or when the
     /// aggregator pulls it (four times a second).
-    pub fn record(&self, event: Event) {
+    pub fn record(&self, mut event: Event) {
+        if let Event::Request { pacing_us, .. } = &mut event {
+            *pacing_us = self.inner.pacing_us.load(Ordering::Relaxed);
+        }
         let epoch = self.inner.epoch.load(Ordering::Relaxed);
         let full = {
             let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
@@ -197,6 +206,13 @@ impl Recorder {
         if full {
             self.flush();
         }
+    }
+
+    /// This user starts a task every `every` (constant pacing): its requests also feed the
+    /// histograms corrected for coordinated omission.
+    pub(crate) fn set_pacing(&self, every: std::time::Duration) {
+        let us = every.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.inner.pacing_us.store(us, Ordering::Relaxed);
     }
 
     /// Records a timed action that is not an HTTP request (a database call, a websocket
@@ -219,6 +235,7 @@ impl Recorder {
             hops: 0,
             resent: 0,
             timing: Timing::default(),
+            pacing_us: 0,
         });
     }
 

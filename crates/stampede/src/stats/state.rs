@@ -257,6 +257,7 @@ impl StatsState {
                 hops,
                 resent,
                 timing,
+                pacing_us,
             } => {
                 let failed = error.is_some();
                 let entry = self.entry_for(&method, &name);
@@ -268,6 +269,11 @@ impl StatsState {
                 self.total.num_hops += u64::from(hops);
                 self.total.num_resent += u64::from(resent);
                 self.total.timing.add(&timing);
+                if pacing_us > 0 {
+                    self.entry_for(&method, &name)
+                        .record_corrected(elapsed_us, pacing_us);
+                    self.total.record_corrected(elapsed_us, pacing_us);
+                }
                 self.record_recent(elapsed_us, at);
                 if let Some(error) = error {
                     self.count_error(&method, &name, &error, 1, at, at);
