@@ -151,7 +151,7 @@ async fn main() {
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
         expect_workers: WORKERS as u32,
-        parsed_options: rmpv::Value::Nil,
+        ..MasterConfig::default()
     };
     let swarm = plan
         .master_swarm(

@@ -123,6 +123,22 @@ pub struct MasterConfig {
     pub expect_workers: u32,
     /// Sent to workers in every `spawn`; never credentials.
     pub parsed_options: rmpv::Value,
+    /// Who may join (`--worker-token`, `--allow-workers`); open by default, as Locust's.
+    pub admission: crate::distributed::Admission,
+    /// How long a missing worker is remembered before it is forgotten (60 s).
+    pub forget_after: Duration,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        Self {
+            bind: "tcp://0.0.0.0:5557".into(),
+            expect_workers: 1,
+            parsed_options: rmpv::Value::Nil,
+            admission: Default::default(),
+            forget_after: Duration::from_secs(60),
+        }
+    }
 }
 
 impl MasterConfig {
@@ -165,6 +181,11 @@ impl MasterConfig {
             ),
             expect_workers: o.expect_workers,
             parsed_options,
+            admission: crate::distributed::Admission {
+                token: o.worker_token.clone(),
+                allow: o.allow_workers.clone(),
+            },
+            ..Self::default()
         }
     }
 }
@@ -253,6 +274,9 @@ impl Plan {
             stop_timeout: cfg.stop_timeout,
             stats: stats.clone(),
             parsed_options: master.parsed_options,
+            admission: master.admission,
+            forget_after: master.forget_after,
+            limits: cfg.limits,
         })
         .await?;
         Ok(Swarm {

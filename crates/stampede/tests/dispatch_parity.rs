@@ -198,7 +198,7 @@ async fn under_stampede(users: u64) -> BTreeMap<&'static str, Counts> {
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
         expect_workers: 3,
-        parsed_options: rmpv::Value::Nil,
+        ..MasterConfig::default()
     };
     let swarm = plan
         .master_swarm(

@@ -165,7 +165,7 @@ async fn a_killed_worker_is_marked_missing_and_its_users_move() {
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
         expect_workers: 2,
-        parsed_options: rmpv::Value::Nil,
+        ..MasterConfig::default()
     };
     let swarm = funnel_plan().master_swarm(cfg, master).await.unwrap();
     let mut doomed = funnel_worker(port, None);
@@ -459,7 +459,7 @@ async fn the_ui_of_a_master_lists_its_workers() {
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
         expect_workers: 1,
-        parsed_options: rmpv::Value::Nil,
+        ..MasterConfig::default()
     };
     let options = try_parse_args::<NoOptions>(
         ["plan", "--master", "-H", srv.url().as_str()].map(String::from),
@@ -653,7 +653,7 @@ async fn a_worker_runs_the_test_hooks_once_per_test() {
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
         expect_workers: 1,
-        parsed_options: rmpv::Value::Nil,
+        ..MasterConfig::default()
     };
     let swarm = path_plan(&PathOption {
         target_path: "/".into(),

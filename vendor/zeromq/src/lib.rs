@@ -353,7 +353,13 @@ pub struct SocketOptions {
     // Shared by read preparation and decoder reservation.
     pub(crate) read_buffer_max_size: usize,
     pub(crate) read_buffer_short_reads: usize,
+    /// Stampede: which peers a bound socket accepts; others are closed before the ZMTP
+    /// greeting. `None` accepts everyone.
+    pub(crate) accept_filter: Option<AcceptFilter>,
 }
+
+/// Decides from a peer's address whether a bound socket accepts its connection.
+pub type AcceptFilter = Arc<dyn Fn(std::net::SocketAddr) -> bool + Send + Sync>;
 
 impl Default for SocketOptions {
     fn default() -> Self {
@@ -363,11 +369,19 @@ impl Default for SocketOptions {
             read_buffer_initial_size: 128,
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
+            accept_filter: None,
         }
     }
 }
 
 impl SocketOptions {
+    /// Stampede: accept TCP connections only from peers `filter` approves (an allow-list
+    /// of worker addresses); the others are closed at once, before any ZMTP byte.
+    pub fn accept_filter(&mut self, filter: AcceptFilter) -> &mut Self {
+        self.accept_filter = Some(filter);
+        self
+    }
+
     /// Tunes adaptive receive-buffer sizing for all peers, including accepted
     /// and reconnected peers. Defaults to 128-byte initial reads, a 64 KiB maximum,
     /// and two consecutive short positive reads before shrinking.

@@ -294,4 +294,24 @@ pub struct Options {
         help_heading = "Distributed"
     )]
     pub master_port: u16,
+    /// A secret Stampede workers must present to join this master (give the same to the
+    /// workers; best set as STAMPEDE_WORKER_TOKEN, out of `ps`). Locust workers cannot.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "STAMPEDE_WORKER_TOKEN",
+        hide_env_values = true,
+        help_heading = "Distributed"
+    )]
+    pub worker_token: Option<String>,
+    /// Admit workers only from these address blocks (10.0.0.0/8,192.168.1.7): others are
+    /// disconnected before the first byte. Works for Locust workers too.
+    #[arg(
+        long,
+        value_name = "CIDR,...",
+        value_delimiter = ',',
+        env = "STAMPEDE_ALLOW_WORKERS",
+        help_heading = "Distributed"
+    )]
+    pub allow_workers: Vec<crate::distributed::Cidr>,
 }

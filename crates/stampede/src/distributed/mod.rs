@@ -1,11 +1,14 @@
 //! Distributed mode on Locust's master/worker protocol: ZeroMQ ROUTER/DEALER carrying
 //! msgpack `[type, data, node_id]` messages, so Stampede workers join Locust masters.
 
+mod admission;
 mod master;
 mod message;
+mod validate;
 mod wire;
 mod worker;
 
+pub use admission::{Admission, Cidr};
 pub use master::WorkerInfo;
 pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, MAX_FRAME};

@@ -153,7 +153,8 @@ pub(crate) async fn run_worker(
             match connect(&w.endpoint, &w.node).await {
                 Ok(c) => {
                     w.conn = Some(c);
-                    w.send(Kind::ClientReady, Value::from(-1)).await;
+                    let ready = ready_data(w.opts);
+                    w.send(Kind::ClientReady, ready).await;
                 }
                 Err(e) => {
                     tracing::warn!("{e}; retrying");
@@ -244,7 +245,7 @@ impl Worker<'_> {
                 self.report().await;
                 self.send(Kind::ClientStopped, Value::Nil).await;
                 self.state = WorkerState::Ready;
-                self.send(Kind::ClientReady, Value::from(-1)).await;
+                self.send(Kind::ClientReady, ready_data(self.opts)).await;
             }
             Kind::Quit => {
                 // A Locust master waits only 0.5 s for the final report after `quit`, and
@@ -408,5 +409,21 @@ impl Worker<'_> {
         }
         self.total.merge(&delta);
         self.send(Kind::Stats, payload).await;
+    }
+}
+
+/// What `client_ready` carries: -1, as a Locust development build sends (a Locust master
+/// accepts it without a version warning); with `--worker-token`, a map with the token and
+/// this version, which only a Stampede master reads.
+fn ready_data(opts: &Options) -> Value {
+    match &opts.worker_token {
+        None => Value::from(-1),
+        Some(token) => map(vec![
+            (
+                "stampede",
+                concat!("stampede/", env!("CARGO_PKG_VERSION")).into(),
+            ),
+            ("token", token.as_str().into()),
+        ]),
     }
 }

@@ -157,6 +157,26 @@ impl Dispatch {
     }
 }
 
+/// Locust's worker order (`UsersDispatcher._sort_workers`): by id, then each worker's
+/// index among the workers of its host (the id's part before `_`) first, so that users are
+/// spread over machines before they double up on one.
+pub(crate) fn locust_worker_order(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort();
+    let mut per_host: std::collections::HashMap<String, usize> = Default::default();
+    let mut keyed: Vec<(usize, String)> = ids
+        .into_iter()
+        .map(|id| {
+            let host = id.split('_').next().unwrap_or("").to_owned();
+            let n = per_host.entry(host).or_default();
+            *n += 1;
+            (*n - 1, id)
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +217,14 @@ mod tests {
         let only_fixed = Dispatch::new(&[info("Admin", 1, Some(2))], &[true]);
         assert_eq!(only_fixed.capacity(), Some(2));
         assert_eq!(only_fixed.type_for_slot(2), None);
+    }
+
+    #[test]
+    fn workers_are_ordered_across_hosts_first() {
+        let ids = ["b_2", "a_1", "a_2", "b_1", "c_1"].map(String::from);
+        assert_eq!(
+            super::locust_worker_order(ids.into_iter()),
+            ["a_1", "b_1", "c_1", "a_2", "b_2"]
+        );
     }
 }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-pub(crate) use dispatch::Dispatch;
+pub(crate) use dispatch::{locust_worker_order, Dispatch};
 use life::UserControl;
 pub(crate) use life::{Erased, ErasedUserType};
 

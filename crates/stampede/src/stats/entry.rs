@@ -200,21 +200,27 @@ impl EndpointStats {
             mine.add(&**theirs)
                 .expect("auto-resizing histograms always add");
         }
-        self.total_response_time_us += other.total_response_time_us;
+        self.total_response_time_us = self
+            .total_response_time_us
+            .saturating_add(other.total_response_time_us);
         self.min_response_time_us = match (self.min_response_time_us, other.min_response_time_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         self.max_response_time_us = self.max_response_time_us.max(other.max_response_time_us);
-        self.total_content_length += other.total_content_length;
+        self.total_content_length = self
+            .total_content_length
+            .saturating_add(other.total_content_length);
         self.histogram
             .add(&other.histogram)
             .expect("auto-resizing histograms always add");
         for (s, n) in &other.reqs_per_sec {
-            *self.reqs_per_sec.entry(*s).or_default() += n;
+            let c = self.reqs_per_sec.entry(*s).or_default();
+            *c = c.saturating_add(*n);
         }
         for (s, n) in &other.fails_per_sec {
-            *self.fails_per_sec.entry(*s).or_default() += n;
+            let c = self.fails_per_sec.entry(*s).or_default();
+            *c = c.saturating_add(*n);
         }
         self.start_time = self.start_time.min(other.start_time);
         self.last_request_timestamp =

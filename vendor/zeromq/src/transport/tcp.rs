@@ -94,6 +94,12 @@ where
         loop {
             select! {
                 incoming = listener.accept().fuse() => {
+                    if let (Ok((_, remote_addr)), Some(filter)) = (&incoming, &options.accept_filter) {
+                        if !filter(*remote_addr) {
+                            // Dropped unread: the peer sees its connection closed.
+                            continue;
+                        }
+                    }
                     let maybe_accepted: Result<_, _> = incoming
                         .and_then(|(raw_socket, remote_addr)| {
                             raw_socket

@@ -228,7 +228,7 @@ async function poll() {
     renderFailures(r.errors || []);
     showGenerator(r.generator);
     $("#badge-exceptions").textContent = r.exceptions_count ? String(r.exceptions_count) : "";
-    if (r.workers) { $("#tab-btn-workers").hidden = false; fillTable($("#workers-table"), r.workers, (w) => [cell(w.id, "name"), w.state, fmt(w.user_count), fmt(w.cpu_usage, 1), fmt(w.memory_usage / 1048576, 0) + " MB", w.lag_ms === undefined || w.lag_ms === null ? "–" : fmt(w.lag_ms, 1) + (w.saturated ? " (saturated)" : "")]); }
+    if (r.workers) { $("#tab-btn-workers").hidden = false; fillTable($("#workers-table"), r.workers, (w) => [cell(w.id, "name"), w.state, fmt(w.user_count), fmt(w.cpu_usage, 1), fmt(w.memory_usage / 1048576, 0) + " MB", w.lag_ms === undefined || w.lag_ms === null ? "–" : fmt(w.lag_ms, 1) + (w.saturated ? " (saturated)" : ""), cell((w.version || "") + (w.version_ok === false ? " (unknown version)" : ""), w.version_ok === false ? "failing" : ""), cell(fmt(w.rejected_reports || 0), w.rejected_reports ? "failing" : "")]); }
     const points = await api("/stats/history?since=" + lastHistory);
     if (points.length) { history.push(...points); lastHistory = points[points.length - 1].time; }
     await refreshTab();

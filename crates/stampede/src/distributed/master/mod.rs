@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
+use super::admission::{printable, Admission, Throttled};
 use super::message::{get, map, Kind, Message, WorkerState};
 use super::wire;
 use crate::runner::{Cmd, Dispatch, Ramp, RunnerHandle, RunnerState, RunnerStatus};
@@ -36,6 +37,11 @@ pub struct WorkerInfo {
     pub lag_ms: Option<f64>,
     /// Its generator is saturated now.
     pub saturated: bool,
+    /// The version its `client_ready` announced, and whether this master speaks to it.
+    pub version: String,
+    pub version_ok: bool,
+    /// Stats reports dropped because they failed validation.
+    pub rejected_reports: u64,
 }
 
 struct Worker {
@@ -46,6 +52,11 @@ struct Worker {
     /// Its last report's users per type.
     reported: Vec<u64>,
     index: u64,
+    /// The most users of each type it was told to run this test: a report of more is a lie.
+    peak_assigned: Vec<u64>,
+    /// When it went missing: it is forgotten after `forget_after`.
+    missing_since: Option<Instant>,
+    rejects: Throttled,
 }
 
 pub(crate) struct MasterSetup {
@@ -59,18 +70,29 @@ pub(crate) struct MasterSetup {
     pub stats: StatsHandle,
     /// The options workers receive; never credentials.
     pub parsed_options: Value,
+    pub admission: Admission,
+    pub forget_after: Duration,
+    /// The master's caps on names and failure keys, which bound every worker's report.
+    pub limits: crate::stats::Limits,
 }
 
 /// Binds the master and starts its actor.
 pub(crate) async fn spawn_master(
     setup: MasterSetup,
 ) -> Result<(RunnerHandle, watch::Receiver<Vec<WorkerInfo>>), String> {
-    let mut router = RouterSocket::new();
+    let mut options = zeromq::SocketOptions::default();
+    if let Some(filter) = setup.admission.filter() {
+        options.accept_filter(filter);
+    }
+    let mut router = RouterSocket::with_options(options);
     let endpoint = router
         .bind(&setup.bind)
         .await
         .map_err(|e| format!("cannot bind the master to {}: {e}", setup.bind))?;
-    eprintln!("Stampede master listening for workers at {endpoint}");
+    eprintln!(
+        "Stampede master listening for workers at {endpoint}: {}",
+        setup.admission.describe()
+    );
     let (send, mut recv) = router.split();
     let (frames_tx, frames) = mpsc::channel(1024);
     tokio::spawn(async move {
@@ -110,6 +132,8 @@ pub(crate) async fn spawn_master(
         stopping: None,
         status: status_tx,
         workers_view: workers_tx,
+        refused: Throttled::new(Duration::from_secs(10)),
+        strangers: Throttled::new(Duration::from_secs(10)),
     };
     tokio::spawn(master.run(frames, cmds));
     Ok((
@@ -117,6 +141,8 @@ pub(crate) async fn spawn_master(
         workers_rx,
     ))
 }
+
+mod peers;
 
 struct Master {
     setup: MasterSetup,
@@ -132,6 +158,9 @@ struct Master {
     stopping: Option<(Instant, Vec<oneshot::Sender<()>>)>,
     status: watch::Sender<RunnerStatus>,
     workers_view: watch::Sender<Vec<WorkerInfo>>,
+    /// Rate-limited log lines for refused joins and for messages from unknown peers.
+    refused: Throttled,
+    strangers: Throttled,
 }
 
 impl Master {
@@ -235,7 +264,7 @@ impl Master {
     /// users in dispatch order, dealt to the workers in Locust's order.
     async fn dispatch(&mut self, users: u64) {
         self.dispatched = users;
-        let ids = locust_order(
+        let ids = crate::runner::locust_worker_order(
             self.workers
                 .iter()
                 .filter(|(_, w)| w.info.state != WorkerState::Missing)
@@ -253,6 +282,9 @@ impl Master {
             if changed {
                 if let Some(w) = self.workers.get_mut(id) {
                     w.assigned = counts.clone();
+                    for (peak, n) in w.peak_assigned.iter_mut().zip(&counts) {
+                        *peak = (*peak).max(*n);
+                    }
                 }
                 let classes = Value::Map(
                     self.setup
@@ -291,42 +323,17 @@ impl Master {
 
     async fn on_message(&mut self, id: String, msg: Message) {
         match msg.kind {
-            Kind::ClientReady => {
-                let index = self.workers.get(&id).map(|w| w.index).unwrap_or_else(|| {
-                    self.next_index += 1;
-                    self.next_index - 1
+            Kind::ClientReady => self.admit(id, &msg.data).await,
+            _ if !self.workers.contains_key(&id) => {
+                // Not admitted (or forgotten): nothing it says counts.
+                self.strangers.warn(|| {
+                    format!(
+                        "ignoring '{}' from {}, which is not an admitted worker",
+                        msg.kind,
+                        printable(&id)
+                    )
                 });
-                let n = self.setup.types.len();
-                let info = WorkerInfo {
-                    id: id.clone(),
-                    state: WorkerState::Ready,
-                    user_count: 0,
-                    cpu_usage: 0.0,
-                    memory_usage: 0,
-                    lag_ms: None,
-                    saturated: false,
-                };
-                self.workers.insert(
-                    id.clone(),
-                    Worker {
-                        info,
-                        liveness: LIVENESS,
-                        assigned: vec![0; n],
-                        reported: vec![0; n],
-                        index,
-                    },
-                );
-                eprintln!("Worker {id} joined ({} connected)", self.ready_workers());
-                self.send_to(
-                    &id,
-                    Kind::Ack,
-                    map(vec![
-                        ("index", Value::from(index)),
-                        ("stampede", Value::from(1)),
-                    ]),
-                )
-                .await;
-                self.rebalance().await;
+                return;
             }
             Kind::Heartbeat => {
                 let came_back = self
@@ -335,12 +342,14 @@ impl Master {
                     .is_some_and(|w| w.info.state == WorkerState::Missing);
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.liveness = LIVENESS;
+                    w.missing_since = None;
                     if let Some(s) = get(&msg.data, "state").and_then(|s| s.as_str()) {
                         w.info.state = WorkerState::from_heartbeat(s);
                     }
                     w.info.cpu_usage = get(&msg.data, "current_cpu_usage")
                         .and_then(|v| v.as_f64())
-                        .unwrap_or(0.0);
+                        .filter(|c| c.is_finite())
+                        .map_or(0.0, |c| c.clamp(0.0, 100_000.0));
                     w.info.memory_usage = get(&msg.data, "current_memory_usage")
                         .and_then(|v| v.as_u64())
                         .unwrap_or(0);
@@ -392,66 +401,6 @@ impl Master {
         if let Some(w) = self.workers.get_mut(id) {
             w.info.state = state;
         }
-    }
-
-    fn on_stats(&mut self, id: &str, data: &Value) {
-        match wire::parse_stats(data) {
-            Ok((delta, classes)) => {
-                self.setup.stats.merge(delta);
-                if let Some(w) = self.workers.get_mut(id) {
-                    w.reported = self
-                        .setup
-                        .types
-                        .iter()
-                        .map(|t| {
-                            classes
-                                .iter()
-                                .find(|(n, _)| *n == t.name)
-                                .map_or(0, |(_, c)| *c)
-                        })
-                        .collect();
-                    w.info.user_count = w.reported.iter().sum();
-                }
-                let live = self
-                    .workers
-                    .values()
-                    .filter(|w| w.info.state != WorkerState::Missing);
-                let mut totals = vec![0u64; self.setup.types.len()];
-                for w in live {
-                    for (t, c) in w.reported.iter().enumerate() {
-                        totals[t] += c;
-                    }
-                }
-                for (t, c) in totals.into_iter().enumerate() {
-                    self.setup.stats.users.set(t, c);
-                }
-            }
-            Err(e) => tracing::warn!("dropped a malformed stats report from {id}: {e}"),
-        }
-    }
-
-    /// Once a second: heartbeats out, liveness down; a silent worker is marked missing and
-    /// its users go to the others.
-    async fn beat(&mut self) {
-        let ids: Vec<String> = self.workers.keys().cloned().collect();
-        let mut lost = false;
-        for id in &ids {
-            self.send_to(id, Kind::Heartbeat, Value::Nil).await;
-            if let Some(w) = self.workers.get_mut(id) {
-                w.liveness -= 1;
-                if w.liveness <= 0 && w.info.state != WorkerState::Missing {
-                    eprintln!("Worker {id} is missing (no heartbeat for {LIVENESS} s); its users go to the others");
-                    w.info.state = WorkerState::Missing;
-                    w.assigned.iter_mut().for_each(|a| *a = 0);
-                    w.reported.iter_mut().for_each(|a| *a = 0);
-                    lost = true;
-                }
-            }
-        }
-        if lost {
-            self.rebalance().await;
-        }
-        self.publish();
     }
 
     /// Spreads the current users again after a worker came or went.
@@ -542,37 +491,5 @@ impl Master {
     fn publish(&self) {
         let list = self.workers.values().map(|w| w.info.clone()).collect();
         let _ = self.workers_view.send(list);
-    }
-}
-
-/// Locust's worker order (`UsersDispatcher._sort_workers`): by id, then each worker's
-/// index among the workers of its host (the id's part before `_`) first, so that users are
-/// spread over machines before they double up on one.
-fn locust_order(ids: impl Iterator<Item = String>) -> Vec<String> {
-    let mut ids: Vec<String> = ids.collect();
-    ids.sort();
-    let mut per_host: std::collections::HashMap<String, usize> = Default::default();
-    let mut keyed: Vec<(usize, String)> = ids
-        .into_iter()
-        .map(|id| {
-            let host = id.split('_').next().unwrap_or("").to_owned();
-            let n = per_host.entry(host).or_default();
-            *n += 1;
-            (*n - 1, id)
-        })
-        .collect();
-    keyed.sort();
-    keyed.into_iter().map(|(_, id)| id).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn workers_are_ordered_across_hosts_first() {
-        let ids = ["b_2", "a_1", "a_2", "b_1", "c_1"].map(String::from);
-        assert_eq!(
-            super::locust_order(ids.into_iter()),
-            ["a_1", "b_1", "c_1", "a_2", "b_2"]
-        );
     }
 }

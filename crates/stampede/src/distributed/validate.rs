@@ -1,0 +1,110 @@
+//! A worker's stats report is checked before it is merged: a crafted one must not corrupt
+//! the totals (a fail ratio of 2,247, a total RPS of 4e-16, a p95 of 0.001 ms, a wrapped
+//! request count were all seen). A report that fails is dropped whole.
+
+use crate::stats::{EndpointStats, Limits, StatsState};
+
+/// More requests than this in one report (a few seconds of one worker) are a lie: it is
+/// a million requests a second for a day.
+const MAX_REQUESTS: u64 = 86_400_000_000;
+/// The longest response time believed, in ms (a year).
+const MAX_RESPONSE_MS: f64 = 365.0 * 86_400_000.0;
+/// Start times and per-second keys further than this from the master's clock are not
+/// believed (a real worker's clock may be off, but not by days).
+const CLOCK_SLACK_S: f64 = 2.0 * 86_400.0;
+
+/// Checks `d` (from `parse_stats`) against the master's caps; fixes what a real worker
+/// may get wrong (an implausible start time is replaced by `now`).
+pub fn validate(d: &mut StatsState, limits: &Limits, now: f64) -> Result<(), String> {
+    if d.entries.len() > limits.max_names {
+        return Err(format!(
+            "{} request names, over the cap of {}",
+            d.entries.len(),
+            limits.max_names
+        ));
+    }
+    let max_errors = limits
+        .max_names
+        .saturating_mul(limits.max_failure_keys as usize);
+    if d.errors.len() > max_errors.max(limits.max_failure_keys as usize) {
+        return Err(format!("{} failure keys, over the cap", d.errors.len()));
+    }
+    let plausible = |t: f64| t.is_finite() && (t - now).abs() <= CLOCK_SLACK_S;
+    if !plausible(d.start_time) {
+        d.start_time = now;
+    }
+    for e in d.entries.values_mut() {
+        check_entry(e, &plausible).map_err(|why| format!("entry '{}': {why}", e.name))?;
+        if !plausible(e.start_time) {
+            e.start_time = d.start_time;
+        }
+    }
+    let total_requests = d
+        .entries
+        .values()
+        .try_fold(0u64, |sum, e| sum.checked_add(e.num_requests))
+        .filter(|n| *n <= MAX_REQUESTS)
+        .ok_or("more requests than any worker sends")?;
+    d.total.start_time = d.start_time;
+    if d.total.num_requests != total_requests {
+        return Err("the Aggregated row is not the sum of the entries".into());
+    }
+    for e in d.errors.values() {
+        if e.occurrences > MAX_REQUESTS || !e.first_seen.is_finite() || !e.last_seen.is_finite() {
+            return Err(format!(
+                "failure '{}' has implausible counts or times",
+                e.error
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_entry(e: &EndpointStats, plausible: &dyn Fn(f64) -> bool) -> Result<(), String> {
+    if e.num_requests > MAX_REQUESTS {
+        return Err(format!("{} requests", e.num_requests));
+    }
+    if e.num_failures > e.num_requests {
+        return Err(format!(
+            "{} failures of {} requests",
+            e.num_failures, e.num_requests
+        ));
+    }
+    let max_us = (MAX_RESPONSE_MS * 1000.0) as u64;
+    if e.max_response_time_us > max_us
+        || e.min_response_time_us
+            .is_some_and(|m| m > e.max_response_time_us)
+        || e.total_response_time_us > max_us.saturating_mul(e.num_requests.max(1))
+    {
+        return Err("implausible response times".into());
+    }
+    if e.histogram.len() != e.num_requests {
+        return Err(format!(
+            "its histogram counts {} responses for {} requests",
+            e.histogram.len(),
+            e.num_requests
+        ));
+    }
+    if e.histogram.max() > max_us {
+        return Err("a response time over a year".into());
+    }
+    for per_sec in [&e.reqs_per_sec, &e.fails_per_sec] {
+        let mut sum = 0u64;
+        for (s, n) in per_sec {
+            if !plausible(*s as f64) {
+                return Err(format!("requests counted in second {s}"));
+            }
+            sum = sum.checked_add(*n).ok_or("per-second counts overflow")?;
+        }
+        if sum > e.num_requests {
+            return Err("more requests per second than in all".into());
+        }
+    }
+    if e.last_request_timestamp.is_some_and(|t| !t.is_finite()) {
+        return Err("a last request time that is not a number".into());
+    }
+    if e.num_unanswered > MAX_REQUESTS || e.num_hops > MAX_REQUESTS.saturating_mul(21) {
+        return Err("implausible unanswered or hop counts".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! A master among hostile peers: fake workers without the token or from outside the
+//! allow-list get no users, crafted stats reports cannot corrupt the totals, silent
+//! identities are forgotten, a wrong version is reported. Each case drives a real master
+//! with crafted frames and checks that a real worker keeps its users and the totals stay
+//! exact. (The 73-byte allocation attack is in `distributed.rs`.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+use stampede::distributed::{Admission, Message, WorkerInfo};
+use stampede::prelude::*;
+use stampede::{try_parse_args, MasterConfig, NoOptions, SwarmConfig};
+use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+
+struct Walker(Client);
+impl Walker {
+    async fn walk(&mut self) -> TaskResult {
+        self.0.get("/").name("home").send().await?;
+        Ok(())
+    }
+}
+
+fn plan() -> Plan {
+    Plan::new().user_type(
+        UserType::new("Walker", |ctx| Walker(ctx.client()))
+            .wait_time(constant(0.05))
+            .task(task!(Walker::walk)),
+    )
+}
+
+/// A fake worker: a dealer with identity `id` that can say anything.
+struct Fake {
+    id: String,
+    socket: DealerSocket,
+}
+
+impl Fake {
+    async fn connect(port: u16, id: &str) -> Self {
+        Self::try_connect(port, id).await.unwrap()
+    }
+
+    async fn try_connect(port: u16, id: &str) -> Result<Self, zeromq::ZmqError> {
+        let mut options = SocketOptions::default();
+        options.peer_identity(id.as_bytes().to_vec().try_into().unwrap());
+        let mut socket = DealerSocket::with_options(options);
+        socket.connect(&format!("tcp://127.0.0.1:{port}")).await?;
+        Ok(Self {
+            id: id.to_owned(),
+            socket,
+        })
+    }
+
+    async fn say(&mut self, kind: &str, data: Value) {
+        let frame = Message::new(kind, data, &self.id).encode();
+        let _ = self.socket.send(ZmqMessage::from(frame)).await;
+    }
+
+    async fn beat(&mut self) {
+        let beat = Value::Map(vec![
+            ("state".into(), "running".into()),
+            ("current_cpu_usage".into(), Value::F64(1.0)),
+            ("current_memory_usage".into(), Value::from(1)),
+        ]);
+        self.say("heartbeat", beat).await;
+    }
+
+    /// The next message of `kind` within `limit`, if any.
+    async fn expect(&mut self, kind: &str, limit: Duration) -> Option<Message> {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let frames = tokio::time::timeout_at(until, self.socket.recv())
+                .await
+                .ok()?
+                .ok()?;
+            let msg = Message::decode(frames.into_vec().last()?).ok()?;
+            if msg.kind.as_str() == kind {
+                return Some(msg);
+            }
+        }
+    }
+}
+
+async fn master(admission: Admission, srv: &common::TestServer) -> (stampede::Swarm, u16) {
+    let port = common::probed_port();
+    let master = MasterConfig {
+        bind: format!("tcp://127.0.0.1:{port}"),
+        expect_workers: 1,
+        admission,
+        forget_after: Duration::from_secs(2),
+        ..MasterConfig::default()
+    };
+    let mut cfg = SwarmConfig::new(srv.url());
+    cfg.stop_timeout = Duration::from_secs(1);
+    (plan().master_swarm(cfg, master).await.unwrap(), port)
+}
+
+fn workers(s: &stampede::Swarm) -> Vec<WorkerInfo> {
+    s.workers.as_ref().unwrap().borrow().clone()
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A real Stampede worker, in this process, with `extra` flags.
+fn real_worker(
+    port: u16,
+    extra: &[&str],
+) -> (
+    stampede::CancellationToken,
+    tokio::task::JoinHandle<stampede::Outcome>,
+) {
+    let mut argv = vec!["plan", "--worker", "--only-summary"];
+    let port = port.to_string();
+    argv.extend(["--master-port", &port]);
+    argv.extend(extra);
+    let cli = try_parse_args::<NoOptions>(argv.iter().map(|s| s.to_string())).unwrap();
+    let token = stampede::CancellationToken::new();
+    let stop = token.clone();
+    let run = tokio::spawn(async move {
+        stampede::run_with_shutdown(&cli, &plan(), stop)
+            .await
+            .unwrap()
+    });
+    (token, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_workers_without_the_token_get_no_users() {
+    let srv = common::start().await;
+    let admission = Admission {
+        token: Some("s3cret".into()),
+        allow: vec![],
+    };
+    let (swarm, port) = master(admission, &srv).await;
+    let (stop, run) = real_worker(port, &["--worker-token", "s3cret"]);
+    until("the real worker joins", || workers(&swarm).len() == 1).await;
+    // Four hijackers: one says nothing of a token, three guess.
+    let mut fakes = Vec::new();
+    for (i, token) in [None, Some("guess"), Some("s3cre"), Some("")]
+        .iter()
+        .enumerate()
+    {
+        let mut f = Fake::connect(port, &format!("evil_{i}")).await;
+        let ready = match token {
+            None => Value::from(-1),
+            Some(t) => Value::Map(vec![("token".into(), (*t).into())]),
+        };
+        f.say("client_ready", ready).await;
+        f.beat().await;
+        fakes.push(f);
+    }
+    swarm.runner.start(6, 100.0, None);
+    for f in &mut fakes {
+        assert!(
+            f.expect("spawn", Duration::from_secs(2)).await.is_none(),
+            "{} was given users",
+            f.id
+        );
+        f.beat().await;
+    }
+    until("the real worker runs all 6 users", || {
+        let w = workers(&swarm);
+        w.len() == 1 && w[0].user_count == 6
+    })
+    .await;
+    assert!(srv.hits.get("/") > 0, "the real worker sends load");
+    swarm.runner.stop().await;
+    swarm.runner.quit().await;
+    stop.cancel();
+    assert_eq!(run.await.unwrap().exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_outside_the_allow_list_are_disconnected_before_a_byte() {
+    let srv = common::start().await;
+    for (allow, admitted) in [("10.0.0.0/8", false), ("127.0.0.0/8", true)] {
+        let admission = Admission {
+            token: None,
+            allow: vec![allow.parse().unwrap()],
+        };
+        let (swarm, port) = master(admission, &srv).await;
+        let acked = match Fake::try_connect(port, "box_1").await {
+            // Closed before the greeting: the connection itself fails.
+            Err(e) => {
+                assert!(!admitted, "allow-list {allow}: {e}");
+                false
+            }
+            Ok(mut f) => {
+                f.say("client_ready", Value::from("2.47.0")).await;
+                f.expect("ack", Duration::from_secs(2)).await.is_some()
+            }
+        };
+        assert_eq!(acked, admitted, "allow-list {allow}");
+        assert_eq!(workers(&swarm).len(), usize::from(admitted));
+        swarm.runner.quit().await;
+    }
+}
+
+/// A Locust-shaped stats report: `n` requests of `ms` each, `fails` failed.
+fn report(n: u64, fails: u64, ms: u64, start: f64, users: u64) -> Value {
+    let now = stampede::stats::unix_now();
+    let entry = |name: Value| {
+        Value::Map(vec![
+            ("name".into(), name),
+            ("method".into(), "GET".into()),
+            ("last_request_timestamp".into(), Value::F64(now)),
+            ("start_time".into(), Value::F64(start)),
+            ("num_requests".into(), Value::from(n)),
+            ("num_none_requests".into(), Value::from(0)),
+            ("num_failures".into(), Value::from(fails)),
+            ("total_response_time".into(), Value::F64((n * ms) as f64)),
+            ("max_response_time".into(), Value::F64(ms as f64)),
+            ("min_response_time".into(), Value::F64(ms as f64)),
+            ("total_content_length".into(), Value::from(n * 10)),
+            (
+                "response_times".into(),
+                Value::Map(vec![(Value::from(ms), Value::from(n))]),
+            ),
+            (
+                "num_reqs_per_sec".into(),
+                Value::Map(vec![(Value::from(now as u64), Value::from(n))]),
+            ),
+            ("num_fail_per_sec".into(), Value::Map(vec![])),
+        ])
+    };
+    Value::Map(vec![
+        ("stats".into(), Value::Array(vec![entry("home".into())])),
+        ("stats_total".into(), entry(Value::Nil)),
+        ("errors".into(), Value::Map(vec![])),
+        (
+            "user_classes_count".into(),
+            Value::Map(vec![("Walker".into(), Value::from(users))]),
+        ),
+        ("user_count".into(), Value::from(users)),
+    ])
+}
+
+/// Sets `path` (a key of the first entry) in a report to `v`.
+fn with(mut r: Value, key: &str, v: Value) -> Value {
+    if let Value::Map(top) = &mut r {
+        if let Some((_, Value::Array(stats))) =
+            top.iter_mut().find(|(k, _)| k.as_str() == Some("stats"))
+        {
+            if let Value::Map(e) = &mut stats[0] {
+                for (k, x) in e.iter_mut() {
+                    if k.as_str() == Some(key) {
+                        *x = v.clone();
+                    }
+                }
+            }
+        }
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crafted_reports_cannot_corrupt_the_totals() {
+    let srv = common::start().await;
+    let (swarm, port) = master(Admission::default(), &srv).await;
+    let mut f = Fake::connect(port, "box_1").await;
+    f.say("client_ready", Value::from("2.47.0")).await;
+    f.expect("ack", Duration::from_secs(5)).await.unwrap();
+    swarm.runner.start(2, 100.0, None);
+    f.expect("spawn", Duration::from_secs(5)).await.unwrap();
+    let now = stampede::stats::unix_now();
+
+    // One honest report: 10 requests of 20 ms, 1 failed.
+    f.say("stats", report(10, 1, 20, now, 2)).await;
+    let hostile = [
+        ("failures > requests", report(10, 30, 20, now, 2)),
+        (
+            "an infinite time",
+            with(
+                report(10, 0, 20, now, 2),
+                "max_response_time",
+                Value::F64(f64::INFINITY),
+            ),
+        ),
+        (
+            "a bucket count of 2^64-1",
+            with(
+                report(10, 0, 20, now, 2),
+                "response_times",
+                Value::Map(vec![(Value::from(1), Value::from(u64::MAX))]),
+            ),
+        ),
+        (
+            "2^63 requests",
+            with(
+                report(10, 0, 20, now, 2),
+                "num_requests",
+                Value::from(1u64 << 63),
+            ),
+        ),
+        (
+            "2^63 requests again",
+            with(
+                report(10, 0, 20, now, 2),
+                "num_requests",
+                Value::from(1u64 << 63),
+            ),
+        ),
+        (
+            "a second in the year 2^40",
+            with(
+                report(10, 0, 20, now, 2),
+                "num_reqs_per_sec",
+                Value::Map(vec![(Value::from(1u64 << 40), Value::from(10))]),
+            ),
+        ),
+    ];
+    for (_, r) in &hostile {
+        f.say("stats", r.clone()).await;
+    }
+    // Accepted, with what a real worker may get wrong fixed: a start time of 0 and a user
+    // count beyond what it was told to run.
+    f.say("stats", report(5, 0, 20, 0.0, 1u64 << 62)).await;
+    f.beat().await;
+
+    until("every report is handled", || {
+        workers(&swarm)
+            .first()
+            .is_some_and(|w| w.rejected_reports == hostile.len() as u64)
+    })
+    .await;
+    let start = Instant::now();
+    let s = loop {
+        let s = swarm.stats.snapshot().await;
+        if s.total.num_requests >= 15 || start.elapsed() > Duration::from_secs(10) {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let t = &s.total;
+    assert_eq!(
+        t.num_requests, 15,
+        "the honest 10 and the fixed 5, nothing else"
+    );
+    assert_eq!(t.num_failures, 1);
+    assert!(t.fail_ratio() <= 1.0);
+    assert_eq!(t.max_ms(), 20.0);
+    assert!(
+        (19.0..=21.0).contains(&t.percentile_ms(0.95)),
+        "{}",
+        t.percentile_ms(0.95)
+    );
+    assert!(
+        t.total_rps() > 0.01,
+        "the start time 0 was ignored: {}",
+        t.total_rps()
+    );
+    assert!(
+        swarm.stats.users.total() <= 2,
+        "a worker cannot claim more users than it was given: {}",
+        swarm.stats.users.total()
+    );
+    swarm.runner.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_identities_are_forgotten_and_a_real_worker_keeps_its_users() {
+    let srv = common::start().await;
+    let (swarm, port) = master(Admission::default(), &srv).await;
+    let (stop, run) = real_worker(port, &[]);
+    until("the real worker joins", || workers(&swarm).len() == 1).await;
+    swarm.runner.start(4, 100.0, None);
+    until("it runs 4 users", || {
+        workers(&swarm).first().is_some_and(|w| w.user_count == 4)
+    })
+    .await;
+    // 2,000 identities say client_ready once and go silent.
+    for i in 0..2000 {
+        let mut f = Fake::connect(port, &format!("ghost{}_{i}", i % 7)).await;
+        f.say("client_ready", Value::from(-1)).await;
+    }
+    until("the master saw the ghosts", || workers(&swarm).len() > 100).await;
+    // Missing after 3 s, forgotten 2 s later (60 s by default).
+    until("the ghosts are forgotten", || workers(&swarm).len() == 1).await;
+    until("the real worker has its 4 users again", || {
+        let w = workers(&swarm);
+        w.len() == 1 && w[0].user_count == 4
+    })
+    .await;
+    swarm.runner.stop().await;
+    swarm.runner.quit().await;
+    stop.cancel();
+    assert_eq!(run.await.unwrap().exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_version_is_admitted_and_reported() {
+    let srv = common::start().await;
+    let (swarm, port) = master(Admission::default(), &srv).await;
+    let mut f = Fake::connect(port, "old_1").await;
+    f.say("client_ready", Value::from("0.0.1-not-a-real-version"))
+        .await;
+    f.expect("ack", Duration::from_secs(5)).await.unwrap();
+    let mut g = Fake::connect(port, "new_1").await;
+    g.say("client_ready", Value::from("2.47.0")).await;
+    g.expect("ack", Duration::from_secs(5)).await.unwrap();
+    until("both listed", || workers(&swarm).len() == 2).await;
+    let w = workers(&swarm);
+    let old = w.iter().find(|w| w.id == "old_1").unwrap();
+    assert_eq!(old.version, "0.0.1-not-a-real-version");
+    assert!(!old.version_ok);
+    assert!(w.iter().find(|w| w.id == "new_1").unwrap().version_ok);
+    swarm.runner.quit().await;
+}
