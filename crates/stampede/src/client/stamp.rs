@@ -21,9 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nix::sys::socket::{
-    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
-};
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
 use nix::sys::time::TimeSpec;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -33,6 +31,18 @@ pub(crate) fn realtime_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The most one read takes: as much as hyper's first read buffer.
+const SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+    /// `recvmsg` needs initialized memory and the caller's buffer is not: zeroing it on
+    /// every read (hyper hands over 8 KiB or more) cost more than reading into this
+    /// thread's buffer and copying the few bytes that arrived. One per thread, not per
+    /// connection, so ten thousand users do not hold 160 MB of it.
+    static SCRATCH_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; SCRATCH].into_boxed_slice());
 }
 
 /// One connection's timestamps, written by its stream and read by its user.
@@ -62,8 +72,18 @@ pub(crate) struct StampedTcp {
 /// none takes effect later (a deferred static-key flip): packets arriving meanwhile carry
 /// no stamp. A connection that opens just after the last one closed would lose its
 /// stamps, so one idle socket of the process keeps asking for as long as it runs.
+/// `STAMPEDE_KERNEL_TIMESTAMPS=0` turns kernel timing off (every request is then timed on
+/// the monotonic clock): for measuring what it costs, or a kernel that misbehaves.
+fn wanted() -> bool {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var("STAMPEDE_KERNEL_TIMESTAMPS").map_or(true, |v| v != "0"))
+}
+
 pub(crate) fn keep_stamping_on() {
     static KEEPER: OnceLock<Option<UdpSocket>> = OnceLock::new();
+    if !wanted() {
+        return;
+    }
     KEEPER.get_or_init(|| {
         let s = UdpSocket::bind("127.0.0.1:0").ok()?;
         setsockopt(&s, sockopt::ReceiveTimestampns, &true).ok()?;
@@ -73,8 +93,10 @@ pub(crate) fn keep_stamping_on() {
 
 impl StampedTcp {
     pub fn new(tcp: TcpStream, stamps: Arc<Stamps>) -> Self {
-        keep_stamping_on();
-        let enabled = setsockopt(&tcp, sockopt::ReceiveTimestampns, &true).is_ok();
+        let enabled = wanted() && {
+            keep_stamping_on();
+            setsockopt(&tcp, sockopt::ReceiveTimestampns, &true).is_ok()
+        };
         stamps.enabled.store(enabled, Ordering::Relaxed);
         Self {
             tcp,
@@ -84,29 +106,37 @@ impl StampedTcp {
         }
     }
 
-    /// One `recvmsg`: the bytes read and the kernel's timestamp of them, if it gave one.
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+    /// One `recvmsg` into `buf` (through this thread's scratch buffer): the kernel's
+    /// timestamp of the bytes read, if it gave one.
+    fn recv(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<Option<u64>> {
         let fd = self.tcp.as_raw_fd();
         let cmsg = &mut self.cmsg;
-        self.tcp.try_io(Interest::READABLE, || {
-            let mut iov = [IoSliceMut::new(buf)];
-            let msg = recvmsg::<SockaddrStorage>(
-                fd,
-                &mut iov,
-                Some(cmsg.as_mut_slice()),
-                MsgFlags::MSG_DONTWAIT,
-            )
-            .map_err(io::Error::from)?;
-            let mut stamp = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                        let ns = ts.tv_sec() as i128 * 1_000_000_000 + ts.tv_nsec() as i128;
-                        stamp = u64::try_from(ns).ok();
+        let tcp = &self.tcp;
+        SCRATCH_BUF.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let len = buf.remaining().min(scratch.len());
+            let (n, stamp) = tcp.try_io(Interest::READABLE, || {
+                let mut iov = [IoSliceMut::new(&mut scratch[..len])];
+                let msg = recvmsg::<()>(
+                    fd,
+                    &mut iov,
+                    Some(cmsg.as_mut_slice()),
+                    MsgFlags::MSG_DONTWAIT,
+                )
+                .map_err(io::Error::from)?;
+                let mut stamp = None;
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    for c in cmsgs {
+                        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                            let ns = ts.tv_sec() as i128 * 1_000_000_000 + ts.tv_nsec() as i128;
+                            stamp = u64::try_from(ns).ok();
+                        }
                     }
                 }
-            }
-            Ok((msg.bytes, stamp))
+                Ok((msg.bytes, stamp))
+            })?;
+            buf.put_slice(&scratch[..n]);
+            Ok(stamp.filter(|_| n > 0))
         })
     }
 }
@@ -118,15 +148,14 @@ impl AsyncRead for StampedTcp {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.stamps.enabled.load(Ordering::Relaxed) {
+        if !this.stamps.enabled.load(Ordering::Relaxed) || buf.remaining() == 0 {
             return Pin::new(&mut this.tcp).poll_read(cx, buf);
         }
         loop {
             ready!(this.tcp.poll_read_ready(cx))?;
-            match this.recv(buf.initialize_unfilled()) {
-                Ok((n, stamp)) => {
-                    buf.advance(n);
-                    if let (Some(ns), true) = (stamp, n > 0) {
+            match this.recv(buf) {
+                Ok(stamp) => {
+                    if let Some(ns) = stamp {
                         if std::mem::take(&mut this.wrote) {
                             this.stamps.first_rx_ns.store(ns, Ordering::Relaxed);
                         }
