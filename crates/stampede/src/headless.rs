@@ -193,7 +193,8 @@ fn write_reports(
             eprintln!("Wrote {}", path.display());
         }
         if let Some(path) = &opts.html {
-            std::fs::write(path, html::render(&report, &stats.history))?;
+            let page = html::render(&report, &stats.history);
+            crate::report::write_file(path, |w| std::io::Write::write_all(w, page.as_bytes()))?;
             eprintln!("Wrote {}", path.display());
         }
     }
@@ -202,10 +203,7 @@ fn write_reports(
 
 /// Streams `value` into `path`, never holding the whole text in memory.
 fn write_json(path: &std::path::Path, value: &serde_json::Value) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.flush()
+    crate::report::write_file(path, |out| Ok(serde_json::to_writer_pretty(out, value)?))
 }
 
 fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> String {

@@ -295,7 +295,8 @@ pub struct Options {
     )]
     pub master_port: u16,
     /// A secret Stampede workers must present to join this master (give the same to the
-    /// workers; best set as STAMPEDE_WORKER_TOKEN, out of `ps`). Locust workers cannot.
+    /// workers; best set as STAMPEDE_WORKER_TOKEN, out of `ps`). Locust workers cannot, and
+    /// a Locust master cannot read it: give it only to workers of a Stampede master.
     #[arg(
         long,
         value_name = "SECRET",

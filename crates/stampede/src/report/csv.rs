@@ -234,7 +234,9 @@ pub fn write_all(prefix: &Path, stats: &StatsState) -> io::Result<Vec<PathBuf>> 
     ];
     let mut paths = Vec::new();
     for (path, body) in files {
-        std::fs::write(&path, body)?;
+        super::write_file(Path::new(&path), |w| {
+            std::io::Write::write_all(w, body.as_bytes())
+        })?;
         paths.push(PathBuf::from(path));
     }
     Ok(paths)
