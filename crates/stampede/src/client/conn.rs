@@ -204,7 +204,8 @@ impl Conn {
         setup.connect = connected - resolved;
         let _ = tcp.set_nodelay(true);
         let stamps = Arc::new(Stamps::default());
-        let tcp = StampedTcp::new(tcp, stamps.clone());
+        let tcp = StampedTcp::new(tcp, stamps.clone())
+            .map_err(|e| ClientError::failed(Phase::Connect, &origin.target(), e.to_string()))?;
         let io = Arc::new(IoCounters::default());
         let (sender, driver) = if origin.tls {
             *phase = Phase::Tls;
