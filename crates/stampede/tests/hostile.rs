@@ -311,20 +311,26 @@ async fn crafted_reports_cannot_corrupt_the_totals() {
             ),
         ),
         (
-            "a second in the year 2^40",
+            "more per-second counts than requests",
             with(
                 report(10, 0, 20, now, 2),
                 "num_reqs_per_sec",
-                Value::Map(vec![(Value::from(1u64 << 40), Value::from(10))]),
+                Value::Map(vec![(Value::from(now as u64), Value::from(11))]),
             ),
         ),
     ];
     for (_, r) in &hostile {
         f.say("stats", r.clone()).await;
     }
-    // Accepted, with what a real worker may get wrong fixed: a start time of 0 and a user
-    // count beyond what it was told to run.
+    // Accepted, with what a real worker may get wrong fixed: a start time of 0, a user
+    // count beyond what it was told to run, a clock years ahead.
     f.say("stats", report(5, 0, 20, 0.0, 1u64 << 62)).await;
+    let far = Value::Map(vec![(Value::from(1u64 << 40), Value::from(3))]);
+    f.say(
+        "stats",
+        with(report(3, 0, 20, now, 2), "num_reqs_per_sec", far),
+    )
+    .await;
     f.beat().await;
 
     until("every report is handled", || {
@@ -336,15 +342,20 @@ async fn crafted_reports_cannot_corrupt_the_totals() {
     let start = Instant::now();
     let s = loop {
         let s = swarm.stats.snapshot().await;
-        if s.total.num_requests >= 15 || start.elapsed() > Duration::from_secs(10) {
+        if s.total.num_requests >= 18 || start.elapsed() > Duration::from_secs(10) {
             break s;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let t = &s.total;
     assert_eq!(
-        t.num_requests, 15,
-        "the honest 10 and the fixed 5, nothing else"
+        t.num_requests, 18,
+        "the honest 10 and the fixed 5 and 3, nothing else"
+    );
+    assert!(
+        t.reqs_per_sec.keys().all(|s| s.abs_diff(now as u64) < 60),
+        "the far-off second moved to the master's clock: {:?}",
+        t.reqs_per_sec
     );
     assert_eq!(t.num_failures, 1);
     assert!(t.fail_ratio() <= 1.0);

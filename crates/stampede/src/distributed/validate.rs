@@ -14,7 +14,8 @@ const MAX_RESPONSE_MS: f64 = 365.0 * 86_400_000.0;
 const CLOCK_SLACK_S: f64 = 2.0 * 86_400.0;
 
 /// Checks `d` (from `parse_stats`) against the master's caps; fixes what a real worker
-/// may get wrong (an implausible start time is replaced by `now`).
+/// with a wrong clock may send (start, last-request and per-second times days away from
+/// the master's `now` are moved to `now`, the counts kept).
 pub fn validate(d: &mut StatsState, limits: &Limits, now: f64) -> Result<(), String> {
     if d.entries.len() > limits.max_names {
         return Err(format!(
@@ -34,9 +35,16 @@ pub fn validate(d: &mut StatsState, limits: &Limits, now: f64) -> Result<(), Str
         d.start_time = now;
     }
     for e in d.entries.values_mut() {
-        check_entry(e, &plausible).map_err(|why| format!("entry '{}': {why}", e.name))?;
+        check_entry(e).map_err(|why| format!("entry '{}': {why}", e.name))?;
         if !plausible(e.start_time) {
             e.start_time = d.start_time;
+        }
+        if e.last_request_timestamp.is_some_and(|t| !plausible(t)) {
+            e.last_request_timestamp = Some(now);
+        }
+        // A worker whose clock is days off still counts: its seconds move to ours.
+        for per_sec in [&mut e.reqs_per_sec, &mut e.fails_per_sec] {
+            rekey_implausible(per_sec, &plausible, now as u64);
         }
     }
     let total_requests = d
@@ -45,10 +53,14 @@ pub fn validate(d: &mut StatsState, limits: &Limits, now: f64) -> Result<(), Str
         .try_fold(0u64, |sum, e| sum.checked_add(e.num_requests))
         .filter(|n| *n <= MAX_REQUESTS)
         .ok_or("more requests than any worker sends")?;
-    d.total.start_time = d.start_time;
-    if d.total.num_requests != total_requests {
-        return Err("the Aggregated row is not the sum of the entries".into());
+    // The Aggregated row again, from the entries as fixed.
+    let mut total = EndpointStats::new("", "Aggregated", d.start_time);
+    for e in d.entries.values() {
+        total.merge(e);
     }
+    total.start_time = d.start_time;
+    debug_assert_eq!(total.num_requests, total_requests);
+    d.total = total;
     for e in d.errors.values() {
         if e.occurrences > MAX_REQUESTS || !e.first_seen.is_finite() || !e.last_seen.is_finite() {
             return Err(format!(
@@ -60,7 +72,25 @@ pub fn validate(d: &mut StatsState, limits: &Limits, now: f64) -> Result<(), Str
     Ok(())
 }
 
-fn check_entry(e: &EndpointStats, plausible: &dyn Fn(f64) -> bool) -> Result<(), String> {
+/// Moves the counts of seconds far from the master's clock to the master's second `now`.
+fn rekey_implausible(
+    per_sec: &mut std::collections::BTreeMap<u64, u64>,
+    plausible: &dyn Fn(f64) -> bool,
+    now: u64,
+) {
+    let far: Vec<u64> = per_sec
+        .keys()
+        .filter(|s| !plausible(**s as f64))
+        .copied()
+        .collect();
+    for s in far {
+        let n = per_sec.remove(&s).unwrap_or(0);
+        let c = per_sec.entry(now).or_default();
+        *c = c.saturating_add(n);
+    }
+}
+
+fn check_entry(e: &EndpointStats) -> Result<(), String> {
     if e.num_requests > MAX_REQUESTS {
         return Err(format!("{} requests", e.num_requests));
     }
@@ -90,10 +120,7 @@ fn check_entry(e: &EndpointStats, plausible: &dyn Fn(f64) -> bool) -> Result<(),
     }
     for per_sec in [&e.reqs_per_sec, &e.fails_per_sec] {
         let mut sum = 0u64;
-        for (s, n) in per_sec {
-            if !plausible(*s as f64) {
-                return Err(format!("requests counted in second {s}"));
-            }
+        for n in per_sec.values() {
             sum = sum.checked_add(*n).ok_or("per-second counts overflow")?;
         }
         if sum > e.num_requests {
