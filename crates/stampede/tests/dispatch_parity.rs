@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -136,18 +135,7 @@ impl Drop for Killed {
 }
 
 async fn under_locust(users: u64) -> BTreeMap<&'static str, Counts> {
-    let locust = PathBuf::from(std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../target/locust-venv/bin/locust"
-        )
-        .to_owned()
-    }));
-    assert!(
-        locust.exists(),
-        "Locust is not installed at {} (scripts/test installs it)",
-        locust.display()
-    );
+    let locust = common::locust();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("locustfile.py"), LOCUSTFILE).unwrap();
     let port = common::probed_port();

@@ -236,18 +236,7 @@ async fn a_killed_worker_is_marked_missing_and_its_users_move() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stampede_master_drives_a_real_locust_worker() {
-    let locust = PathBuf::from(std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../target/locust-venv/bin/locust"
-        )
-        .to_owned()
-    }));
-    assert!(
-        locust.exists(),
-        "Locust is not installed at {} (scripts/test installs it)",
-        locust.display()
-    );
+    let locust = common::locust();
     let srv = common::start().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

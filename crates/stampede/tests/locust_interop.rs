@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,21 +50,7 @@ fn plan(failing: bool) -> Plan {
         .user_type(clumsy)
 }
 
-fn locust() -> PathBuf {
-    let path = PathBuf::from(std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../target/locust-venv/bin/locust"
-        )
-        .to_owned()
-    }));
-    assert!(
-        path.exists(),
-        "Locust is not installed at {} (scripts/test installs it)",
-        path.display()
-    );
-    path
-}
+use common::locust;
 
 use common::probed_port as free_port;
 

@@ -136,14 +136,7 @@ pub fn problems(summary: &Summary) -> String {
 
 /// How the response times were measured, and the average parts of a request.
 pub fn timing_line(total: &crate::stats::EndpointStats) -> String {
-    let t = &total.timing;
-    let avg = |sum: u64, n: u64| {
-        if n == 0 {
-            0.0
-        } else {
-            sum as f64 / n as f64 / 1000.0
-        }
-    };
+    let t = super::json::timing_row(&total.timing);
     let clock = if t.kernel_timed == total.num_requests {
         "the kernel's receive timestamps".to_owned()
     } else if t.kernel_timed == 0 {
@@ -156,11 +149,7 @@ pub fn timing_line(total: &crate::stats::EndpointStats) -> String {
     };
     format!(
         "Timed by {clock}. {} connections opened (average DNS {:.2} ms, connect {:.2} ms, TLS {:.2} ms); average time to first byte {:.2} ms",
-        t.connections,
-        avg(t.dns_us, t.connections),
-        avg(t.connect_us, t.connections),
-        avg(t.tls_us, t.connections),
-        avg(t.ttfb_us, t.ttfb_n),
+        t.connections_opened, t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms,
     )
 }
 

@@ -52,12 +52,12 @@ struct RequestRow {
 #[derive(Serialize)]
 pub(crate) struct TimingRow {
     /// Requests timed by the kernel's receive timestamps; the rest by the monotonic clock.
-    kernel_timed: u64,
-    connections_opened: u64,
-    dns_ms: f64,
-    connect_ms: f64,
-    tls_ms: f64,
-    ttfb_ms: f64,
+    pub kernel_timed: u64,
+    pub connections_opened: u64,
+    pub dns_ms: f64,
+    pub connect_ms: f64,
+    pub tls_ms: f64,
+    pub ttfb_ms: f64,
 }
 
 pub(crate) fn timing_row(t: &TimingTotals) -> TimingRow {

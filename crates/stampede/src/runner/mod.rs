@@ -58,6 +58,18 @@ pub struct RunnerStatus {
     pub host: String,
 }
 
+impl RunnerStatus {
+    /// Before any test: no users asked for yet.
+    pub(crate) fn ready(host: &url::Url) -> Self {
+        Self {
+            state: RunnerState::Ready,
+            target_users: 0,
+            spawn_rate: 0.0,
+            host: host.to_string(),
+        }
+    }
+}
+
 pub(crate) enum Cmd {
     /// Ramp to `users` at `rate` users per second (also while running).
     Target {
@@ -216,13 +228,7 @@ impl Ramp {
 /// Starts the runner actor.
 pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let status = RunnerStatus {
-        state: RunnerState::Ready,
-        target_users: 0,
-        spawn_rate: 0.0,
-        host: setup.host.to_string(),
-    };
-    let (status_tx, status_rx) = watch::channel(status);
+    let (status_tx, status_rx) = watch::channel(RunnerStatus::ready(&setup.host));
     let stats = setup.stats.clone();
     let factory = Arc::new(UserFactory {
         types: setup.types.clone(),

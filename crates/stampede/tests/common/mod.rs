@@ -193,3 +193,21 @@ pub fn busy_plan() -> stampede::Plan {
     }
     Plan::new().user_type(UserType::new("Busy", |ctx| Busy(ctx.client())).task(task!(Busy::slow)))
 }
+
+/// The Locust that `scripts/test` installs (or `STAMPEDE_LOCUST`); fails clearly if absent.
+#[allow(dead_code)]
+pub fn locust() -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../target/locust-venv/bin/locust"
+        )
+        .to_owned()
+    }));
+    assert!(
+        path.exists(),
+        "Locust is not installed at {} (scripts/test installs it)",
+        path.display()
+    );
+    path
+}

@@ -112,13 +112,7 @@ pub(crate) async fn spawn_master(
         }
     });
     let (cmd_tx, cmds) = mpsc::unbounded_channel();
-    let status = RunnerStatus {
-        state: RunnerState::Ready,
-        target_users: 0,
-        spawn_rate: 0.0,
-        host: setup.host.to_string(),
-    };
-    let (status_tx, status_rx) = watch::channel(status);
+    let (status_tx, status_rx) = watch::channel(RunnerStatus::ready(&setup.host));
     let (workers_tx, workers_rx) = watch::channel(Vec::new());
     let stats = setup.stats.clone();
     let master = Master {
