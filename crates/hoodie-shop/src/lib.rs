@@ -12,6 +12,7 @@
 mod address;
 mod csrf;
 mod db;
+mod embedded;
 mod form;
 mod pages;
 mod password;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use address::Address;
 pub use db::{Db, DbError};
+pub use embedded::{EmbeddedShop, ShopOptions};
 
 /// Why the shop could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,8 @@ pub enum ShopError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot make a temporary directory for the database: {0}")]
+    TempDir(std::io::Error),
 }
 
 /// Tuning for tests and benchmarks.

@@ -11,9 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
 use stampede::web::{router, Control};
-use stampede::{try_parse_args, NoOptions};
+use stampede::NoOptions;
 
 const ROWS: u64 = 500;
 const USERS: u64 = 32;

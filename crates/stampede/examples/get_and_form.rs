@@ -46,16 +46,14 @@ impl Browser {
 
 fn plan(opts: &PlanOptions) -> Plan {
     Plan::new().user_type(
-        UserType::new("Browser", |ctx| Browser {
-            client: ctx.client(),
-        })
-        .wait_time(constant(opts.think))
-        .task(task!(2, Browser::page))
-        .task(task!(1, Browser::redirect))
-        .task(task!(1, Browser::form)),
+        UserType::new("Browser", |ctx| Browser { client: ctx.client() })
+            .wait_time(constant(opts.think))
+            .task(task!(2, Browser::page))
+            .task(task!(1, Browser::redirect))
+            .task(task!(1, Browser::form)),
     )
 }
 
 fn main() -> std::process::ExitCode {
-    stampede::main_with(plan)
+    App::with_options(plan).main()
 }

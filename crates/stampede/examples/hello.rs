@@ -21,10 +21,8 @@ impl Reader {
 fn main() -> std::process::ExitCode {
     stampede::main(
         Plan::new().user_type(
-            UserType::new("Reader", |ctx| Reader {
-                client: ctx.client(),
-            })
-            .task(task!(Reader::get_root)),
+            UserType::new("Reader", |ctx| Reader { client: ctx.client() })
+                .task(task!(Reader::get_root)),
         ),
     )
 }

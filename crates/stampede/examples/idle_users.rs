@@ -29,19 +29,17 @@ impl Idler {
 }
 
 fn main() -> std::process::ExitCode {
-    stampede::main_with::<IdleOptions>(|opts| {
+    App::with_options(|opts: &IdleOptions| {
         let spread = opts.spread.max(1);
         Plan::new().user_type(
             UserType::new("Idler", move |ctx| {
                 let mut base = ctx.host().clone();
                 let _ = base.set_host(Some(&format!("127.0.0.{}", 1 + ctx.user_id() % spread)));
-                Idler {
-                    client: ctx.client_for(base),
-                    done: false,
-                }
+                Idler { client: ctx.client_for(base), done: false }
             })
             .wait_time(constant(3600.0))
             .task(task!(Idler::touch)),
         )
     })
+    .main()
 }

@@ -4,81 +4,36 @@
 //! ```text
 //! cargo run --release --example signup -- --headless -u 5 -r 1 -t 30s
 //! ```
+//!
+//! With no `--host` it starts the Hoodie Shop in this process; `--wait-scale 0` removes
+//! the 5-10 s wait between signups.
 
-#[path = "shared/embedded_shop.rs"]
-mod embedded_shop;
-
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use stampede::fake;
+use hoodie_shop::ShopOptions;
 use stampede::prelude::*;
-
-#[derive(clap::Args, Clone, Debug)]
-struct SignupOptions {
-    /// Scales the 5-10 s wait between signups; 0 removes it.
-    #[arg(long, default_value_t = 1.0)]
-    think_scale: f64,
-    /// With no --host: keep the embedded shop's database here instead of a temporary file.
-    #[arg(long, value_name = "PATH")]
-    shop_db: Option<PathBuf>,
-}
 
 struct Visitor {
     client: Client,
 }
 
 impl Visitor {
-    async fn register_user(&mut self) -> TaskResult {
-        let response = self.client.get("/account/signup/").send().await?;
-        let csrf_token = response.hidden_input("csrfmiddlewaretoken")?;
-        self.client
-            .post("/account/signup/")
-            .form(&[
-                ("csrfmiddlewaretoken", csrf_token),
-                ("email", fake::unique_email()),
-                ("password", fake::password()),
-            ])
-            .check(|r| {
-                if r.url().path() == "/" {
-                    Ok(())
-                } else {
-                    Err("signup form was refused".into())
-                }
-            })
-            .send()
-            .await?;
-        Ok(())
+    async fn register_user(&mut self) -> TaskResult<Response> {
+        let signup = self.client.get("/account/signup/").await?;
+        let token = signup.hidden_input("csrfmiddlewaretoken")?;
+        let (email, password) = (fake::unique_email(), fake::password());
+        let form = [("csrfmiddlewaretoken", token), ("email", email), ("password", password)];
+        // A refused form is shown again; an accepted one redirects home.
+        self.client.post("/account/signup/").form(&form).expect_redirect_to("/").await
     }
 }
 
-fn signup(opts: &SignupOptions) -> Plan {
+fn signup() -> Plan {
     Plan::new().user_type(
-        UserType::new("Visitor", |ctx| Visitor {
-            client: ctx.client(),
-        })
-        .wait_time(between(5.0, 10.0).scaled(opts.think_scale))
-        .task(task!(Visitor::register_user)),
+        UserType::new("Visitor", |ctx| Visitor { client: ctx.client() })
+            .wait_time(between(5.0, 10.0))
+            .task(task!(Visitor::register_user)),
     )
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let mut cli = match stampede::parse_args::<SignupOptions>(std::env::args()) {
-        Ok(cli) => cli,
-        Err(code) => return ExitCode::from(code as u8),
-    };
-    let shop = match embedded_shop::ensure_host(&mut cli.options, cli.plan.shop_db.as_deref()).await
-    {
-        Ok(shop) => shop,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let code = stampede::run_built(&cli, signup).await;
-    if let Some(shop) = shop {
-        shop.report();
-    }
-    code
+fn main() -> ExitCode {
+    App::with_options(|_: &ShopOptions| signup()).default_host(ShopOptions::start).main()
 }

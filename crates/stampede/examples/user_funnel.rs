@@ -8,218 +8,122 @@
 //! cargo run --release --example user_funnel -- --headless -u 50 -r 10 -t 60s
 //! cargo run --release --example user_funnel -- --host http://my-saleor:8000 --headless -u 10 -r 5
 //! ```
+//!
+//! With no `--host` it starts the Hoodie Shop in this process. `--wait-scale 0` removes the
+//! workshop's waits (5-9 s between tasks, 30 s and 5 s filling in forms).
 
-#[path = "shared/embedded_shop.rs"]
-mod embedded_shop;
-
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Duration;
-
-use stampede::fake;
+use hoodie_shop::ShopOptions;
 use stampede::prelude::*;
 
-/// The funnel's steps, in order: the request names below.
-const FUNNEL: [&str; 9] = [
-    "1 home",
-    "2 /products/category/apparel-1/",
-    "3 /products/codemash-1/",
-    "4 products/codemash-1/add/",
-    "5 /checkout/",
-    "6 /checkout/shipping-address/",
-    "7 /checkout/shipping-method/",
-    "8 /checkout/summary/",
-    "9 /order/[order-id]/payment",
-];
-
-/// The plan's own options (Locust's `init_command_line_parser`).
-#[derive(clap::Args, Clone, Debug)]
-struct FunnelOptions {
-    /// Scales the workshop's waits (5-9 s between tasks, 30 s and 5 s filling in forms); 0 removes them.
-    #[arg(long, default_value_t = 1.0)]
-    think_scale: f64,
-    /// With no --host: keep the embedded shop's database here instead of a temporary file.
-    #[arg(long, value_name = "PATH")]
-    shop_db: Option<PathBuf>,
+funnel! {
+    /// The funnel's steps, in order: the names of the requests below.
+    FUNNEL = [
+        HOME = "1 home",
+        CATEGORY = "2 /products/category/apparel-1/",
+        PRODUCT = "3 /products/codemash-1/",
+        ADD_TO_CART = "4 products/codemash-1/add/",
+        CHECKOUT = "5 /checkout/",
+        ADDRESS = "6 /checkout/shipping-address/",
+        SHIPPING = "7 /checkout/shipping-method/",
+        SUMMARY = "8 /checkout/summary/",
+        PAYMENT = "9 /order/[order-id]/payment",
+    ]
 }
 
-/// A shopper's browser and the workshop's helpers (its `SharedTasks` and `Helpers`).
+/// A shopper's browser, with the workshop's `SharedTasks` and `Helpers` as its methods.
 struct Shopper {
     client: Client,
-    think_scale: f64,
 }
 
 impl Shopper {
-    fn new(ctx: &UserContext, think_scale: f64) -> Self {
-        Self {
-            client: ctx.client(),
-            think_scale,
-        }
+    fn new(ctx: &UserContext) -> Self {
+        let mut client = ctx.client();
+        // Django's AJAX idiom: send the csrftoken cookie back as a header.
+        client.header_from_cookie("X-CSRFToken", "csrftoken");
+        Self { client }
     }
 
-    /// A person filling in a form.
-    async fn think(&self, secs: f64) {
-        if self.think_scale > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(secs * self.think_scale)).await;
-        }
+    async fn register_user(&mut self) -> TaskResult<Response> {
+        let signup = self.client.get("/account/signup/").await?;
+        let token = signup.hidden_input("csrfmiddlewaretoken")?;
+        let (email, password) = (fake::unique_email(), fake::password());
+        let form = [("csrfmiddlewaretoken", token), ("email", email), ("password", password)];
+        self.client.post("/account/signup/").form(&form).expect_redirect_to("/").await
     }
 
-    fn csrf(&self) -> Result<String, TaskError> {
-        self.client
-            .cookie("csrftoken")
-            .ok_or_else(|| TaskError::msg("no csrftoken cookie yet"))
+    async fn find_hoodie(&mut self) -> TaskResult<Response> {
+        self.client.get("/").name(HOME).await?;
+        self.client.get("/products/category/apparel-1/").name(CATEGORY).await?;
+        self.client.get("/products/codemash-1/").name(PRODUCT).await
     }
 
-    async fn register_user(&mut self) -> TaskResult {
-        let response = self.client.get("/account/signup/").send().await?;
-        let csrf_token = response.hidden_input("csrfmiddlewaretoken")?;
-        self.client
-            .post("/account/signup/")
-            .form(&[
-                ("csrfmiddlewaretoken", csrf_token),
-                ("email", fake::unique_email()),
-                ("password", fake::password()),
-            ])
-            .check(|r| {
-                if r.url().path() == "/" {
-                    Ok(())
-                } else {
-                    Err("signup form was refused".into())
-                }
-            })
-            .send()
-            .await?;
-        Ok(())
+    async fn add_to_cart(&mut self) -> TaskResult<Response> {
+        let form = [("quantity", "1"), ("variant", "1")];
+        self.client.post("/products/codemash-1/add/").name(ADD_TO_CART).ajax().form(&form).await
     }
 
-    async fn find_hoodie(&mut self) -> TaskResult {
-        self.client.get("/").name("1 home").send().await?;
-        self.client
-            .get("/products/category/apparel-1/")
-            .name("2 /products/category/apparel-1/")
-            .send()
-            .await?;
-        self.client
-            .get("/products/codemash-1/")
-            .name("3 /products/codemash-1/")
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    async fn add_to_cart(&mut self) -> TaskResult {
-        let csrf = self.csrf()?;
-        self.client
-            .post("/products/codemash-1/add/")
-            .name("4 products/codemash-1/add/")
-            .ajax()
-            .header("X-CSRFToken", &csrf)
-            .form(&[("quantity", "1"), ("variant", "1")])
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    async fn checkout(&mut self) -> TaskResult {
-        self.client
-            .get("/checkout/")
-            .name("5 /checkout/")
-            .send()
-            .await?;
-        self.think(30.0).await;
-        let mut address = fake::us_address();
-        (address.city, address.country_area, address.postal_code) =
-            ("Cleveland".into(), "OH".into(), "44111".into());
-        let mut fields = address.form_fields();
-        fields.push(("email", fake::unique_email()));
-        fields.push(("address", "new_address".into()));
-        let csrf = self.csrf()?;
+    async fn checkout(&mut self) -> TaskResult<Response> {
+        self.client.get("/checkout/").name(CHECKOUT).await?;
+        self.client.think(30.0).await?; // filling in the address form
+        let mut fields = fake::us_address().in_place("Cleveland", "OH", "44111").form_fields();
+        fields.extend([("email", fake::unique_email()), ("address", "new_address".into())]);
         self.client
             .post("/checkout/shipping-address/")
-            .name("6 /checkout/shipping-address/")
-            .header("X-CSRFToken", &csrf)
+            .name(ADDRESS)
             .form(&fields)
-            .check(|r| {
-                if r.url().path() == "/checkout/shipping-method/" {
-                    Ok(())
-                } else {
-                    Err("address was refused".into())
-                }
-            })
-            .send()
+            .expect_redirect_to("/checkout/shipping-method/")
             .await?;
-        self.think(5.0).await;
+        self.client.think(5.0).await?; // choosing a shipping method
         self.client
             .post("/checkout/shipping-method/")
-            .name("7 /checkout/shipping-method/")
-            .header("X-CSRFToken", &csrf)
+            .name(SHIPPING)
             .form(&[("method", "1")])
-            .send()
             .await?;
         let payment = self
             .client
             .post("/checkout/summary/")
-            .name("8 /checkout/summary/")
-            .header("X-CSRFToken", &csrf)
+            .name(SUMMARY)
             .form(&[("address", "shipping_address")])
-            .check(|r| {
-                if r.url().path().ends_with("/payment/") {
-                    Ok(())
-                } else {
-                    Err("no order was placed".into())
-                }
-            })
-            .send()
+            .expect_path(|p| p.ends_with("/payment/"))
             .await?;
-        let payment_url = payment.url().path().to_owned();
-        self.client
-            .post(&payment_url)
-            .name("9 /order/[order-id]/payment")
-            .header("X-CSRFToken", &csrf)
-            .form(&[("method", "default")])
-            .send()
-            .await?;
-        Ok(())
+        self.client.post(payment.url().path()).name(PAYMENT).form(&[("method", "default")]).await
     }
 
-    async fn just_visiting(&mut self) -> TaskResult {
-        self.client.get("/").send().await?;
-        Ok(())
+    async fn just_visiting(&mut self) -> TaskResult<Response> {
+        self.client.get("/").await
     }
 
-    async fn search(&mut self) -> TaskResult {
+    async fn search(&mut self) -> TaskResult<Response> {
         self.find_hoodie().await
     }
 
-    async fn bail_on_cart(&mut self) -> TaskResult {
+    async fn bail_on_cart(&mut self) -> TaskResult<Response> {
         self.find_hoodie().await?;
         self.add_to_cart().await
     }
 
-    async fn buy(&mut self) -> TaskResult {
+    async fn buy(&mut self) -> TaskResult<Response> {
         self.find_hoodie().await?;
         self.add_to_cart().await?;
         self.checkout().await
     }
 }
 
-fn user_funnel(opts: &FunnelOptions) -> Plan {
-    let wait = between(5.0, 9.0).scaled(opts.think_scale);
-    let scale = opts.think_scale;
+fn user_funnel() -> Plan {
     Plan::new()
         .user_type(
-            UserType::new("Visitor", move |ctx| Shopper::new(ctx, scale))
+            UserType::new("Visitor", Shopper::new)
                 .weight(80)
-                .wait_time(wait.clone())
+                .wait_time(between(5.0, 9.0))
                 .task(task!(3, Shopper::just_visiting))
                 .task(task!(47, Shopper::search))
                 .task(task!(25, Shopper::bail_on_cart))
                 .task(task!(25, Shopper::buy)),
         )
         .user_type(
-            UserType::new("ReturningUser", move |ctx| Shopper::new(ctx, scale))
+            UserType::new("ReturningUser", Shopper::new)
                 .weight(20)
-                .wait_time(wait)
+                .wait_time(between(5.0, 9.0))
                 .on_start(Shopper::register_user)
                 .task(task!(20, Shopper::search))
                 .task(task!(5, Shopper::bail_on_cart))
@@ -228,24 +132,6 @@ fn user_funnel(opts: &FunnelOptions) -> Plan {
         .funnel(FUNNEL)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let mut cli = match stampede::parse_args::<FunnelOptions>(std::env::args()) {
-        Ok(cli) => cli,
-        Err(code) => return ExitCode::from(code as u8),
-    };
-    let shop = match embedded_shop::ensure_host(&mut cli.options, cli.plan.shop_db.as_deref()).await
-    {
-        Ok(shop) => shop,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    // Built from the options, so a worker can rebuild it from its master's options.
-    let code = stampede::run_built(&cli, user_funnel).await;
-    if let Some(shop) = shop {
-        shop.report();
-    }
-    code
+fn main() -> ExitCode {
+    App::with_options(|_: &ShopOptions| user_funnel()).default_host(ShopOptions::start).main()
 }

@@ -71,6 +71,13 @@ pub struct UsAddress {
 }
 
 impl UsAddress {
+    /// The same street and person in another city: `.in_place("Cleveland", "OH", "44111")`.
+    pub fn in_place(mut self, city: &str, state: &str, postal_code: &str) -> Self {
+        (self.city, self.country_area, self.postal_code) =
+            (city.to_owned(), state.to_owned(), postal_code.to_owned());
+        self
+    }
+
     /// The fields as a form posts them.
     pub fn form_fields(&self) -> Vec<(&'static str, String)> {
         vec![

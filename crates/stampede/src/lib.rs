@@ -25,6 +25,7 @@
 //! }
 //! ```
 
+mod app;
 pub mod arrivals;
 mod assets;
 pub mod capacity;
@@ -32,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod distributed;
 pub mod fake;
+mod funnel;
 mod headless;
 mod inspect;
 pub mod lifecycle;
@@ -48,18 +50,24 @@ mod user;
 mod wait;
 pub mod web;
 
+pub use app::{main, App};
 pub use client::{
     Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response,
 };
 pub use config::{Cli, NoOptions, Options};
+pub use funnel::{FunnelName, Step};
 pub use headless::{Outcome, RunError};
 pub use plan::{Plan, SelectionError};
-pub use run::{
-    main, main_with, parse_args, run, run_built, run_built_with_shutdown, run_with_shutdown,
-    try_parse_args, Usage, EXIT_USAGE,
-};
+
+/// The steps [`App`] is made of, for tests and programs that drive a run themselves:
+/// parse a command line, then run it with a shutdown token of their own.
+pub mod advanced {
+    pub use crate::run::{
+        run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
+    };
+}
 pub use swarm::{MasterConfig, Swarm, SwarmConfig};
-pub use task::{AsyncUserFn, Task, TaskError, TaskFn, TaskFuture, TaskResult};
+pub use task::{AsyncUserFn, IntoTaskResult, Task, TaskError, TaskFn, TaskFuture, TaskResult};
 pub use user::{TaskInfo, UserContext, UserType, UserTypeInfo};
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
 
@@ -70,8 +78,11 @@ pub use tokio_util::sync::CancellationToken;
 
 /// What a plan usually needs.
 pub mod prelude {
+    pub use std::process::ExitCode;
+
+    pub use crate::fake;
     pub use crate::{
-        between, constant, constant_pacing, constant_throughput, task, Client, Plan, Task,
-        TaskError, TaskResult, UserContext, UserType,
+        between, constant, constant_pacing, constant_throughput, funnel, task, App, Client, Plan,
+        Response, Step, Task, TaskError, TaskResult, UserContext, UserType,
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use crate::client::{RequestEvent, RequestListener};
+use crate::funnel::FunnelName;
 use crate::runner::{Erased, ErasedUserType};
 use crate::shape::LoadShape;
 use crate::user::{UserType, UserTypeInfo};
@@ -21,6 +22,8 @@ pub struct Plan {
     pub(crate) on_test_stop: Vec<Hook>,
     pub(crate) on_request: Vec<RequestListener>,
     pub(crate) shape: Option<Arc<dyn LoadShape>>,
+    /// Mistakes in the plan's declarations, reported when a run starts.
+    pub(crate) problems: Vec<String>,
 }
 
 /// A user type or tag named on the command line that the plan does not have.
@@ -35,6 +38,9 @@ pub enum SelectionError {
     /// A setting that can only be checked when the run starts (a `--ca-cert` file).
     #[error("{0}")]
     Config(String),
+    /// The plan itself declares something impossible (a funnel step listed twice).
+    #[error("the plan is inconsistent: {0}")]
+    Plan(String),
 }
 
 /// The user types and tasks that take part in a run.
@@ -61,10 +67,17 @@ impl Plan {
         self
     }
 
-    /// Declares the funnel: request names in the order a buyer passes them. The report and
-    /// the UI show each step's count and its conversion from the step before.
-    pub fn funnel<S: Into<String>>(mut self, steps: impl IntoIterator<Item = S>) -> Self {
-        self.funnel = steps.into_iter().map(Into::into).collect();
+    /// Declares the funnel: request names (or [`Step`](crate::Step)s from
+    /// [`funnel!`](crate::funnel)) in the order a buyer passes them. The report and the UI
+    /// show each step's count and its conversion from the step before. A name listed twice,
+    /// or a step out of its declared place, stops the run with an error that names it.
+    pub fn funnel<S: FunnelName>(mut self, steps: impl IntoIterator<Item = S>) -> Self {
+        let steps: Vec<(String, Option<u32>)> = steps
+            .into_iter()
+            .map(|s| (s.step_name().to_owned(), s.position()))
+            .collect();
+        self.problems.extend(crate::funnel::problems(&steps));
+        self.funnel = steps.into_iter().map(|(name, _)| name).collect();
         self
     }
 
@@ -121,6 +134,9 @@ impl Plan {
         tags: &[String],
         exclude: &[String],
     ) -> Result<Selection, SelectionError> {
+        if let Some(problem) = self.problems.first() {
+            return Err(SelectionError::Plan(problem.clone()));
+        }
         let infos = self.user_types();
         for n in names {
             if !infos.iter().any(|t| &t.name == n) {

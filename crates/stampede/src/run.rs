@@ -1,11 +1,10 @@
-//! Entry points for plan binaries: parse the command line, then run the plan.
-
-use std::process::ExitCode;
+//! Parsing a plan binary's command line and running it: what [`crate::App`] does, and the
+//! steps it is made of, for tests and programs that drive a run themselves.
 
 use clap::{Args, CommandFactory, FromArgMatches};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{expand_config_file, Cli, NoOptions};
+use crate::config::{expand_config_file, Cli};
 use crate::distributed::Rebuild;
 use crate::headless::{run_headless, Outcome, RunError};
 use crate::plan::Plan;
@@ -64,7 +63,7 @@ fn plan_args<P: Args>(m: &clap::ArgMatches) -> Vec<String> {
 }
 
 /// [`try_parse_args`], printing help or the error; `Err` holds the exit code.
-pub fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, i32> {
+pub(crate) fn parse_args<P: Args>(argv: impl IntoIterator<Item = String>) -> Result<Cli<P>, i32> {
     try_parse_args(argv).map_err(|u| {
         if u.code == 0 {
             print!("{}", u.message);
@@ -99,21 +98,6 @@ pub async fn run_built_with_shutdown<P: Args + 'static>(
         Ok(build(&forwarded.plan))
     });
     run_inner(&cli.options, &plan, Some(&rebuild), shutdown).await
-}
-
-/// [`run_built_with_shutdown`] until done or Ctrl-C / SIGTERM; returns the exit code.
-pub async fn run_built<P: Args + 'static>(
-    cli: &Cli<P>,
-    build: impl Fn(&P) -> Plan + Send + Sync + 'static,
-) -> ExitCode {
-    init_logging(&cli.options.loglevel, cli.options.logfile.as_deref());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let code = match run_built_with_shutdown(cli, build, shutdown).await {
-        Ok(outcome) => outcome.exit_code,
-        Err(code) => code,
-    };
-    ExitCode::from(code.clamp(0, 255) as u8)
 }
 
 async fn run_inner(
@@ -171,39 +155,7 @@ async fn run_inner(
     }
 }
 
-/// Runs a parsed command line until done or Ctrl-C / SIGTERM, and returns the exit code.
-pub async fn run<P: Args>(cli: &Cli<P>, plan: &Plan) -> ExitCode {
-    init_logging(&cli.options.loglevel, cli.options.logfile.as_deref());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let code = match run_with_shutdown(cli, plan, shutdown).await {
-        Ok(outcome) => outcome.exit_code,
-        Err(code) => code,
-    };
-    ExitCode::from(code.clamp(0, 255) as u8)
-}
-
-/// The whole `main` of a plan without options of its own.
-pub fn main(plan: Plan) -> ExitCode {
-    main_with::<NoOptions>(move |_| plan.clone())
-}
-
-/// The whole `main` of a plan with options `P`, built once they are parsed.
-pub fn main_with<P: Args + 'static>(
-    build: impl Fn(&P) -> Plan + Send + Sync + 'static,
-) -> ExitCode {
-    let cli = match parse_args::<P>(std::env::args()) {
-        Ok(c) => c,
-        Err(code) => return ExitCode::from(code as u8),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    rt.block_on(run_built(&cli, build))
-}
-
-async fn cancel_on_signal(token: CancellationToken) {
+pub(crate) async fn cancel_on_signal(token: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -224,7 +176,7 @@ async fn cancel_on_signal(token: CancellationToken) {
     std::process::exit(130);
 }
 
-fn init_logging(level: &str, file: Option<&std::path::Path>) {
+pub(crate) fn init_logging(level: &str, file: Option<&std::path::Path>) {
     let level = match level.to_ascii_uppercase().as_str() {
         "ERROR" | "CRITICAL" => tracing::Level::ERROR,
         "WARNING" | "WARN" => tracing::Level::WARN,

@@ -26,6 +26,8 @@ pub struct SwarmConfig {
     pub full_history: bool,
     /// Corrected percentiles for paced users (`--correct-omission`).
     pub correct_omission: bool,
+    /// Multiplies every `wait_time` and `think()` (`--wait-scale`).
+    pub wait_scale: f64,
     /// Only these user types (empty: all).
     pub user_types: Vec<String>,
     pub tags: Vec<String>,
@@ -79,6 +81,7 @@ impl SwarmConfig {
             verbose: false,
             full_history: false,
             correct_omission: false,
+            wait_scale: 1.0,
             user_types: Vec::new(),
             tags: Vec::new(),
             exclude_tags: Vec::new(),
@@ -97,6 +100,7 @@ impl SwarmConfig {
         cfg.verbose = o.single_user;
         cfg.full_history = o.csv_full_history;
         cfg.correct_omission = o.correct_omission;
+        cfg.wait_scale = o.wait_scale;
         cfg.user_types = o.user_types.clone();
         cfg.tags = o.tags.clone();
         cfg.exclude_tags = o.exclude_tags.clone();
@@ -170,6 +174,8 @@ impl MasterConfig {
             ("tags".into(), list(&o.tags)),
             ("exclude_tags".into(), list(&o.exclude_tags)),
             ("expect_workers".into(), Value::from(o.expect_workers)),
+            // Stampede workers scale their waits as the master's command line says.
+            ("wait_scale".into(), Value::F64(o.wait_scale)),
             // The plan's own options, for Stampede workers to build the same plan.
             ("stampede_plan_args".into(), list(&o.plan_args)),
         ]);
@@ -224,6 +230,7 @@ impl Plan {
         let dispatch = Dispatch::new(&infos, &selection.active);
         client_config.verbose = cfg.verbose;
         client_config.correct_omission = cfg.correct_omission;
+        client_config.wait_scale = cfg.wait_scale;
         client_config.listeners = self.on_request.clone();
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),

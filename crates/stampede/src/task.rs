@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::client::RequestError;
 
-/// What a task returns.
-pub type TaskResult = Result<(), TaskError>;
+/// What a task returns: `TaskResult` for most, or `TaskResult<Response>` for a task that
+/// ends with a request (`self.client.get("/").await` as its last line).
+pub type TaskResult<T = ()> = Result<T, TaskError>;
 
 /// A boxed task future borrowing its user.
 pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskResult> + Send + 'a>>;
@@ -59,8 +60,43 @@ impl TaskError {
     }
 }
 
-/// Something a user can run: implemented for every `async fn(&mut U) -> TaskResult`,
-/// methods included (`Visitor::search`).
+/// What a task may return: nothing, or a result whose error converts into a
+/// [`TaskError`] (`TaskResult`, or a request's own `Result<Response, RequestError>`).
+///
+/// A task that ends with `?` keeps the place of a failure for the exceptions table; an
+/// error returned as the tail value is recorded without it.
+#[diagnostic::on_unimplemented(
+    message = "a task must return `()` or a `Result`, not `{Self}`",
+    label = "this task returns `{Self}`",
+    note = "end the task with `Ok(())` and declare `-> TaskResult`, or return nothing"
+)]
+pub trait IntoTaskResult {
+    fn into_task_result(self) -> TaskResult;
+}
+
+impl IntoTaskResult for () {
+    fn into_task_result(self) -> TaskResult {
+        Ok(())
+    }
+}
+
+impl<T, E> IntoTaskResult for Result<T, E>
+where
+    TaskError: From<E>,
+{
+    fn into_task_result(self) -> TaskResult {
+        self.map(drop).map_err(TaskError::from)
+    }
+}
+
+/// Something a user can run: implemented for every `async fn(&mut U)` returning `()` or a
+/// result, methods included (`Visitor::search`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a task of a user of type `{U}`",
+    label = "not an `async fn(&mut {U})`",
+    note = "a task is an `async fn` taking `&mut self` of the user's own type: `async fn search(&mut self) -> TaskResult`",
+    note = "check that the function is `async`, takes `&mut self` (not `&self`), and belongs to the type `UserType::new` builds"
+)]
 pub trait TaskFn<U>: Send + Sync + 'static {
     fn call<'a>(&self, user: &'a mut U) -> TaskFuture<'a>;
 }
@@ -68,13 +104,13 @@ pub trait TaskFn<U>: Send + Sync + 'static {
 /// Names the future an async function returns for a borrow of lifetime `'a`; the usual
 /// way to accept `async fn(&mut U)` items, whose futures borrow their argument.
 pub trait AsyncUserFn<'a, U: 'a>: Fn(&'a mut U) -> Self::Fut {
-    type Fut: Future<Output = TaskResult> + Send + 'a;
+    type Fut: Future<Output: IntoTaskResult> + Send + 'a;
 }
 
 impl<'a, U: 'a, F, Fut> AsyncUserFn<'a, U> for F
 where
     F: Fn(&'a mut U) -> Fut,
-    Fut: Future<Output = TaskResult> + Send + 'a,
+    Fut: Future<Output: IntoTaskResult> + Send + 'a,
 {
     type Fut = Fut;
 }
@@ -84,7 +120,8 @@ where
     F: for<'a> AsyncUserFn<'a, U> + Send + Sync + 'static,
 {
     fn call<'a>(&self, user: &'a mut U) -> TaskFuture<'a> {
-        Box::pin(self(user))
+        let fut = self(user);
+        Box::pin(async move { fut.await.into_task_result() })
     }
 }
 

@@ -22,6 +22,8 @@ pub struct UserContext {
     /// When an open-model arrival should have started: its first request is timed from
     /// then, whatever delayed it (queueing, construction, `on_start`).
     pub(crate) intended: Option<tokio::time::Instant>,
+    /// The user's stop, handed to its clients so that `think` ends with the run.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl UserContext {
@@ -33,6 +35,7 @@ impl UserContext {
             self.recorder.clone(),
         );
         client.set_intended_start(self.intended);
+        client.set_stop(self.stop.clone());
         client
     }
     /// A new HTTP session aimed at another base URL (another host of the same site, or the
@@ -40,6 +43,7 @@ impl UserContext {
     pub fn client_for(&self, base: Url) -> Client {
         let mut client = Client::new(base, self.client_config.clone(), self.recorder.clone());
         client.set_intended_start(self.intended);
+        client.set_stop(self.stop.clone());
         client
     }
     /// The host under test.

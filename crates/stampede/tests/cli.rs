@@ -4,8 +4,9 @@ mod common;
 
 use std::path::Path;
 
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{try_parse_args, CancellationToken, Cli, NoOptions};
+use stampede::{CancellationToken, Cli, NoOptions};
 
 struct U {
     client: Client,
@@ -41,13 +42,13 @@ fn args(extra: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn parse(extra: &[&str]) -> Result<Cli<NoOptions>, stampede::Usage> {
+fn parse(extra: &[&str]) -> Result<Cli<NoOptions>, stampede::advanced::Usage> {
     try_parse_args::<NoOptions>(args(extra))
 }
 
 async fn run(extra: &[&str], plan: &Plan) -> Result<stampede::Outcome, i32> {
     let cli = parse(extra).unwrap_or_else(|u| panic!("{}", u.message));
-    stampede::run_with_shutdown(&cli, plan, CancellationToken::new()).await
+    stampede::advanced::run_with_shutdown(&cli, plan, CancellationToken::new()).await
 }
 
 #[test]
@@ -487,7 +488,7 @@ async fn the_served_ui_autostarts_and_writes_reports_when_shut_down() {
         }
         stopper.cancel();
     });
-    let outcome = stampede::run_with_shutdown(&cli, &plan(false), shutdown)
+    let outcome = stampede::advanced::run_with_shutdown(&cli, &plan(false), shutdown)
         .await
         .unwrap();
     assert_eq!(outcome.exit_code, 0);

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stampede::advanced::try_parse_args;
 use stampede::distributed::Message;
 use stampede::prelude::*;
-use stampede::{try_parse_args, MasterConfig, NoOptions, SwarmConfig};
+use stampede::{MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use common::probed_port as free_port;
@@ -124,10 +125,13 @@ async fn a_stampede_master_sums_its_workers_exactly() {
         master_report.to_str().unwrap().into(),
     ]);
     let cli = try_parse_args::<NoOptions>(argv).unwrap();
-    let outcome =
-        stampede::run_with_shutdown(&cli, &funnel_plan(), stampede::CancellationToken::new())
-            .await
-            .unwrap();
+    let outcome = stampede::advanced::run_with_shutdown(
+        &cli,
+        &funnel_plan(),
+        stampede::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.exit_code, 0);
     // The workers quit on the master's word and write their own reports.
     let read = |p: &std::path::Path| -> serde_json::Value {
@@ -290,9 +294,10 @@ async fn a_stampede_master_drives_a_real_locust_worker() {
         srv.url().to_string(),
     ]);
     let cli = try_parse_args::<NoOptions>(argv).unwrap();
-    let outcome = stampede::run_with_shutdown(&cli, &plan, stampede::CancellationToken::new())
-        .await
-        .unwrap();
+    let outcome =
+        stampede::advanced::run_with_shutdown(&cli, &plan, stampede::CancellationToken::new())
+            .await
+            .unwrap();
     assert_eq!(
         outcome.exit_code, 0,
         "errors {:?} exceptions {:?}",
@@ -578,7 +583,7 @@ fn path_plan(o: &PathOption) -> Plan {
 async fn plan_options_travel_from_the_master_to_its_workers() {
     let srv = common::start().await;
     let port = free_port().to_string();
-    let master = stampede::try_parse_args::<PathOption>(
+    let master = stampede::advanced::try_parse_args::<PathOption>(
         [
             "plan",
             "--master",
@@ -604,14 +609,14 @@ async fn plan_options_travel_from_the_master_to_its_workers() {
     .unwrap();
     assert_eq!(master.options.plan_args, vec!["--target-path=/landing"]);
     // The worker is started without the option: it must take the master's.
-    let worker = stampede::try_parse_args::<PathOption>(
+    let worker = stampede::advanced::try_parse_args::<PathOption>(
         ["plan", "--worker", "--master-port", &port, "--only-summary"].map(String::from),
     )
     .unwrap();
     let token = stampede::CancellationToken::new();
     let (m, w) = tokio::join!(
-        stampede::run_built_with_shutdown(&master, path_plan, token.clone()),
-        stampede::run_built_with_shutdown(&worker, path_plan, token.clone()),
+        stampede::advanced::run_built_with_shutdown(&master, path_plan, token.clone()),
+        stampede::advanced::run_built_with_shutdown(&worker, path_plan, token.clone()),
     );
     assert_eq!(m.unwrap().exit_code, 0);
     assert_eq!(w.unwrap().exit_code, 0);
@@ -666,7 +671,7 @@ async fn a_worker_runs_the_test_hooks_once_per_test() {
     let token = stampede::CancellationToken::new();
     let run = tokio::spawn({
         let token = token.clone();
-        async move { stampede::run_with_shutdown(&worker, &worker_plan, token).await }
+        async move { stampede::advanced::run_with_shutdown(&worker, &worker_plan, token).await }
     });
     for test in 1..=2 {
         swarm.runner.start(2, 100.0, None);

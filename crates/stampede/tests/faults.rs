@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::raw::{self, Fault};
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{try_parse_args, CancellationToken, NoOptions};
+use stampede::{CancellationToken, NoOptions};
 
 #[tokio::test]
 async fn a_server_closing_after_every_answer_costs_no_get() {
@@ -104,7 +105,7 @@ async fn a_silent_server_leaves_unanswered_requests_and_the_run_exits_1() {
     let stop = CancellationToken::new();
     let run = tokio::spawn({
         let stop = stop.clone();
-        async move { stampede::run_with_shutdown(&cli, &plan, stop).await }
+        async move { stampede::advanced::run_with_shutdown(&cli, &plan, stop).await }
     });
     while srv.requests() < 3 {
         srv.read_one.notified().await;

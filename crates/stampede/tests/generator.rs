@@ -7,8 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{try_parse_args, NoOptions};
+use stampede::NoOptions;
 
 struct Light(Client);
 impl Light {
@@ -54,9 +55,10 @@ async fn run(plan: &Plan, users: &str, url: &str, dir: &std::path::Path) -> (i32
         report.to_str().unwrap(),
     ];
     let cli = try_parse_args::<NoOptions>(argv.map(String::from)).unwrap();
-    let outcome = stampede::run_with_shutdown(&cli, plan, stampede::CancellationToken::new())
-        .await
-        .unwrap();
+    let outcome =
+        stampede::advanced::run_with_shutdown(&cli, plan, stampede::CancellationToken::new())
+            .await
+            .unwrap();
     let json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     (outcome.exit_code, json)
 }

@@ -9,9 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
+use stampede::advanced::try_parse_args;
 use stampede::distributed::{Admission, Message, WorkerInfo};
 use stampede::prelude::*;
-use stampede::{try_parse_args, MasterConfig, NoOptions, SwarmConfig};
+use stampede::{MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 struct Walker(Client);
@@ -127,7 +128,7 @@ fn real_worker(
     let token = stampede::CancellationToken::new();
     let stop = token.clone();
     let run = tokio::spawn(async move {
-        stampede::run_with_shutdown(&cli, &plan(), stop)
+        stampede::advanced::run_with_shutdown(&cli, &plan(), stop)
             .await
             .unwrap()
     });

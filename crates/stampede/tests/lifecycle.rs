@@ -216,7 +216,7 @@ async fn reset_stats_starts_the_counts_afresh_once_every_user_is_spawned() {
 
 #[tokio::test(start_paused = true)]
 async fn single_user_runs_one_user_whatever_the_stages_ask_for() {
-    let cli = stampede::try_parse_args::<stampede::NoOptions>(
+    let cli = stampede::advanced::try_parse_args::<stampede::NoOptions>(
         ["plan", "--single-user", "--stage", "9:9:5s", "-t", "3s"].map(String::from),
     )
     .unwrap();

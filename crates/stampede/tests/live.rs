@@ -10,8 +10,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{try_parse_args, NoOptions};
+use stampede::NoOptions;
 
 /// A server on its own thread that logs the unix second of every answer, as an access
 /// log does.
@@ -96,9 +97,10 @@ async fn history_matches_the_servers_per_second_counts() {
         prefix.to_str().unwrap().into(),
     ]);
     let cli = try_parse_args::<NoOptions>(argv).unwrap();
-    let outcome = stampede::run_with_shutdown(&cli, &plan, stampede::CancellationToken::new())
-        .await
-        .unwrap();
+    let outcome =
+        stampede::advanced::run_with_shutdown(&cli, &plan, stampede::CancellationToken::new())
+            .await
+            .unwrap();
     assert_eq!(outcome.exit_code, 0);
 
     let csv = std::fs::read_to_string(dir.path().join("live_stats_history.csv")).unwrap();

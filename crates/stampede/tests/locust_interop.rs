@@ -7,9 +7,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stampede::advanced::try_parse_args;
 use stampede::distributed::Message;
 use stampede::prelude::*;
-use stampede::{try_parse_args, CancellationToken, NoOptions};
+use stampede::{CancellationToken, NoOptions};
 use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 struct U {
@@ -124,7 +125,9 @@ async fn master_and_worker(failing: bool) -> (i32, String, stampede::Outcome, co
         tokio::time::sleep(Duration::from_secs(60)).await;
         guard.cancel();
     });
-    let outcome = stampede::run_with_shutdown(&cli, &p, token).await.unwrap();
+    let outcome = stampede::advanced::run_with_shutdown(&cli, &p, token)
+        .await
+        .unwrap();
     let code = tokio::task::spawn_blocking(move || wait(&mut master, Duration::from_secs(30)))
         .await
         .unwrap();
@@ -239,7 +242,7 @@ async fn the_worker_survives_garbage_and_rejoins_a_restarted_master() {
             tokio::time::sleep(Duration::from_secs(60)).await;
             guard.cancel();
         });
-        stampede::run_with_shutdown(&cli, &plan(false), token).await
+        stampede::advanced::run_with_shutdown(&cli, &plan(false), token).await
     });
 
     let (id, ready) = next_from_worker(&mut router, "client_ready").await;

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{try_parse_args, CancellationToken, NoOptions};
+use stampede::{CancellationToken, NoOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
@@ -41,7 +42,7 @@ async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {
             }
             interrupt.cancel();
         });
-        let outcome = stampede::run_with_shutdown(&cli, &plan, stop)
+        let outcome = stampede::advanced::run_with_shutdown(&cli, &plan, stop)
             .await
             .unwrap();
         let t = &outcome.stats.total;
@@ -114,7 +115,7 @@ async fn a_master_stopping_its_worker_loses_no_request_10_times_in_a_row() {
             }
             interrupt.cancel();
         });
-        let outcome = stampede::run_with_shutdown(&cli, &plan, stop)
+        let outcome = stampede::advanced::run_with_shutdown(&cli, &plan, stop)
             .await
             .unwrap();
         let _ = tokio::task::spawn_blocking(move || worker.wait()).await;

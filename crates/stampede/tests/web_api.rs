@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
 use stampede::web::{router, Control, Guard};
-use stampede::{try_parse_args, NoOptions};
+use stampede::NoOptions;
 
 struct U {
     client: Client,

@@ -60,6 +60,13 @@ pub enum ClientError {
     TooManyRedirects(usize),
     #[error("could not encode the request body: {0}")]
     Body(String),
+    /// A header name or value HTTP does not allow (a newline in a value, a space in a name).
+    #[error("invalid header {name}: {value:?} is not a valid header {what}")]
+    Header {
+        name: String,
+        value: String,
+        what: &'static str,
+    },
 }
 
 impl ClientError {

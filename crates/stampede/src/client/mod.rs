@@ -15,10 +15,13 @@
 
 mod conn;
 mod error;
+mod expect;
+mod headers;
 mod io;
 mod request;
 mod response;
 mod stamp;
+mod think;
 mod tls;
 
 use std::path::Path;
@@ -87,6 +90,9 @@ pub struct ClientConfig {
     pub verbose: bool,
     /// Paced users' requests also feed corrected histograms (`--correct-omission`).
     pub correct_omission: bool,
+    /// Multiplies every `think()` (and the runner multiplies every `wait_time`) by this
+    /// (`--wait-scale`); 0 runs flat out.
+    pub wait_scale: f64,
     pub listeners: Vec<RequestListener>,
 }
 
@@ -114,6 +120,7 @@ impl ClientConfig {
             )),
             verbose: false,
             correct_omission: false,
+            wait_scale: 1.0,
             listeners: Vec::new(),
         })
     }
@@ -232,6 +239,10 @@ pub struct Client {
     last_url: Option<Url>,
     /// An open-model arrival's intended start: the next request is timed from it.
     intended_start: Option<tokio::time::Instant>,
+    /// Headers of this client's own, on every request.
+    defaults: headers::DefaultHeaders,
+    /// The user's stop, which ends a `think`; `None` outside a run.
+    stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Client {
@@ -246,6 +257,8 @@ impl Client {
             recorder,
             last_url: None,
             intended_start: None,
+            defaults: Default::default(),
+            stop: None,
         }
     }
 

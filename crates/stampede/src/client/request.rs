@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::Full;
 use url::Url;
 
 use super::conn::Origin;
+use super::expect;
 use super::{Client, ClientError, RequestError, RequestEvent, Response};
 use crate::stats::Event;
 
@@ -29,7 +30,10 @@ pub struct RequestBuilder<'c> {
     body: Bytes,
     follow_redirects: bool,
     timeout: Option<Duration>,
-    check: Option<Check<'c>>,
+    /// Expectations and custom checks, run in order on the final response.
+    checks: Vec<Check<'c>>,
+    /// A check decides success instead of the status code (`check`, `expect_status`).
+    status_decided: bool,
     /// A problem found while building, reported (and recorded) at `send`.
     error: Option<ClientError>,
     /// `send` has begun and not yet recorded an outcome: dropped in this state (the run
@@ -59,6 +63,7 @@ impl Drop for RequestBuilder<'_> {
 
 impl<'c> RequestBuilder<'c> {
     pub(super) fn new(client: &'c mut Client, method: Method, path: &str) -> Self {
+        let error = client.defaults.invalid.clone();
         Self {
             client,
             method,
@@ -69,8 +74,9 @@ impl<'c> RequestBuilder<'c> {
             body: Bytes::new(),
             follow_redirects: true,
             timeout: None,
-            check: None,
-            error: None,
+            checks: Vec::new(),
+            status_decided: false,
+            error,
             in_flight: false,
         }
     }
@@ -88,20 +94,14 @@ impl<'c> RequestBuilder<'c> {
         self
     }
 
-    /// Adds a header. An invalid name or value is reported when the request is sent.
+    /// Adds a header, over the client's defaults. An invalid name or value is reported (and
+    /// counted as a failure) when the request is sent.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => {
+        match super::headers::parse(name, value) {
+            Ok((n, v)) => {
                 self.headers.insert(n, v);
             }
-            _ => {
-                self.error = Some(ClientError::Body(format!(
-                    "invalid header {name}: {value:?}"
-                )))
-            }
+            Err(e) => self.error = Some(e),
         }
         self
     }
@@ -160,24 +160,46 @@ impl<'c> RequestBuilder<'c> {
 
     /// Decides success or failure instead of the status code (Locust's `catch_response`):
     /// `Err(reason)` counts the request as failed with that reason, `Ok` as a success even
-    /// for a 404.
+    /// for a 404. Expectations added beside it still apply.
     pub fn check(
         mut self,
         check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c,
     ) -> Self {
-        self.check = Some(Box::new(check));
+        self.status_decided = true;
+        self.checks.push(Box::new(check));
         self
     }
 
-    /// Fails the request unless the final status is `status`.
-    pub fn expect_status(self, status: u16) -> Self {
-        self.check(move |r| {
-            if r.status().as_u16() == status {
-                Ok(())
-            } else {
-                Err(format!("expected status {status}, got {}", r.status()))
-            }
-        })
+    /// Adds a condition on the final response on top of the status rule.
+    fn expect(mut self, check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c) -> Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
+    /// Fails the request unless the final status is `status` (which may then be a 404).
+    pub fn expect_status(mut self, status: u16) -> Self {
+        self.status_decided = true;
+        self.expect(move |r| expect::status(r, status))
+    }
+
+    /// Fails the request unless it was redirected and landed on `target`: a path (`/`,
+    /// compared with the final URL's path and query) or a whole URL. A form that a site
+    /// accepts redirects; one it refuses is shown again, so this tells them apart.
+    pub fn expect_redirect_to(self, target: &'c str) -> Self {
+        self.expect(move |r| expect::redirect_to(r, target))
+    }
+
+    /// Fails the request unless the final URL's path passes `test`, as in
+    /// `.expect_path(|p| p.ends_with("/payment/"))`. The failure names this line.
+    #[track_caller]
+    pub fn expect_path(self, test: impl FnOnce(&str) -> bool + Send + 'c) -> Self {
+        let at = std::panic::Location::caller();
+        self.expect(move |r| expect::path(r, test, at))
+    }
+
+    /// Fails the request unless the body contains `text` (within `--max-body`).
+    pub fn expect_text(self, text: &'c str) -> Self {
+        self.expect(move |r| expect::text(r, text))
     }
 
     /// Sends the request, follows redirects, reads the body and records the outcome.
@@ -227,10 +249,7 @@ impl<'c> RequestBuilder<'c> {
         let (response, reason) = match outcome {
             Ok(mut resp) => {
                 resp.elapsed = elapsed;
-                let verdict = match self.check.take() {
-                    Some(check) => check(&resp).err(),
-                    None => http_error(resp.status, &name),
-                };
+                let verdict = self.verdict(&resp, &name);
                 (Some(resp), verdict)
             }
             Err(e) => (None, Some(e.to_string())),
@@ -279,6 +298,19 @@ impl<'c> RequestBuilder<'c> {
         }
     }
 
+    /// Why the response counts as a failure, if it does: the status rule (unless a check
+    /// replaced it), then each expectation in the order given; the first failure wins.
+    fn verdict(&mut self, resp: &Response, name: &str) -> Option<String> {
+        if !self.status_decided {
+            if let Some(e) = http_error(resp.status, name) {
+                return Some(e);
+            }
+        }
+        std::mem::take(&mut self.checks)
+            .into_iter()
+            .find_map(|check| check(resp).err())
+    }
+
     /// The request and its redirects, up to the final response with its body read.
     async fn exchange(&mut self) -> Result<Response, ClientError> {
         let mut url = self
@@ -291,7 +323,7 @@ impl<'c> RequestBuilder<'c> {
         }
         let mut method = self.method.clone();
         let mut body = self.body.clone();
-        for _ in 0..=MAX_REDIRECTS {
+        for redirects in 0..=MAX_REDIRECTS {
             let origin = Origin::of(&url)?;
             let headers = self.request_headers(&url, &origin, &method);
             let target = request_target(&url);
@@ -336,6 +368,7 @@ impl<'c> RequestBuilder<'c> {
                         content_length: answer.total,
                         body: answer.kept,
                         elapsed: Duration::ZERO,
+                        redirects: redirects as u32,
                     });
                 }
             }
@@ -374,6 +407,7 @@ impl<'c> RequestBuilder<'c> {
                 }
             }
         }
+        self.client.add_default_headers(url, &mut h);
         for (k, v) in &self.headers {
             // A redirected POST becomes a GET and loses its body's content type.
             if *method == Method::GET && k == header::CONTENT_TYPE && self.method != Method::GET {
@@ -382,6 +416,21 @@ impl<'c> RequestBuilder<'c> {
             h.insert(k.clone(), v.clone());
         }
         h
+    }
+}
+
+/// `client.get("/").await?` sends the request, as [`RequestBuilder::send`] does, with the
+/// error a task returns, so a task may also end with a request:
+/// `async fn home(&mut self) -> TaskResult<Response> { self.client.get("/").await }`.
+/// (`.send()` keeps the [`RequestError`] type.) The future is boxed, one allocation per
+/// request; `.send()` has none.
+impl<'c> std::future::IntoFuture for RequestBuilder<'c> {
+    type Output = crate::task::TaskResult<Response>;
+    type IntoFuture =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { Ok(self.send().await?) })
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Response {
     /// Every body byte that arrived; more than `body` holds when `--max-body` cut it.
     pub(crate) content_length: u64,
     pub(crate) elapsed: Duration,
+    /// Redirects followed to reach it.
+    pub(crate) redirects: u32,
 }
 
 impl Response {
@@ -42,6 +44,10 @@ impl Response {
     }
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+    /// How many redirects were followed to get here (0: the first answer).
+    pub fn redirects(&self) -> u32 {
+        self.redirects
     }
     /// The URL that answered, after redirects.
     pub fn url(&self) -> &Url {

@@ -8,7 +8,7 @@ use clap::{Args, Parser};
 use url::Url;
 
 use super::parse::{
-    parse_duration, parse_host, parse_size, parse_timeout, parse_web_auth, WebAuth,
+    parse_duration, parse_host, parse_scale, parse_size, parse_timeout, parse_web_auth, WebAuth,
 };
 use crate::client::Resolve;
 use crate::shape::Stage;
@@ -66,6 +66,10 @@ pub struct Options {
         help_heading = "Load"
     )]
     pub user_limit: Option<u64>,
+    /// Multiply every wait_time and think() by F: 0 runs the plan flat out, 0.1 ten times
+    /// faster than people would (alias: --think-scale).
+    #[arg(long, value_name = "F", alias = "think-scale", env = "STAMPEDE_WAIT_SCALE", value_parser = parse_scale, default_value_t = 1.0, help_heading = "Load")]
+    pub wait_scale: f64,
     /// Time tasks may take to finish when stopping, before they are aborted.
     #[arg(short = 's', long, env = "STAMPEDE_STOP_TIMEOUT", value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
     pub stop_timeout: Duration,

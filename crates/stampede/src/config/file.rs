@@ -71,12 +71,18 @@ pub fn expand_config_file(
         let value = value.trim().trim_matches('"').to_owned();
         let arg = command
             .get_arguments()
-            .find(|a| a.get_long() == Some(key.as_str()))
+            .find(|a| {
+                a.get_long() == Some(key.as_str())
+                    || a.get_all_aliases()
+                        .is_some_and(|al| al.contains(&key.as_str()))
+            })
             .ok_or_else(|| ConfigFileError::UnknownKey {
                 path: path.clone(),
                 line: i + 1,
                 key: key.clone(),
             })?;
+        // An alias (`think-scale`) stands for its option's own name.
+        let key = arg.get_long().map_or(key.clone(), str::to_owned);
         if std::env::var_os(format!("STAMPEDE_{}", key.replace('-', "_").to_uppercase())).is_some()
         {
             continue;

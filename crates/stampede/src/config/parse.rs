@@ -34,6 +34,16 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A scale factor (`--wait-scale`): a finite number, zero or more.
+pub fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!(
+            "'{s}' is not a scale; use a number of 0 or more (0 removes the waits, 1 keeps them)"
+        )),
+    }
+}
+
 /// A byte size: `16MiB`, `512k`, `1GB`, or a bare number of bytes (binary multiples).
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();

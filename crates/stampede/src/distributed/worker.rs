@@ -282,31 +282,7 @@ impl Worker<'_> {
             tracing::error!("the master sent no usable host and this worker has no --host");
             return;
         };
-        let forwarded: Option<Vec<String>> = get(data, "parsed_options")
-            .and_then(|p| get(p, "stampede_plan_args"))
-            .and_then(|a| a.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            });
-        if let (Some(args), Some(rebuild)) = (forwarded, self.rebuild) {
-            if args != self.plan_args
-                && !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
-            {
-                match rebuild(&args) {
-                    Ok(plan) => {
-                        eprintln!("Using the master's plan options: {}", args.join(" "));
-                        self.plan = plan;
-                        self.plan_args = args;
-                        self.swarm = None;
-                    }
-                    Err(e) => {
-                        tracing::error!("the master's plan options do not fit this plan: {e}")
-                    }
-                }
-            }
-        }
+        self.follow_plan_args(data);
         let types = self.plan.user_types();
         let mut counts = vec![0u64; types.len()];
         if let Some(classes) = get(data, "user_classes_count").and_then(|v| v.as_map()) {
@@ -323,27 +299,11 @@ impl Worker<'_> {
                 }
             }
         }
-        if self.swarm.is_none()
-            || !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
+        if (self.swarm.is_none()
+            || !matches!(self.state, WorkerState::Spawning | WorkerState::Running))
+            && !self.start_swarm(data, &host)
         {
-            let stop_timeout = get(data, "stop_timeout")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
-            // The master decides which users run here; the rest is this worker's own
-            // command line (network settings, caps), as with a Locust worker.
-            let mut cfg = SwarmConfig::from_options(host.clone(), self.opts);
-            cfg.stop_timeout = Duration::from_secs_f64(stop_timeout.max(0.0));
-            cfg.user_types = Vec::new();
-            cfg.verbose = false;
-            cfg.full_history = false;
-            cfg.node = self.node.clone();
-            match self.plan.swarm(cfg) {
-                Ok(s) => self.swarm = Some(s),
-                Err(e) => {
-                    tracing::error!("cannot start users: {e}");
-                    return;
-                }
-            }
+            return;
         }
         self.host = Some(host.clone());
         if !self.in_test {
@@ -373,6 +333,68 @@ impl Worker<'_> {
             ]),
         )
         .await;
+    }
+
+    /// Rebuilds the plan from the plan options a Stampede master forwards, between tests.
+    fn follow_plan_args(&mut self, data: &Value) {
+        let forwarded: Option<Vec<String>> = get(data, "parsed_options")
+            .and_then(|p| get(p, "stampede_plan_args"))
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            });
+        if let (Some(args), Some(rebuild)) = (forwarded, self.rebuild) {
+            if args != self.plan_args
+                && !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
+            {
+                match rebuild(&args) {
+                    Ok(plan) => {
+                        eprintln!("Using the master's plan options: {}", args.join(" "));
+                        self.plan = plan;
+                        self.plan_args = args;
+                        self.swarm = None;
+                    }
+                    Err(e) => {
+                        tracing::error!("the master's plan options do not fit this plan: {e}")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new swarm for the master's test; false (said in the log) when it cannot start.
+    fn start_swarm(&mut self, data: &Value, host: &url::Url) -> bool {
+        let stop_timeout = get(data, "stop_timeout")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        // The master decides which users run here; the rest is this worker's own
+        // command line (network settings, caps), as with a Locust worker.
+        let mut cfg = SwarmConfig::from_options(host.clone(), self.opts);
+        cfg.stop_timeout = Duration::from_secs_f64(stop_timeout.max(0.0));
+        cfg.user_types = Vec::new();
+        cfg.verbose = false;
+        cfg.full_history = false;
+        cfg.node = self.node.clone();
+        // A Stampede master's --wait-scale; under a Locust master, this worker's own.
+        if let Some(scale) = get(data, "parsed_options")
+            .and_then(|p| get(p, "wait_scale"))
+            .and_then(|v| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)))
+            .filter(|f| f.is_finite() && *f >= 0.0)
+        {
+            cfg.wait_scale = scale;
+        }
+        match self.plan.swarm(cfg) {
+            Ok(s) => {
+                self.swarm = Some(s);
+                true
+            }
+            Err(e) => {
+                tracing::error!("cannot start users: {e}");
+                false
+            }
+        }
     }
 
     async fn stop_users(&mut self) {

@@ -45,6 +45,7 @@ impl UserFactory {
             user_id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_type: ut.info().name.as_str().into(),
             intended,
+            stop: ctl.stop.clone(),
         };
         let life = ut.live(ctx, ctl, self.enabled[type_idx].clone());
         let counts = self.stats.users.clone();

@@ -82,6 +82,12 @@ async fn live<U: Send + 'static>(
         }
     };
     let mut rng = SmallRng::from_rng(&mut rand::rng());
+    let scale = ctx.client_config.wait_scale;
+    let wait_time = if scale == 1.0 {
+        ut.wait_time.clone()
+    } else {
+        ut.wait_time.scaled(scale)
+    };
     let weights: Vec<u32> = enabled.iter().map(|&i| ut.tasks[i].weight).collect();
     let mut next_in_sequence = 0usize;
 
@@ -133,7 +139,7 @@ async fn live<U: Send + 'static>(
             Next::NoWait => tokio::task::yield_now().await,
             Next::Wait if ctl.once => {}
             Next::Wait => {
-                let wait = ut.wait_time.next(started.elapsed(), &mut rng);
+                let wait = wait_time.next(started.elapsed(), &mut rng);
                 if wait.is_zero() {
                     tokio::task::yield_now().await;
                 } else {

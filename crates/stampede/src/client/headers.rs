@@ -1,0 +1,96 @@
+//! Headers a client adds to every request of its user: fixed ones (an API key, a bearer
+//! token) and ones that carry a cookie's current value (Django's CSRF idiom), so a plan
+//! states them once instead of on every request.
+
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use url::Url;
+
+use super::{Client, ClientError};
+
+/// The client's own headers, applied after the browser-like ones (so they may replace
+/// `User-Agent` or `Accept`) and before each request's own (which win).
+#[derive(Default)]
+pub(super) struct DefaultHeaders {
+    fixed: HeaderMap,
+    /// Header name, and the cookie whose value it carries when the cookie is set.
+    from_cookies: Vec<(HeaderName, String)>,
+    /// A header HTTP refuses, given to `set_header`: every request fails with it (and
+    /// says so in the failures table) until it is replaced or removed.
+    pub invalid: Option<ClientError>,
+}
+
+/// A header name and value, or an error that says which of the two HTTP refuses.
+pub(super) fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ClientError> {
+    let bad = |what| ClientError::Header {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        what,
+    };
+    let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
+    let v = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+    Ok((n, v))
+}
+
+impl Client {
+    /// Sends `name: value` on every later request of this client (a request's own
+    /// `.header` still wins). A name or value HTTP refuses fails every later request with
+    /// an error that names it, as a request's own invalid header does.
+    pub fn set_header(&mut self, name: &str, value: &str) -> &mut Self {
+        match parse(name, value) {
+            Ok((n, v)) => {
+                self.remove_header(name);
+                self.defaults.fixed.insert(n, v);
+            }
+            Err(e) => self.defaults.invalid = Some(e),
+        }
+        self
+    }
+
+    /// Stops sending a header set by [`set_header`](Self::set_header) or
+    /// [`header_from_cookie`](Self::header_from_cookie).
+    pub fn remove_header(&mut self, name: &str) -> &mut Self {
+        let named = |e: &ClientError| matches!(e, ClientError::Header { name: n, .. } if n == name);
+        if self.defaults.invalid.as_ref().is_some_and(named) {
+            self.defaults.invalid = None;
+        }
+        if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+            self.defaults.fixed.remove(&n);
+            self.defaults.from_cookies.retain(|(h, _)| *h != n);
+        }
+        self
+    }
+
+    /// Sends header `header` with the current value of cookie `cookie` on every later
+    /// request, whenever the jar holds that cookie for the request's URL: Django's
+    /// `client.header_from_cookie("X-CSRFToken", "csrftoken")`. The value is read at each
+    /// request, so a token the site rotates (Django does at login) is followed. An invalid
+    /// header name fails every later request, as with [`set_header`](Self::set_header).
+    pub fn header_from_cookie(&mut self, header: &str, cookie: &str) -> &mut Self {
+        match parse(header, "") {
+            Ok((n, _)) => {
+                self.remove_header(header);
+                self.defaults.from_cookies.push((n, cookie.to_owned()));
+            }
+            Err(e) => self.defaults.invalid = Some(e),
+        }
+        self
+    }
+
+    /// Adds this client's own headers for a request to `url`.
+    pub(super) fn add_default_headers(&self, url: &Url, h: &mut HeaderMap) {
+        for (k, v) in &self.defaults.fixed {
+            h.insert(k.clone(), v.clone());
+        }
+        for (header, cookie) in &self.defaults.from_cookies {
+            let value = self
+                .cookies
+                .get_request_values(url)
+                .find(|(n, _)| n == cookie)
+                .and_then(|(_, v)| HeaderValue::from_str(v).ok());
+            if let Some(v) = value {
+                h.insert(header.clone(), v);
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! A user's pauses inside a task: a person reading a page or filling in a form.
+//!
+//! A plan's own `tokio::time::sleep` would ignore the run: it goes on sleeping after stop
+//! and cannot be shortened for a flat-out CI run. `think` is scaled by `--wait-scale` (as
+//! every `wait_time` is) and ends the task when the run stops, as Locust's `StopUser`.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Client;
+use crate::task::TaskError;
+
+impl Client {
+    /// Tells the client when its user is told to stop, so a think ends with it.
+    pub(crate) fn set_stop(&mut self, stop: CancellationToken) {
+        self.stop = Some(stop);
+    }
+
+    /// Pauses the task for `secs` seconds times `--wait-scale` (0 runs flat out).
+    ///
+    /// When the run stops before or during the pause, it returns
+    /// `Err(TaskError::StopUser)`: with `?` the rest of the task's requests are not sent,
+    /// and the user's `on_stop` runs, as in Locust.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/checkout/").await?;
+    /// client.think(30.0).await?; // filling in the address form
+    /// client.post("/checkout/shipping-address/").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn think(&self, secs: f64) -> Result<(), TaskError> {
+        let stopped = || self.stop.as_ref().is_some_and(|s| s.is_cancelled());
+        if stopped() {
+            return Err(TaskError::StopUser);
+        }
+        let scaled = secs * self.config.wait_scale;
+        if !(scaled.is_finite() && scaled > 0.0) {
+            return Ok(());
+        }
+        let pause = Duration::try_from_secs_f64(scaled).unwrap_or(Duration::MAX);
+        // A thinking user is idle: what it recorded goes to the live numbers now.
+        self.recorder.flush();
+        let Some(stop) = &self.stop else {
+            tokio::time::sleep(pause).await;
+            return Ok(());
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => Ok(()),
+            _ = stop.cancelled() => Err(TaskError::StopUser),
+        }
+    }
+}
