@@ -627,6 +627,70 @@ async fn plan_options_travel_from_the_master_to_its_workers() {
     assert_eq!(srv.hits.get("/"), 0, "and not its own default");
 }
 
+/// One walk, then an hour's wait: unless its waits are scaled away.
+fn patient_plan(_: &NoOptions) -> Plan {
+    Plan::new().user_type(
+        UserType::new("Walker", |ctx| Walker {
+            client: ctx.client(),
+            path: "/landing".into(),
+        })
+        .wait_time(constant(3600.0))
+        .task(task!(Walker::walk)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_masters_wait_scale_reaches_its_workers() {
+    let srv = common::start().await;
+    let port = free_port().to_string();
+    let master = try_parse_args::<NoOptions>(
+        [
+            "plan",
+            "--master",
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "50",
+            "-t",
+            "2s",
+            "--expect-workers",
+            "1",
+            "--only-summary",
+            "--wait-scale",
+            "0",
+            "--master-bind-port",
+            &port,
+            "-H",
+            srv.url().as_str(),
+        ]
+        .map(String::from),
+    )
+    .unwrap();
+    // The worker's own command line keeps the hour's wait; the master's 0 must win.
+    let worker = try_parse_args::<NoOptions>(
+        ["plan", "--worker", "--master-port", &port, "--only-summary"].map(String::from),
+    )
+    .unwrap();
+    assert_eq!(
+        (master.options.wait_scale, worker.options.wait_scale),
+        (0.0, 1.0)
+    );
+    let token = stampede::CancellationToken::new();
+    let (m, w) = tokio::join!(
+        stampede::advanced::run_built_with_shutdown(&master, patient_plan, token.clone()),
+        stampede::advanced::run_built_with_shutdown(&worker, patient_plan, token.clone()),
+    );
+    assert_eq!(m.unwrap().exit_code, 0);
+    assert_eq!(w.unwrap().exit_code, 0);
+    // At scale 1 the two users walk once each in the 2 s run.
+    let walks = srv.hits.get("/landing");
+    assert!(
+        walks > 20,
+        "the worker waited as its own command line said: {walks} walks"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_runs_the_test_hooks_once_per_test() {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

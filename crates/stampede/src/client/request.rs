@@ -19,7 +19,9 @@ const MAX_REDIRECTS: usize = 20;
 
 type Check<'c> = Box<dyn FnOnce(&Response) -> Result<(), String> + Send + 'c>;
 
-/// A request being put together; nothing is sent until [`RequestBuilder::send`].
+/// A request being put together; nothing is sent until it is awaited (or
+/// [`send`](RequestBuilder::send) is).
+#[must_use = "a request is sent only when awaited: add `.await?`"]
 pub struct RequestBuilder<'c> {
     client: &'c mut Client,
     method: Method,

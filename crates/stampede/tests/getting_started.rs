@@ -1,0 +1,139 @@
+//! The docs are code: `docs/getting-started.md` is followed step by step (a new crate outside
+//! this workspace, its `Cargo.toml` and `main.rs` taken from the document, built and run
+//! against the Hoodie Shop), and the README's plan snippet is checked against the example
+//! it is cut from.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The fenced blocks of a markdown file, with their info strings (`toml Cargo.toml`).
+fn blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (line.strip_prefix("```"), open.take()) {
+            (Some(info), None) => open = Some((info.trim().to_owned(), String::new())),
+            (Some(_), Some(done)) => out.push(done),
+            (None, Some((info, mut body))) => {
+                body.push_str(line);
+                body.push('\n');
+                open = Some((info, body));
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn block<'a>(all: &'a [(String, String)], info: &str) -> &'a str {
+    let found = all.iter().find(|(i, _)| i == info);
+    &found.unwrap_or_else(|| panic!("docs/getting-started.md has no ```{info} block")).1
+}
+
+/// Runs a command line from the document in `dir`; the target directory is shared between
+/// runs (and outside the new crate) so a second run rebuilds only the plan.
+fn run(dir: &Path, line: &str, target: &Path) -> std::process::Output {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let out = Command::new(words[0])
+        .args(&words[1..])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+    assert!(
+        out.status.success() || words.get(1) == Some(&"run"),
+        "{line} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_getting_started_guide_builds_a_plan_that_runs() {
+    let doc = std::fs::read_to_string(repo().join("docs/getting-started.md")).unwrap();
+    let all = blocks(&doc);
+    let sh: Vec<&str> = all.iter().filter(|(i, _)| i == "sh").map(|(_, b)| b.as_str()).collect();
+    let (new_crate, run_line) = (sh[0], sh[1].trim());
+    let tmp = tempfile::tempdir().unwrap();
+    let target = repo().join("target/getting-started");
+
+    // 1. `cargo new my-load-test`, `cd my-load-test`, outside any workspace.
+    let mut dir = tmp.path().to_owned();
+    for line in new_crate.lines() {
+        match line.strip_prefix("cd ") {
+            Some(sub) => dir = dir.join(sub.trim()),
+            None => drop(run(&dir, line, &target)),
+        }
+    }
+    // 2. The document's Cargo.toml lines, the path pointing at this checkout, and the lock
+    //    file the document suggests copying.
+    let stampede = repo().join("crates/stampede");
+    let toml = block(&all, "toml Cargo.toml")
+        .replace("/path/to/stampede/crates/stampede", stampede.to_str().unwrap());
+    let manifest = dir.join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.trim_end().ends_with("[dependencies]"), "cargo new's manifest changed: {text}");
+    text.push_str(&toml);
+    std::fs::write(&manifest, text).unwrap();
+    std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    // 3. The plan.
+    let main_rs = block(&all, "rust src/main.rs");
+    std::fs::write(dir.join("src/main.rs"), main_rs).unwrap();
+
+    // 4. The document's command line, aimed at a Hoodie Shop, for 4 s instead of 30.
+    let db = tmp.path().join("shop.db");
+    let shop = hoodie_shop::start("127.0.0.1:0".parse().unwrap(), &db).await.unwrap();
+    let report = tmp.path().join("report.json");
+    let line = run_line
+        .replace("http://localhost:8000", &shop.url())
+        .replace("-t 30s", &format!("-t 4s --report-json {}", report.display()));
+    let t = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let (dir, target) = (dir.clone(), target.clone());
+        move || run(&dir, &line, &target)
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the plan failed ({:?}):\n{stderr}", out.status);
+    eprintln!("built and ran the guide's plan in {:.1?}", t.elapsed());
+
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let count = |name: &str| {
+        r["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map_or(0, |e| e["num_requests"].as_u64().unwrap())
+    };
+    // Two users a second for 4 s, each running a task (its first request) as it starts.
+    let first_requests = count("/") + count("/products/codemash-1/");
+    assert!(first_requests >= 8, "{}", r["requests"]);
+    assert_eq!(r["total"]["num_failures"], 0, "{stderr}");
+    shop.shutdown().await;
+}
+
+#[test]
+fn the_readmes_plan_snippet_is_the_examples_code() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let example =
+        std::fs::read_to_string(repo().join("crates/stampede/examples/user_funnel.rs")).unwrap();
+    let start = readme.find("<!-- snippet: examples/user_funnel.rs -->").expect("the README marks its snippet");
+    let snippet = &blocks(&readme[start..])[0];
+    assert_eq!(snippet.0, "rust");
+    // Cut where the README says `// ...`; each piece is in the example, in order.
+    let mut from = 0;
+    for piece in snippet.1.split("    // ...\n") {
+        let at = example[from..].find(piece).unwrap_or_else(|| {
+            panic!("the README's snippet is not the example's code:\n{piece}")
+        });
+        from += at + piece.len();
+    }
+}
