@@ -8,7 +8,10 @@ use std::process::Command;
 use std::time::Instant;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The fenced blocks of a markdown file, with their info strings (`toml Cargo.toml`).
@@ -32,7 +35,9 @@ fn blocks(markdown: &str) -> Vec<(String, String)> {
 
 fn block<'a>(all: &'a [(String, String)], info: &str) -> &'a str {
     let found = all.iter().find(|(i, _)| i == info);
-    &found.unwrap_or_else(|| panic!("docs/getting-started.md has no ```{info} block")).1
+    &found
+        .unwrap_or_else(|| panic!("docs/getting-started.md has no ```{info} block"))
+        .1
 }
 
 /// Runs a command line from the document in `dir`; the target directory is shared between
@@ -58,7 +63,11 @@ fn run(dir: &Path, line: &str, target: &Path) -> std::process::Output {
 async fn the_getting_started_guide_builds_a_plan_that_runs() {
     let doc = std::fs::read_to_string(repo().join("docs/getting-started.md")).unwrap();
     let all = blocks(&doc);
-    let sh: Vec<&str> = all.iter().filter(|(i, _)| i == "sh").map(|(_, b)| b.as_str()).collect();
+    let sh: Vec<&str> = all
+        .iter()
+        .filter(|(i, _)| i == "sh")
+        .map(|(_, b)| b.as_str())
+        .collect();
     let (new_crate, run_line) = (sh[0], sh[1].trim());
     let tmp = tempfile::tempdir().unwrap();
     let target = repo().join("target/getting-started");
@@ -74,11 +83,16 @@ async fn the_getting_started_guide_builds_a_plan_that_runs() {
     // 2. The document's Cargo.toml lines, the path pointing at this checkout, and the lock
     //    file the document suggests copying.
     let stampede = repo().join("crates/stampede");
-    let toml = block(&all, "toml Cargo.toml")
-        .replace("/path/to/stampede/crates/stampede", stampede.to_str().unwrap());
+    let toml = block(&all, "toml Cargo.toml").replace(
+        "/path/to/stampede/crates/stampede",
+        stampede.to_str().unwrap(),
+    );
     let manifest = dir.join("Cargo.toml");
     let mut text = std::fs::read_to_string(&manifest).unwrap();
-    assert!(text.trim_end().ends_with("[dependencies]"), "cargo new's manifest changed: {text}");
+    assert!(
+        text.trim_end().ends_with("[dependencies]"),
+        "cargo new's manifest changed: {text}"
+    );
     text.push_str(&toml);
     std::fs::write(&manifest, text).unwrap();
     std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
@@ -88,11 +102,16 @@ async fn the_getting_started_guide_builds_a_plan_that_runs() {
 
     // 4. The document's command line, aimed at a Hoodie Shop, for 4 s instead of 30.
     let db = tmp.path().join("shop.db");
-    let shop = hoodie_shop::start("127.0.0.1:0".parse().unwrap(), &db).await.unwrap();
+    let shop = hoodie_shop::start("127.0.0.1:0".parse().unwrap(), &db)
+        .await
+        .unwrap();
     let report = tmp.path().join("report.json");
     let line = run_line
         .replace("http://localhost:8000", &shop.url())
-        .replace("-t 30s", &format!("-t 4s --report-json {}", report.display()));
+        .replace(
+            "-t 30s",
+            &format!("-t 4s --report-json {}", report.display()),
+        );
     let t = Instant::now();
     let out = tokio::task::spawn_blocking({
         let (dir, target) = (dir.clone(), target.clone());
@@ -101,7 +120,11 @@ async fn the_getting_started_guide_builds_a_plan_that_runs() {
     .await
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the plan failed ({:?}):\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "the plan failed ({:?}):\n{stderr}",
+        out.status
+    );
     eprintln!("built and ran the guide's plan in {:.1?}", t.elapsed());
 
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -125,15 +148,17 @@ fn the_readmes_plan_snippet_is_the_examples_code() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let example =
         std::fs::read_to_string(repo().join("crates/stampede/examples/user_funnel.rs")).unwrap();
-    let start = readme.find("<!-- snippet: examples/user_funnel.rs -->").expect("the README marks its snippet");
+    let start = readme
+        .find("<!-- snippet: examples/user_funnel.rs -->")
+        .expect("the README marks its snippet");
     let snippet = &blocks(&readme[start..])[0];
     assert_eq!(snippet.0, "rust");
     // Cut where the README says `// ...`; each piece is in the example, in order.
     let mut from = 0;
     for piece in snippet.1.split("    // ...\n") {
-        let at = example[from..].find(piece).unwrap_or_else(|| {
-            panic!("the README's snippet is not the example's code:\n{piece}")
-        });
+        let at = example[from..]
+            .find(piece)
+            .unwrap_or_else(|| panic!("the README's snippet is not the example's code:\n{piece}"));
         from += at + piece.len();
     }
 }
