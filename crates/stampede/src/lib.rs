@@ -2,7 +2,8 @@
 //!
 //! A plan describes user types (who visits, in what proportion, waiting how long) and their
 //! tasks (async functions over the user's own state and HTTP session). The runner swarms a
-//! host with them and measures every request.
+//! host with them and measures every request. `docs/getting-started.md` walks through a
+//! plan in a crate of its own.
 //!
 //! ```no_run
 //! use stampede::prelude::*;
@@ -10,13 +11,12 @@
 //! struct Visitor { client: Client }
 //!
 //! impl Visitor {
-//!     async fn home(&mut self) -> TaskResult {
-//!         self.client.get("/").send().await?;
-//!         Ok(())
+//!     async fn home(&mut self) -> TaskResult<Response> {
+//!         self.client.get("/").expect_status(200).await
 //!     }
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
+//! fn main() -> ExitCode {
 //!     stampede::main(Plan::new().user_type(
 //!         UserType::new("Visitor", |ctx| Visitor { client: ctx.client() })
 //!             .wait_time(between(1.0, 3.0))

@@ -3,12 +3,12 @@
 //!
 //! ```no_run
 //! # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
-//! let page = client.get("/account/signup/").send().await?;
+//! let page = client.get("/account/signup/").await?;
 //! let token = page.hidden_input("csrfmiddlewaretoken")?;
 //! client
 //!     .post("/account/signup/")
 //!     .form(&[("csrfmiddlewaretoken", token.as_str()), ("email", "a@example.com"), ("password", "pw")])
-//!     .send()
+//!     .expect_redirect_to("/")
 //!     .await?;
 //! # Ok(()) }
 //! ```

@@ -187,8 +187,9 @@ impl<'c> RequestBuilder<'c> {
     /// Fails the request unless it was redirected and landed on `target`: a path (`/`,
     /// compared with the final URL's path and query) or a whole URL. A form that a site
     /// accepts redirects; one it refuses is shown again, so this tells them apart.
-    pub fn expect_redirect_to(self, target: &'c str) -> Self {
-        self.expect(move |r| expect::redirect_to(r, target))
+    pub fn expect_redirect_to(self, target: impl Into<String>) -> Self {
+        let target = target.into();
+        self.expect(move |r| expect::redirect_to(r, &target))
     }
 
     /// Fails the request unless the final URL's path passes `test`, as in
@@ -200,8 +201,9 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// Fails the request unless the body contains `text` (within `--max-body`).
-    pub fn expect_text(self, text: &'c str) -> Self {
-        self.expect(move |r| expect::text(r, text))
+    pub fn expect_text(self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.expect(move |r| expect::text(r, &text))
     }
 
     /// Sends the request, follows redirects, reads the body and records the outcome.
