@@ -73,6 +73,8 @@ fn bad_values_are_usage_errors_naming_the_value() {
         (vec!["--stop-timeout", "500000000000y"], "'500000000000y'"),
         (vec!["--request-timeout", "0"], "'0'"),
         (vec!["--max-body", "10T"], "'10T'"),
+        (vec!["--wait-scale", "-1"], "'-1' is not a scale"),
+        (vec!["--think-scale", "fast"], "'fast' is not a scale"),
         (vec!["--resolve", "shop.test:443"], "HOST:PORT:ADDR"),
         (
             vec!["--config", "/nonexistent/stampede.conf"],
@@ -93,7 +95,7 @@ fn config_file_and_environment_fill_in_options() {
     let conf = dir.path().join("s.conf");
     std::fs::write(
         &conf,
-        "# a comment\nusers = 7\nspawn-rate = 3\nheadless = true\nrun_time = 1m\ntags = [a, b]\n",
+        "# a comment\nusers = 7\nspawn-rate = 3\nheadless = true\nrun_time = 1m\ntags = [a, b]\nthink_scale = 0.5\n",
     )
     .unwrap();
     let cli = parse(&["--config", conf.to_str().unwrap(), "-r", "9"]).unwrap();
@@ -105,6 +107,10 @@ fn config_file_and_environment_fill_in_options() {
     );
     assert_eq!(o.run_time, Some(std::time::Duration::from_secs(60)));
     assert_eq!(o.tags, vec!["a", "b"]);
+    assert_eq!(
+        o.wait_scale, 0.5,
+        "the old name in a config file sets --wait-scale"
+    );
     std::fs::write(&conf, "users = 7\nfrobnicate = yes\n").unwrap();
     let u = parse(&["--config", conf.to_str().unwrap()]).err().unwrap();
     assert!(

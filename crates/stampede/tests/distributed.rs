@@ -41,6 +41,7 @@ fn funnel_worker(port: u16, report: Option<&std::path::Path>) -> WorkerProc {
         "--worker",
         "--master-port",
         &port.to_string(),
+        // The examples' old plan option, now an alias of the built-in --wait-scale.
         "--think-scale",
         "0",
         "--only-summary",

@@ -94,7 +94,7 @@ fn funnel_flat_out_matches_weights_and_the_database() {
         "6s",
         "-s",
         "30s",
-        "--think-scale",
+        "--wait-scale",
         "0",
     ]);
     check_common(&run);
@@ -161,7 +161,7 @@ fn ctrl_c_stops_the_run_and_still_writes_every_report() {
             "50",
             "-t",
             "10m",
-            "--think-scale",
+            "--wait-scale",
             "0",
         ])
         .args([

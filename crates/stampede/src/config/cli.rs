@@ -68,7 +68,7 @@ pub struct Options {
     pub user_limit: Option<u64>,
     /// Multiply every wait_time and think() by F: 0 runs the plan flat out, 0.1 ten times
     /// faster than people would (alias: --think-scale).
-    #[arg(long, value_name = "F", alias = "think-scale", env = "STAMPEDE_WAIT_SCALE", value_parser = parse_scale, default_value_t = 1.0, help_heading = "Load")]
+    #[arg(long, value_name = "F", alias = "think-scale", env = "STAMPEDE_WAIT_SCALE", value_parser = parse_scale, allow_negative_numbers = true, default_value_t = 1.0, help_heading = "Load")]
     pub wait_scale: f64,
     /// Time tasks may take to finish when stopping, before they are aborted.
     #[arg(short = 's', long, env = "STAMPEDE_STOP_TIMEOUT", value_parser = parse_duration, default_value = "0s", help_heading = "Load")]
