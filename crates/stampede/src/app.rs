@@ -26,9 +26,14 @@ use crate::headless::Outcome;
 use crate::plan::Plan;
 use crate::run::{cancel_on_signal, init_logging, parse_args, run_built_with_shutdown};
 
-/// Starts a target when the command line names none; its guard lives as long as the run.
-type DefaultHost<P> =
-    Box<dyn FnOnce(&P) -> BoxFuture<'static, Result<(String, Box<dyn Any + Send>), String>> + Send>;
+/// What keeps a default target alive for the run: dropped when the run has ended.
+type Guard = Box<dyn Any + Send>;
+
+/// A default target starting: its URL and guard, or why it did not start.
+type Starting = BoxFuture<'static, Result<(String, Guard), String>>;
+
+/// Starts a target when the command line names none.
+type DefaultHost<P> = Box<dyn FnOnce(&P) -> Starting + Send>;
 
 /// A plan binary: its plan (built from its options `P`, so that a worker can rebuild it
 /// from the options its master forwards), and what to aim at when `--host` is absent.
@@ -75,7 +80,7 @@ impl<P: Args + 'static> App<P> {
             let started = start(opts);
             Box::pin(async move {
                 match started.await {
-                    Ok((url, guard)) => Ok((url, Box::new(guard) as Box<dyn Any + Send>)),
+                    Ok((url, guard)) => Ok((url, Box::new(guard) as Guard)),
                     Err(e) => Err(e.to_string()),
                 }
             })
@@ -114,27 +119,40 @@ impl<P: Args + 'static> App<P> {
         let mut guard = None;
         if let Some(start) = self.default_host {
             if needs_host(&cli.options) {
-                match start(&cli.plan).await.and_then(|(url, g)| {
-                    let host = parse_host(&url).map_err(|e| format!("{url}: {e}"))?;
-                    Ok((host, g))
-                }) {
-                    Ok((host, g)) => {
-                        cli.options.host = Some(host);
-                        guard = Some(g);
-                    }
-                    Err(e) => {
-                        eprintln!(
-                            "error: no --host given, and the default target did not start: {e}"
-                        );
-                        return Err(1);
-                    }
+                // A plan the command line cannot run (an unknown user type, a funnel step
+                // listed twice) is said before any target starts.
+                let o = &cli.options;
+                let plan = (self.build)(&cli.plan);
+                if let Err(e) = plan.select(&o.user_types, &o.tags, &o.exclude_tags) {
+                    eprintln!("error: {e}");
+                    return Err(crate::run::EXIT_USAGE);
                 }
+                let (host, g) = start_default_host(start(&cli.plan)).await?;
+                cli.options.host = Some(host);
+                guard = Some(g);
             }
         }
         let build = self.build;
         let outcome = run_built_with_shutdown(&cli, move |p: &P| build(p), shutdown).await;
         drop(guard);
         outcome
+    }
+}
+
+/// Runs the default-host hook and reads its URL; `Err` is the exit code, said first.
+async fn start_default_host(started: Starting) -> Result<(url::Url, Guard), i32> {
+    let (url, guard) = started.await.map_err(|e| {
+        eprintln!("error: no --host given, and the plan's default target did not start: {e}");
+        1
+    })?;
+    match parse_host(&url) {
+        Ok(host) => Ok((host, guard)),
+        Err(e) => {
+            eprintln!(
+                "error: no --host given, and the plan's default target gave an unusable URL: {e}"
+            );
+            Err(1)
+        }
     }
 }
 

@@ -49,6 +49,12 @@ impl From<Step> for String {
     }
 }
 
+impl From<&Step> for String {
+    fn from(s: &Step) -> String {
+        s.name.to_owned()
+    }
+}
+
 /// What [`Plan::funnel`](crate::Plan::funnel) takes: request names, or [`Step`]s whose
 /// positions it checks.
 pub trait FunnelName {
@@ -111,6 +117,9 @@ pub(crate) fn problems(steps: &[(String, Option<u32>)]) -> Vec<String> {
 /// ```
 #[macro_export]
 macro_rules! funnel {
+    ($(#[$all_meta:meta])* $vis:vis $all:ident = [ $(,)? ]) => {
+        compile_error!("a funnel needs at least one step: `FUNNEL = [HOME = \"1 home\"]`");
+    };
     (
         $(#[$all_meta:meta])*
         $vis:vis $all:ident = [ $( $(#[$meta:meta])* $step:ident = $name:literal ),+ $(,)? ]

@@ -145,8 +145,13 @@ async fn run_inner(
         crate::distributed::run_worker(o, plan, rebuild, shutdown).await
     } else if o.headless {
         let Some(host) = o.host.clone() else {
+            let master = if o.master {
+                " (a master does not start a plan's default target)"
+            } else {
+                ""
+            };
             eprintln!(
-                "error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST)"
+                "error: no host to test; pass --host http://HOST:PORT (or set STAMPEDE_HOST){master}"
             );
             return Err(EXIT_USAGE);
         };

@@ -40,8 +40,14 @@ pub fn constant_throughput(per_sec: f64) -> WaitTime {
     }
 }
 
+/// Seconds as a duration: NaN and negatives are no wait, too many to hold is forever (a
+/// huge `--wait-scale` must not wrap round to running flat out).
 fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::ZERO)
+    match Duration::try_from_secs_f64(s.max(0.0)) {
+        Ok(d) => d,
+        Err(_) if s > 0.0 => Duration::MAX,
+        Err(_) => Duration::ZERO,
+    }
 }
 
 impl Default for WaitTime {
@@ -56,9 +62,7 @@ impl WaitTime {
     pub fn next(&self, since_task_start: Duration, rng: &mut impl Rng) -> Duration {
         match self {
             WaitTime::Between(a, b) if a == b => *a,
-            WaitTime::Between(a, b) => {
-                Duration::from_secs_f64(rng.random_range(a.as_secs_f64()..=b.as_secs_f64()))
-            }
+            WaitTime::Between(a, b) => secs(rng.random_range(a.as_secs_f64()..=b.as_secs_f64())),
             WaitTime::Constant(d) => *d,
             WaitTime::ConstantPacing(d) => d.saturating_sub(since_task_start),
         }
@@ -92,6 +96,12 @@ mod tests {
         }
         assert_eq!(w.scaled(0.0).next(Duration::ZERO, &mut rng), Duration::ZERO);
         assert_eq!(between(9.0, 5.0), w);
+        // A scale too large for a duration waits forever, never zero.
+        assert_eq!(
+            constant(1.0).scaled(1e20).next(Duration::ZERO, &mut rng),
+            Duration::MAX
+        );
+        assert!(w.scaled(1e300).next(Duration::ZERO, &mut rng) >= Duration::from_secs(5 << 40));
     }
 
     #[test]

@@ -253,6 +253,108 @@ async fn a_clients_own_headers_go_on_every_request_and_follow_their_cookie() {
     c.get("/").await.unwrap();
 }
 
+#[tokio::test]
+async fn credentials_stay_on_their_origin_across_redirects() {
+    let (site, other) = (common::start().await, common::start().await);
+    let (mut c, _stats) = common::client(site.url());
+    c.set_header("Authorization", "Bearer secret")
+        .set_header("X-Trace", "t1");
+    let away = format!("/redirect-to?url={}echo-headers", other.url());
+    let there = c
+        .get(&away)
+        .header("Proxy-Authorization", "Basic cA==")
+        .await
+        .unwrap();
+    let seen = there.text();
+    assert!(seen.contains(r#""x-trace": "t1""#), "{seen}");
+    assert!(
+        !seen.contains("secret") && !seen.contains("cA=="),
+        "credentials leaked: {seen}"
+    );
+    // On the same origin they follow the redirect, as a browser's do.
+    let home = c
+        .get("/redirect-to?url=/echo-headers")
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        home.contains(r#""authorization": "Bearer secret""#),
+        "{home}"
+    );
+    // A path is a place on the plan's host: landing elsewhere is not arriving.
+    let Err(TaskError::Request(e)) = c.get(&away).expect_redirect_to("/echo-headers").await else {
+        panic!("a redirect to another host passed for a path on this one")
+    };
+    assert_eq!(
+        e.reason,
+        format!(
+            "expected a redirect to /echo-headers, got 200 OK at {}echo-headers after 1 redirect",
+            other.url()
+        )
+    );
+}
+
+#[tokio::test]
+async fn every_invalid_header_is_named_until_it_is_removed() {
+    let srv = common::start().await;
+    let (mut c, _stats) = common::client(srv.url());
+    c.set_header("X-One", "a\nb")
+        .set_header("X-Two", "a\rb")
+        .set_header("", "v");
+    let reason = |r: TaskResult<Response>| match r {
+        Err(TaskError::Request(e)) => e.reason,
+        other => panic!("expected a failed request, got {other:?}"),
+    };
+    assert_eq!(
+        reason(c.get("/").await),
+        "invalid header X-One: \"a\\nb\" is not a valid header value"
+    );
+    c.remove_header("x-one"); // names are not case-sensitive
+    assert_eq!(
+        reason(c.get("/").await),
+        "invalid header X-Two: \"a\\rb\" is not a valid header value"
+    );
+    c.set_header("X-TWO", "fine");
+    assert_eq!(
+        reason(c.get("/").await),
+        "invalid header : \"v\" is not a valid header name (it is empty)"
+    );
+    c.remove_header("");
+    c.get("/").await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_think_too_long_for_a_duration_lasts_until_the_stop() {
+    let marks = Arc::default();
+    // Were the think to end at once, the user would go round every second.
+    let plan = Plan::new().user_type(thinker(2.0, &marks).wait_time(constant(1e-300)));
+    let s = swarm(&plan, Duration::from_secs(120), 1e308);
+    s.runner.start(1, 100.0, None);
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(
+        (marks.before.load(SeqCst), marks.after.load(SeqCst)),
+        (1, 0)
+    );
+    s.runner.stop().await;
+    assert_eq!(marks.stopped.load(SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_plan_the_command_line_cannot_run_starts_no_default_target() {
+    let started = Arc::new(AtomicU64::new(0));
+    let counter = started.clone();
+    let app = App::new(Plan::new().user_type(thinker(1.0, &Arc::default()))).default_host(
+        move |_: &stampede::NoOptions| {
+            counter.fetch_add(1, SeqCst);
+            async { Ok::<_, String>(("http://127.0.0.1:9".to_owned(), ())) }
+        },
+    );
+    let argv = ["plan", "--headless", "-t", "1s", "Ghost"].map(String::from);
+    let outcome = app.run(argv, stampede::CancellationToken::new()).await;
+    assert_eq!(outcome.err(), Some(2), "an unknown user type is bad usage");
+    assert_eq!(started.load(SeqCst), 0, "and no target was started for it");
+}
+
 stampede::funnel! {
     STEPS = [FIRST = "1 first", SECOND = "2 second"]
 }

@@ -4,12 +4,22 @@
 
 use std::panic::Location;
 
+use url::Url;
+
 use super::Response;
 
-/// Where the response landed, for failure messages: `200 OK at /account/signup/`.
-fn landed(r: &Response) -> String {
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Where the response landed, for failure messages: `200 OK at /account/signup/` on the
+/// plan's host (`base`), the whole URL anywhere else.
+fn landed(r: &Response, base: &Url) -> String {
     let url = r.url();
     let place = match url.query() {
+        _ if !same_origin(url, base) => url.as_str().to_owned(),
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
@@ -27,38 +37,30 @@ fn plural(n: u32) -> &'static str {
     }
 }
 
-pub(super) fn status(r: &Response, want: u16) -> Result<(), String> {
+pub(super) fn status(r: &Response, want: u16, base: &Url) -> Result<(), String> {
     if r.status().as_u16() == want {
         Ok(())
     } else {
-        Err(format!("expected status {want}, got {}", landed(r)))
+        Err(format!("expected status {want}, got {}", landed(r, base)))
     }
 }
 
-pub(super) fn redirect_to(r: &Response, target: &str) -> Result<(), String> {
+/// `target` is read as a `Location` header would be, against the plan's host: `/` is that
+/// host's home page, not any host's.
+pub(super) fn redirect_to(r: &Response, target: &str, base: &Url) -> Result<(), String> {
+    let want = base
+        .join(target)
+        .map_err(|e| format!("expect_redirect_to: {target:?} is not a URL ({e})"))?;
     let url = r.url();
-    let arrived = if target.starts_with('/') {
-        let path_ok = url.path() == target.split('?').next().unwrap_or(target);
-        let query_ok = match target.split_once('?') {
-            Some((_, q)) => url.query() == Some(q),
-            None => true,
-        };
-        path_ok && query_ok
-    } else {
-        url.as_str() == target || url.as_str().trim_end_matches('/') == target.trim_end_matches('/')
-    };
-    if arrived && r.redirects() > 0 {
-        Ok(())
-    } else if arrived {
-        Err(format!(
-            "expected a redirect to {target}, got {} without one",
-            landed(r)
-        ))
-    } else {
-        Err(format!(
-            "expected a redirect to {target}, got {}",
-            landed(r)
-        ))
+    let arrived =
+        same_origin(url, &want) && url.path() == want.path() && url.query() == want.query();
+    let got = landed(r, base);
+    match (arrived, r.redirects()) {
+        (true, 1..) => Ok(()),
+        (true, 0) => Err(format!(
+            "expected a redirect to {target}, got {got} without one"
+        )),
+        (false, _) => Err(format!("expected a redirect to {target}, got {got}")),
     }
 }
 
@@ -66,20 +68,20 @@ pub(super) fn path(
     r: &Response,
     test: impl FnOnce(&str) -> bool,
     at: &'static Location<'static>,
+    base: &Url,
 ) -> Result<(), String> {
     if test(r.url().path()) {
-        Ok(())
-    } else {
-        let file = at.file().rsplit('/').next().unwrap_or(at.file());
-        Err(format!(
-            "expected another path (expect_path at {file}:{}), got {}",
-            at.line(),
-            landed(r)
-        ))
+        return Ok(());
     }
+    let file = at.file().rsplit('/').next().unwrap_or(at.file());
+    Err(format!(
+        "expected another path (expect_path at {file}:{}), got {}",
+        at.line(),
+        landed(r, base)
+    ))
 }
 
-pub(super) fn text(r: &Response, text: &str) -> Result<(), String> {
+pub(super) fn text(r: &Response, text: &str, base: &Url) -> Result<(), String> {
     let body = r.bytes();
     let found = text.is_empty()
         || body
@@ -99,6 +101,6 @@ pub(super) fn text(r: &Response, text: &str) -> Result<(), String> {
     Err(format!(
         "expected text {text:?}, not in the {} body bytes of {}{cut}",
         r.content_length(),
-        landed(r)
+        landed(r, base)
     ))
 }

@@ -15,9 +15,22 @@ pub(super) struct DefaultHeaders {
     fixed: HeaderMap,
     /// Header name, and the cookie whose value it carries when the cookie is set.
     from_cookies: Vec<(HeaderName, String)>,
-    /// A header HTTP refuses, given to `set_header`: every request fails with it (and
-    /// says so in the failures table) until it is replaced or removed.
-    pub invalid: Option<ClientError>,
+    /// Headers HTTP refuses, given to `set_header`, by lowercased name: every request fails
+    /// with the first (and says so in the failures table) until each is replaced or removed.
+    invalid: Vec<(String, ClientError)>,
+}
+
+/// Headers that carry credentials: a redirect to another origin drops them, as browsers
+/// (the Fetch standard) and reqwest do, so a token for the site under test never reaches
+/// the site it redirects to. Cookies need no such rule: the jar sends each to its own site.
+const CREDENTIALS: [HeaderName; 2] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+];
+
+/// Whether `name` carries credentials that must not follow a redirect to another origin.
+pub(super) fn is_credential(name: &HeaderName) -> bool {
+    CREDENTIALS.contains(name)
 }
 
 /// A header name and value, or an error that says which of the two HTTP refuses.
@@ -27,6 +40,9 @@ pub(super) fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)
         value: value.to_owned(),
         what,
     };
+    if name.is_empty() {
+        return Err(bad("name (it is empty)"));
+    }
     let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
     let v = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
     Ok((n, v))
@@ -35,14 +51,16 @@ pub(super) fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)
 impl Client {
     /// Sends `name: value` on every later request of this client (a request's own
     /// `.header` still wins). A name or value HTTP refuses fails every later request with
-    /// an error that names it, as a request's own invalid header does.
+    /// an error that names it, as a request's own invalid header does. Bytes beyond ASCII
+    /// are sent as they are (HTTP's obs-text); servers often read them as Latin-1.
+    /// `Authorization` is not sent after a redirect to another origin.
     pub fn set_header(&mut self, name: &str, value: &str) -> &mut Self {
+        self.remove_header(name);
         match parse(name, value) {
             Ok((n, v)) => {
-                self.remove_header(name);
                 self.defaults.fixed.insert(n, v);
             }
-            Err(e) => self.defaults.invalid = Some(e),
+            Err(e) => self.defaults.invalid.push((name.to_ascii_lowercase(), e)),
         }
         self
     }
@@ -50,10 +68,8 @@ impl Client {
     /// Stops sending a header set by [`set_header`](Self::set_header) or
     /// [`header_from_cookie`](Self::header_from_cookie).
     pub fn remove_header(&mut self, name: &str) -> &mut Self {
-        let named = |e: &ClientError| matches!(e, ClientError::Header { name: n, .. } if n == name);
-        if self.defaults.invalid.as_ref().is_some_and(named) {
-            self.defaults.invalid = None;
-        }
+        let lower = name.to_ascii_lowercase();
+        self.defaults.invalid.retain(|(n, _)| *n != lower);
         if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
             self.defaults.fixed.remove(&n);
             self.defaults.from_cookies.retain(|(h, _)| *h != n);
@@ -67,20 +83,26 @@ impl Client {
     /// request, so a token the site rotates (Django does at login) is followed. An invalid
     /// header name fails every later request, as with [`set_header`](Self::set_header).
     pub fn header_from_cookie(&mut self, header: &str, cookie: &str) -> &mut Self {
+        self.remove_header(header);
         match parse(header, "") {
-            Ok((n, _)) => {
-                self.remove_header(header);
-                self.defaults.from_cookies.push((n, cookie.to_owned()));
-            }
-            Err(e) => self.defaults.invalid = Some(e),
+            Ok((n, _)) => self.defaults.from_cookies.push((n, cookie.to_owned())),
+            Err(e) => self.defaults.invalid.push((header.to_ascii_lowercase(), e)),
         }
         self
     }
 
-    /// Adds this client's own headers for a request to `url`.
-    pub(super) fn add_default_headers(&self, url: &Url, h: &mut HeaderMap) {
+    /// The error every request fails with while a header given to the client is invalid.
+    pub(super) fn invalid_header(&self) -> Option<ClientError> {
+        self.defaults.invalid.first().map(|(_, e)| e.clone())
+    }
+
+    /// Adds this client's own headers for a request to `url`; `cross_origin` (a redirect
+    /// away from the request's first origin) leaves out credentials.
+    pub(super) fn add_default_headers(&self, url: &Url, cross_origin: bool, h: &mut HeaderMap) {
         for (k, v) in &self.defaults.fixed {
-            h.insert(k.clone(), v.clone());
+            if !(cross_origin && is_credential(k)) {
+                h.insert(k.clone(), v.clone());
+            }
         }
         for (header, cookie) in &self.defaults.from_cookies {
             let value = self

@@ -65,7 +65,7 @@ impl Drop for RequestBuilder<'_> {
 
 impl<'c> RequestBuilder<'c> {
     pub(super) fn new(client: &'c mut Client, method: Method, path: &str) -> Self {
-        let error = client.defaults.invalid.clone();
+        let error = client.invalid_header();
         Self {
             client,
             method,
@@ -181,29 +181,31 @@ impl<'c> RequestBuilder<'c> {
     /// Fails the request unless the final status is `status` (which may then be a 404).
     pub fn expect_status(mut self, status: u16) -> Self {
         self.status_decided = true;
-        self.expect(move |r| expect::status(r, status))
+        let base = self.client.base.clone();
+        self.expect(move |r| expect::status(r, status, &base))
     }
 
-    /// Fails the request unless it was redirected and landed on `target`: a path (`/`,
-    /// compared with the final URL's path and query) or a whole URL. A form that a site
-    /// accepts redirects; one it refuses is shown again, so this tells them apart.
+    /// Fails the request unless it was redirected and landed on `target`: a path on the
+    /// plan's host (`/`, compared with the final URL's path and query) or a whole URL. A
+    /// form that a site accepts redirects; one it refuses is shown again, so this tells
+    /// them apart.
     pub fn expect_redirect_to(self, target: impl Into<String>) -> Self {
-        let target = target.into();
-        self.expect(move |r| expect::redirect_to(r, &target))
+        let (target, base) = (target.into(), self.client.base.clone());
+        self.expect(move |r| expect::redirect_to(r, &target, &base))
     }
 
     /// Fails the request unless the final URL's path passes `test`, as in
     /// `.expect_path(|p| p.ends_with("/payment/"))`. The failure names this line.
     #[track_caller]
     pub fn expect_path(self, test: impl FnOnce(&str) -> bool + Send + 'c) -> Self {
-        let at = std::panic::Location::caller();
-        self.expect(move |r| expect::path(r, test, at))
+        let (at, base) = (std::panic::Location::caller(), self.client.base.clone());
+        self.expect(move |r| expect::path(r, test, at, &base))
     }
 
     /// Fails the request unless the body contains `text` (within `--max-body`).
     pub fn expect_text(self, text: impl Into<String>) -> Self {
-        let text = text.into();
-        self.expect(move |r| expect::text(r, &text))
+        let (text, base) = (text.into(), self.client.base.clone());
+        self.expect(move |r| expect::text(r, &text, &base))
     }
 
     /// Sends the request, follows redirects, reads the body and records the outcome.
@@ -327,9 +329,10 @@ impl<'c> RequestBuilder<'c> {
         }
         let mut method = self.method.clone();
         let mut body = self.body.clone();
+        let first = Origin::of(&url)?;
         for redirects in 0..=MAX_REDIRECTS {
             let origin = Origin::of(&url)?;
-            let headers = self.request_headers(&url, &origin, &method);
+            let headers = self.request_headers(&url, &origin, &method, origin != first);
             let target = request_target(&url);
             let (m, b) = (method.clone(), body.clone());
             let (parts, answer) = self
@@ -380,7 +383,15 @@ impl<'c> RequestBuilder<'c> {
         Err(ClientError::TooManyRedirects(MAX_REDIRECTS))
     }
 
-    fn request_headers(&self, url: &Url, origin: &Origin, method: &Method) -> HeaderMap {
+    /// The headers of one hop. A hop to another origin than the request's first (`cross`)
+    /// carries no credentials, the client's or the request's own.
+    fn request_headers(
+        &self,
+        url: &Url,
+        origin: &Origin,
+        method: &Method,
+        cross: bool,
+    ) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(8 + self.headers.len());
         let default_port = if origin.tls { 443 } else { 80 };
         let host = match url.host_str() {
@@ -411,8 +422,11 @@ impl<'c> RequestBuilder<'c> {
                 }
             }
         }
-        self.client.add_default_headers(url, &mut h);
+        self.client.add_default_headers(url, cross, &mut h);
         for (k, v) in &self.headers {
+            if cross && super::headers::is_credential(k) {
+                continue;
+            }
             // A redirected POST becomes a GET and loses its body's content type.
             if *method == Method::GET && k == header::CONTENT_TYPE && self.method != Method::GET {
                 continue;

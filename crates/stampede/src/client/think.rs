@@ -36,9 +36,10 @@ impl Client {
             return Err(TaskError::StopUser);
         }
         let scaled = secs * self.config.wait_scale;
-        if !(scaled.is_finite() && scaled > 0.0) {
+        if scaled.is_nan() || scaled <= 0.0 {
             return Ok(());
         }
+        // Longer than a duration holds (a huge scale): until the stop.
         let pause = Duration::try_from_secs_f64(scaled).unwrap_or(Duration::MAX);
         // A thinking user is idle: what it recorded goes to the live numbers now.
         self.recorder.flush();

@@ -58,6 +58,11 @@ struct Slow {
     ms: u64,
 }
 
+#[derive(serde::Deserialize)]
+struct Target {
+    url: String,
+}
+
 pub async fn start() -> TestServer {
     let hits = Hits::default();
     let app = Router::new()
@@ -67,6 +72,7 @@ pub async fn start() -> TestServer {
         .route("/redirect", get(|| async { redirect(StatusCode::FOUND, "/landing") }))
         .route("/redirect-loop", get(|| async { redirect(StatusCode::FOUND, "/redirect-loop") }))
         .route("/post-redirect", post(|| async { redirect(StatusCode::FOUND, "/landing") }))
+        .route("/redirect-to", get(|Query(t): Query<Target>| async move { (StatusCode::FOUND, [("location", t.url)]).into_response() }))
         .route("/keep-redirect", post(|| async { redirect(StatusCode::TEMPORARY_REDIRECT, "/landing") }))
         .route("/landing", any(|method: Method, body: String| async move { format!("{method} landed {body}") }))
         .route(
