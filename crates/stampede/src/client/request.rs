@@ -329,10 +329,13 @@ impl<'c> RequestBuilder<'c> {
         }
         let mut method = self.method.clone();
         let mut body = self.body.clone();
-        let first = Origin::of(&url)?;
+        // The first hop's origin, kept once a redirect happens (not before: it costs an
+        // allocation, and most requests are one hop).
+        let mut first: Option<Origin> = None;
         for redirects in 0..=MAX_REDIRECTS {
             let origin = Origin::of(&url)?;
-            let headers = self.request_headers(&url, &origin, &method, origin != first);
+            let cross = first.as_ref().is_some_and(|f| *f != origin);
+            let headers = self.request_headers(&url, &origin, &method, cross);
             let target = request_target(&url);
             let (m, b) = (method.clone(), body.clone());
             let (parts, answer) = self
@@ -354,6 +357,7 @@ impl<'c> RequestBuilder<'c> {
                 .and_then(|l| l.to_str().ok());
             match location {
                 Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
+                    first.get_or_insert(origin);
                     url = url
                         .join(loc)
                         .map_err(|e| ClientError::Url(format!("redirect to {loc}: {e}")))?;
