@@ -99,7 +99,7 @@ pub(crate) struct RunnerSetup {
     pub open_types: Vec<usize>,
 }
 
-/// Talks to a running [`Runner`]; cheap to clone.
+/// Talks to a running runner task; cheap to clone.
 #[derive(Clone)]
 pub struct RunnerHandle {
     tx: mpsc::UnboundedSender<Cmd>,

@@ -1,7 +1,7 @@
 //! Statistics: what users record, and the aggregator that owns the totals.
 //!
 //! Users never touch shared state per request: each user's [`Recorder`] buffers events and
-//! sends them in batches to the [`Aggregator`] actor, which owns every histogram and counter
+//! sends them in batches to the aggregator actor (`aggregator.rs`), which owns every histogram and counter
 //! and answers questions through [`StatsHandle`].
 
 mod aggregator;
