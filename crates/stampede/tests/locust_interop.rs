@@ -70,7 +70,11 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
     }
 }
 
-async fn master_and_worker(failing: bool) -> (i32, String, stampede::Outcome, common::TestServer) {
+/// A real Locust master and a Stampede worker given `worker_args` as well.
+async fn master_and_worker(
+    failing: bool,
+    worker_args: &[&str],
+) -> (i32, String, stampede::Outcome, common::TestServer) {
     let srv = common::start().await;
     let dir = tempfile::tempdir().unwrap();
     let p = plan(failing);
@@ -107,17 +111,10 @@ async fn master_and_worker(failing: bool) -> (i32, String, stampede::Outcome, co
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let cli = try_parse_args::<NoOptions>(
-        [
-            "plan",
-            "--worker",
-            "--master-port",
-            &port.to_string(),
-            "--only-summary",
-        ]
-        .map(String::from),
-    )
-    .unwrap();
+    let port = port.to_string();
+    let argv = ["plan", "--worker", "--master-port", &port, "--only-summary"];
+    let argv = argv.iter().chain(worker_args).map(|s| s.to_string());
+    let cli = try_parse_args::<NoOptions>(argv).unwrap();
     // The worker ends when the master says quit; the token bounds it should that never come.
     let token = CancellationToken::new();
     let guard = token.clone();
@@ -145,7 +142,7 @@ fn row<'a>(csv: &'a str, name: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stampede_worker_joins_a_locust_master() {
-    let (code, csv, outcome, srv) = master_and_worker(false).await;
+    let (code, csv, outcome, srv) = master_and_worker(false, &[]).await;
     assert_eq!(code, 0, "the master's exit code for a clean run\n{csv}");
     let total: u64 = row(&csv, "Aggregated")[2].parse().unwrap();
     assert!(total > 20, "{csv}");
@@ -175,8 +172,20 @@ async fn a_stampede_worker_joins_a_locust_master() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_under_a_locust_master_keeps_its_own_wait_scale() {
+    // Locust's options have no wait scale: the worker's own --wait-scale 20 turns the plan's
+    // 50 ms waits into 1 s ones. Four users for 4 s then make at most 5 requests each (at
+    // scale 1 they would make some 300), and at least their first.
+    let (code, csv, _outcome, srv) = master_and_worker(false, &["--wait-scale", "20"]).await;
+    assert_eq!(code, 0, "{csv}");
+    let total: u64 = row(&csv, "Aggregated")[2].parse().unwrap();
+    assert!((4..=24).contains(&total), "{total} requests:\n{csv}");
+    assert_eq!(total, srv.hits.get("/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_failures_reach_the_masters_csv_and_exit_code() {
-    let (code, csv, _outcome, srv) = master_and_worker(true).await;
+    let (code, csv, _outcome, srv) = master_and_worker(true, &[]).await;
     assert_eq!(code, 1, "failures make the master exit 1\n{csv}");
     let broken = row(&csv, "broken");
     assert_eq!(broken[0], "GET");
