@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use stampede::advanced::try_parse_args;
 use stampede::distributed::Message;
 use stampede::prelude::*;
-use stampede::{MasterConfig, NoOptions, SwarmConfig};
+use stampede::{Cli, MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use common::probed_port as free_port;
@@ -580,47 +580,59 @@ fn path_plan(o: &PathOption) -> Plan {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_options_travel_from_the_master_to_its_workers() {
-    let srv = common::start().await;
-    let port = free_port().to_string();
-    let master = stampede::advanced::try_parse_args::<PathOption>(
-        [
-            "plan",
-            "--master",
-            "--headless",
-            "-u",
-            "2",
-            "-r",
-            "50",
-            "-t",
-            "2s",
-            "--expect-workers",
-            "1",
-            "--only-summary",
-            "--target-path",
-            "/landing",
-            "--master-bind-port",
-            &port,
-            "-H",
-            srv.url().as_str(),
-        ]
-        .map(String::from),
+/// A headless master of 2 users for 2 s, with `extra` flags, and a worker started with
+/// none of them, both parsed.
+fn master_and_worker<P: clap::Args>(srv: &common::TestServer, extra: &[&str]) -> (Cli<P>, Cli<P>) {
+    let (port, host) = (free_port().to_string(), srv.url().to_string());
+    let argv = [
+        "plan",
+        "--master",
+        "--headless",
+        "-u",
+        "2",
+        "-r",
+        "50",
+        "-t",
+        "2s",
+        "--expect-workers",
+        "1",
+        "--only-summary",
+        "--master-bind-port",
+        &port,
+        "-H",
+        &host,
+    ];
+    let argv = argv.iter().chain(extra).map(|s| s.to_string());
+    let master = try_parse_args::<P>(argv).unwrap();
+    let worker = ["plan", "--worker", "--master-port", &port, "--only-summary"];
+    (
+        master,
+        try_parse_args::<P>(worker.map(String::from)).unwrap(),
     )
-    .unwrap();
-    assert_eq!(master.options.plan_args, vec!["--target-path=/landing"]);
-    // The worker is started without the option: it must take the master's.
-    let worker = stampede::advanced::try_parse_args::<PathOption>(
-        ["plan", "--worker", "--master-port", &port, "--only-summary"].map(String::from),
-    )
-    .unwrap();
+}
+
+/// Runs a master and its worker to the end of the test; both exit 0.
+async fn run_both<P: clap::Args + 'static>(
+    master: &Cli<P>,
+    worker: &Cli<P>,
+    build: fn(&P) -> Plan,
+) {
     let token = stampede::CancellationToken::new();
     let (m, w) = tokio::join!(
-        stampede::advanced::run_built_with_shutdown(&master, path_plan, token.clone()),
-        stampede::advanced::run_built_with_shutdown(&worker, path_plan, token.clone()),
+        stampede::advanced::run_built_with_shutdown(master, build, token.clone()),
+        stampede::advanced::run_built_with_shutdown(worker, build, token.clone()),
     );
     assert_eq!(m.unwrap().exit_code, 0);
     assert_eq!(w.unwrap().exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_options_travel_from_the_master_to_its_workers() {
+    let srv = common::start().await;
+    let (master, worker) = master_and_worker::<PathOption>(&srv, &["--target-path", "/landing"]);
+    assert_eq!(master.options.plan_args, vec!["--target-path=/landing"]);
+    // The worker is started without the option: it must take the master's.
+    run_both(&master, &worker, path_plan).await;
     assert!(
         srv.hits.get("/landing") > 5,
         "the worker used the master's --target-path"
@@ -643,47 +655,13 @@ fn patient_plan(_: &NoOptions) -> Plan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_masters_wait_scale_reaches_its_workers() {
     let srv = common::start().await;
-    let port = free_port().to_string();
-    let master = try_parse_args::<NoOptions>(
-        [
-            "plan",
-            "--master",
-            "--headless",
-            "-u",
-            "2",
-            "-r",
-            "50",
-            "-t",
-            "2s",
-            "--expect-workers",
-            "1",
-            "--only-summary",
-            "--wait-scale",
-            "0",
-            "--master-bind-port",
-            &port,
-            "-H",
-            srv.url().as_str(),
-        ]
-        .map(String::from),
-    )
-    .unwrap();
+    let (master, worker) = master_and_worker::<NoOptions>(&srv, &["--wait-scale", "0"]);
     // The worker's own command line keeps the hour's wait; the master's 0 must win.
-    let worker = try_parse_args::<NoOptions>(
-        ["plan", "--worker", "--master-port", &port, "--only-summary"].map(String::from),
-    )
-    .unwrap();
     assert_eq!(
         (master.options.wait_scale, worker.options.wait_scale),
         (0.0, 1.0)
     );
-    let token = stampede::CancellationToken::new();
-    let (m, w) = tokio::join!(
-        stampede::advanced::run_built_with_shutdown(&master, patient_plan, token.clone()),
-        stampede::advanced::run_built_with_shutdown(&worker, patient_plan, token.clone()),
-    );
-    assert_eq!(m.unwrap().exit_code, 0);
-    assert_eq!(w.unwrap().exit_code, 0);
+    run_both(&master, &worker, patient_plan).await;
     // At scale 1 the two users walk once each in the 2 s run.
     let walks = srv.hits.get("/landing");
     assert!(

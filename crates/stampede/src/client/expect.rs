@@ -6,13 +6,7 @@ use std::panic::Location;
 
 use url::Url;
 
-use super::Response;
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
+use super::{same_origin, Response};
 
 /// Where the response landed, for failure messages: `200 OK at /account/signup/` on the
 /// plan's host (`base`), the whole URL anywhere else.

@@ -515,6 +515,14 @@ fn send_error(e: &hyper::Error, moved: IoMark, target: &str) -> ClientError {
     ClientError::failed(phase, target, error::hyper_detail(e))
 }
 
+/// Whether two URLs share scheme, host and port, compared in place (`Url::origin`
+/// allocates).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 /// Cookies a user's jar holds (browsers keep about 180 per site).
 const MAX_COOKIES: usize = 180;
 /// The longest `Set-Cookie` value kept (browsers: 4 KB per cookie).

@@ -416,11 +416,7 @@ impl<'c> RequestBuilder<'c> {
             h.insert(header::COOKIE, v);
         }
         if let Some(prev) = &self.client.last_url {
-            // Same origin, compared in place (`Url::origin` allocates).
-            if prev.scheme() == url.scheme()
-                && prev.host_str() == url.host_str()
-                && prev.port_or_known_default() == url.port_or_known_default()
-            {
+            if super::same_origin(prev, url) {
                 if let Ok(v) = HeaderValue::from_str(prev.as_str()) {
                     h.insert(header::REFERER, v);
                 }
