@@ -24,16 +24,16 @@ const REPORT_EVERY: u64 = 3;
 /// One worker's 3-second report: 30,000 requests spread over 20 endpoints.
 fn report() -> rmpv::Value {
     let mut s = StatsState::new(1.0, false);
+    let names = stampede::stats::Names::new(100);
     let per_endpoint = RPS_PER_WORKER * REPORT_EVERY / ENDPOINTS as u64;
     for e in 0..ENDPOINTS {
-        let name: std::sync::Arc<str> = format!("/endpoint/{e}").into();
+        let name = format!("/endpoint/{e}");
         for i in 0..per_endpoint {
             // A long-tailed spread of response times, 200 us to ~2 s.
             let us = 200 + (i * 7919 % 10_000) * (i * 31 % 200 + 1);
             s.apply(
                 Event::Request {
-                    method: "GET".into(),
-                    name: name.clone(),
+                    id: names.intern("GET", &name),
                     elapsed_us: us,
                     content_length: 512,
                     error: None,
@@ -44,6 +44,7 @@ fn report() -> rmpv::Value {
                     pacing_us: 0,
                 },
                 "sim",
+                &names.read(),
             );
         }
     }

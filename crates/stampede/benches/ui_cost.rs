@@ -79,7 +79,7 @@ async fn pollers(ui: String) {
             let mut since = 0.0;
             loop {
                 let _ = c.get("/stats/requests").send().await;
-                if let Ok(r) = c.get(&format!("/stats/history?since={since}")).send().await {
+                if let Ok(r) = c.get(format!("/stats/history?since={since}")).send().await {
                     if let Ok(serde_json::Value::Array(points)) = r.json::<serde_json::Value>() {
                         since = points
                             .last()

@@ -55,6 +55,19 @@ impl From<&Step> for String {
     }
 }
 
+/// What a request's `.name(..)` takes: a step's name is borrowed, never copied.
+impl<'a> From<Step> for std::borrow::Cow<'a, str> {
+    fn from(s: Step) -> Self {
+        std::borrow::Cow::Borrowed(s.name)
+    }
+}
+
+impl<'a> From<&Step> for std::borrow::Cow<'a, str> {
+    fn from(s: &Step) -> Self {
+        std::borrow::Cow::Borrowed(s.name)
+    }
+}
+
 /// What [`Plan::funnel`](crate::Plan::funnel) takes: request names, or [`Step`]s whose
 /// positions it checks.
 pub trait FunnelName {

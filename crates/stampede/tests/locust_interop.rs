@@ -160,7 +160,7 @@ async fn a_stampede_worker_joins_a_locust_master() {
         outcome
             .stats
             .task_runs
-            .get(&(t.to_owned(), "home".to_owned()))
+            .get(&((*t).into(), "home".into()))
             .copied()
             .unwrap_or(0)
     };

@@ -82,7 +82,7 @@ async fn task_weights_hold_within_tolerance() {
     let st = s.stats.snapshot().await;
     let runs = |t: &str| {
         st.task_runs
-            .get(&("U".to_owned(), t.to_owned()))
+            .get(&("U".into(), (*t).into()))
             .copied()
             .unwrap_or(0) as f64
     };
@@ -160,7 +160,7 @@ async fn failing_and_panicking_tasks_are_recorded_and_the_user_goes_on() {
         "{}",
         p.traceback
     );
-    assert!(st.task_runs[&("U".to_owned(), "a".to_owned())] >= 3);
+    assert!(st.task_runs[&("U".into(), "a".into())] >= 3);
 }
 
 static STARTS: AtomicU64 = AtomicU64::new(0);
@@ -222,7 +222,7 @@ async fn tags_pick_tasks_and_unknown_names_are_refused() {
     s.runner.stop().await;
     let st = s.stats.snapshot().await;
     assert!(
-        st.task_runs.keys().all(|(_, t)| t == "a"),
+        st.task_runs.keys().all(|(_, t)| &**t == "a"),
         "{:?}",
         st.task_runs
     );

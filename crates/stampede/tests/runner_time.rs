@@ -124,7 +124,7 @@ async fn open_model_arrivals_keep_their_rate_however_slow_each_one_is() {
         "the stop timeout let every arrival finish"
     );
     assert!(st.total.percentile_ms(0.5) >= 300.0);
-    assert_eq!(st.task_runs[&("Napper".to_owned(), "nap".to_owned())], sent);
+    assert_eq!(st.task_runs[&("Napper".into(), "nap".into())], sent);
 }
 
 #[tokio::test(start_paused = true)]

@@ -158,7 +158,7 @@ impl Paced {
         self.1 += 1;
         let ms = if self.1 % 5 == 0 { 450 } else { 5 };
         self.0
-            .get(&format!("/slow?ms={ms}"))
+            .get(format!("/slow?ms={ms}"))
             .name("paced")
             .send()
             .await?;

@@ -2,11 +2,39 @@
 //! `expect_path`, `expect_text`): each failure names the expectation and what came back, so
 //! the failures table says what went wrong without a debugger.
 
+use std::borrow::Cow;
 use std::panic::Location;
 
 use url::Url;
 
 use super::{same_origin, Response};
+
+type PathTest<'c> = Box<dyn FnOnce(&str) -> bool + Send + 'c>;
+type Custom<'c> = Box<dyn FnOnce(&Response) -> Result<(), String> + Send + 'c>;
+
+/// One condition on a request's final response. The built-in ones are plain values: a
+/// request that carries them boxes nothing and copies no URL.
+pub(super) enum Check<'c> {
+    Status(u16),
+    RedirectTo(Cow<'c, str>),
+    Path(PathTest<'c>, &'static Location<'static>),
+    Text(Cow<'c, str>),
+    /// `check(..)`: the plan's own verdict.
+    Custom(Custom<'c>),
+}
+
+impl Check<'_> {
+    /// `Err(reason)` when the response fails it; `base` is the plan's host.
+    pub fn run(self, r: &Response, base: &Url) -> Result<(), String> {
+        match self {
+            Check::Status(want) => status(r, want, base),
+            Check::RedirectTo(target) => redirect_to(r, &target, base),
+            Check::Path(test, at) => path(r, test, at, base),
+            Check::Text(text) => self::text(r, &text, base),
+            Check::Custom(check) => check(r),
+        }
+    }
+}
 
 /// Where the response landed, for failure messages: `200 OK at /account/signup/` on the
 /// plan's host (`base`), the whole URL anywhere else.
@@ -31,7 +59,7 @@ fn plural(n: u32) -> &'static str {
     }
 }
 
-pub(super) fn status(r: &Response, want: u16, base: &Url) -> Result<(), String> {
+fn status(r: &Response, want: u16, base: &Url) -> Result<(), String> {
     if r.status().as_u16() == want {
         Ok(())
     } else {
@@ -41,7 +69,7 @@ pub(super) fn status(r: &Response, want: u16, base: &Url) -> Result<(), String> 
 
 /// `target` is read as a `Location` header would be, against the plan's host: `/` is that
 /// host's home page, not any host's.
-pub(super) fn redirect_to(r: &Response, target: &str, base: &Url) -> Result<(), String> {
+fn redirect_to(r: &Response, target: &str, base: &Url) -> Result<(), String> {
     let want = base
         .join(target)
         .map_err(|e| format!("expect_redirect_to: {target:?} is not a URL ({e})"))?;
@@ -58,7 +86,7 @@ pub(super) fn redirect_to(r: &Response, target: &str, base: &Url) -> Result<(), 
     }
 }
 
-pub(super) fn path(
+fn path(
     r: &Response,
     test: impl FnOnce(&str) -> bool,
     at: &'static Location<'static>,
@@ -75,7 +103,7 @@ pub(super) fn path(
     ))
 }
 
-pub(super) fn text(r: &Response, text: &str, base: &Url) -> Result<(), String> {
+fn text(r: &Response, text: &str, base: &Url) -> Result<(), String> {
     let body = r.bytes();
     let found = text.is_empty()
         || body

@@ -21,9 +21,11 @@ mod io;
 mod request;
 mod response;
 mod stamp;
+mod target;
 mod think;
 mod tls;
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -236,7 +238,16 @@ pub struct Client {
     recorder: Recorder,
     /// The last page fetched, sent as `Referer` like a browser does (Django's CSRF check
     /// demands one over HTTPS).
-    last_url: Option<Url>,
+    last: Option<Arc<target::Target>>,
+    /// Recent paths, prepared (see `target.rs`).
+    targets: target::Targets,
+    /// Bumped whenever the jar may have changed: a `Cookie` header made before is stale.
+    jar_generation: u64,
+    /// A buffer reused for text built per request (a form body, a `Cookie` header).
+    scratch: String,
+    /// Request bodies are split off this buffer: once the last body is sent and dropped,
+    /// its room is used again, so a form posts without allocating.
+    body_buf: bytes::BytesMut,
     /// An open-model arrival's intended start: the next request is timed from it.
     intended_start: Option<tokio::time::Instant>,
     /// Headers of this client's own, on every request.
@@ -255,7 +266,11 @@ impl Client {
             quick_closers: Vec::new(),
             progress: Progress::default(),
             recorder,
-            last_url: None,
+            last: None,
+            targets: Default::default(),
+            jar_generation: 0,
+            scratch: String::new(),
+            body_buf: bytes::BytesMut::new(),
             intended_start: None,
             defaults: Default::default(),
             stop: None,
@@ -279,26 +294,32 @@ impl Client {
         &self.recorder
     }
 
-    pub fn get(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn get<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::GET, path)
     }
-    pub fn post(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn post<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::POST, path)
     }
-    pub fn put(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn put<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::PUT, path)
     }
-    pub fn patch(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn patch<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::PATCH, path)
     }
-    pub fn delete(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn delete<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::DELETE, path)
     }
-    pub fn head(&mut self, path: &str) -> RequestBuilder<'_> {
+    pub fn head<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::HEAD, path)
     }
-    pub fn request(&mut self, method: http::Method, path: &str) -> RequestBuilder<'_> {
-        RequestBuilder::new(self, method, path)
+    /// A request with any method. `path` is joined to the base URL; a `&str` is borrowed,
+    /// not copied.
+    pub fn request<'c>(
+        &'c mut self,
+        method: http::Method,
+        path: impl Into<Cow<'c, str>>,
+    ) -> RequestBuilder<'c> {
+        RequestBuilder::new(self, method, path.into())
     }
 
     /// The value of cookie `name` that would be sent to the base host, such as Django's
@@ -313,6 +334,7 @@ impl Client {
     /// Forgets every cookie (a fresh browser profile).
     pub fn clear_cookies(&mut self) {
         self.cookies.clear();
+        self.jar_generation += 1;
     }
 
     /// Closes every connection; the next request opens a new one.
@@ -320,17 +342,73 @@ impl Client {
         self.conns.clear();
     }
 
-    fn cookie_header(&self, url: &Url) -> Option<String> {
-        let mut out = String::new();
-        for (n, v) in self.cookies.get_request_values(url) {
+    /// Where a redirect from `from` to `location` goes. A location that means the same
+    /// against the base URL (a path from the root on the base's origin, or a whole URL) is
+    /// looked up as it is, without joining it first.
+    fn redirect_target(
+        &mut self,
+        from: &target::Target,
+        location: &str,
+    ) -> Result<Arc<target::Target>, ClientError> {
+        let rooted = location.starts_with('/') && !location.starts_with("//");
+        let whole = has_scheme(location);
+        if whole || (rooted && same_origin(&from.url, &self.base)) {
+            return self.targets.get(&self.base, location);
+        }
+        let url = from
+            .url
+            .join(location)
+            .map_err(|e| ClientError::Url(format!("redirect to {location}: {e}")))?;
+        self.targets.get(&self.base, url.as_str())
+    }
+
+    /// The body buffer, emptied, with room for a typical form.
+    fn body_buffer(&mut self) -> &mut bytes::BytesMut {
+        self.body_buf.clear();
+        self.body_buf.reserve(BODY_ROOM);
+        &mut self.body_buf
+    }
+
+    /// The text in `scratch` as a body, split off the body buffer.
+    fn body_from_scratch(&mut self) -> Bytes {
+        self.body_buffer();
+        self.body_buf.reserve(self.scratch.len());
+        self.body_buf.extend_from_slice(self.scratch.as_bytes());
+        self.body_buf.split().freeze()
+    }
+
+    /// The `Cookie` header for a request to `target`: the one made last time while the jar
+    /// is unchanged and none of its cookies has expired since, else made afresh.
+    fn cookie_header(&mut self, target: &target::Target) -> Option<http::HeaderValue> {
+        let mut line = target.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = line.as_ref() {
+            if l.generation == self.jar_generation && crate::stats::unix_now() < l.until {
+                return l.value.clone();
+            }
+        }
+        let out = &mut self.scratch;
+        out.clear();
+        let mut until = f64::INFINITY;
+        for c in self.cookies.matches(&target.url) {
             if !out.is_empty() {
                 out.push_str("; ");
             }
-            out.push_str(n);
+            out.push_str(c.name());
             out.push('=');
-            out.push_str(v);
+            out.push_str(c.value());
+            if let cookie_store::CookieExpiration::AtUtc(at) = &c.expires {
+                until = until.min(at.unix_timestamp() as f64);
+            }
         }
-        (!out.is_empty()).then_some(out)
+        let value = (!out.is_empty())
+            .then(|| http::HeaderValue::from_str(out).ok())
+            .flatten();
+        *line = Some(target::CookieLine {
+            generation: self.jar_generation,
+            until,
+            value: value.clone(),
+        });
+        value
     }
 
     /// Keeps the response's cookies, within a browser's limits: a cookie of more than 4 KB
@@ -354,6 +432,7 @@ impl Client {
             // A malformed attribute (Saleor's `Max-Age=315360000.0`) is ignored by the
             // parser and the cookie kept, as browsers do.
             let _ = self.cookies.parse(s, url);
+            self.jar_generation += 1;
         }
     }
 
@@ -361,103 +440,102 @@ impl Client {
     /// when it can still take one.
     ///
     /// A request that fails on a reused connection before a single response byte arrived
-    /// met a connection the server had closed. It is sent again, once, on a new connection
-    /// when it was never written or is safe to repeat (every method but POST and PATCH, as
-    /// browsers and hyper-util's pool do). A written POST is a failure that says so: the
-    /// server may have acted on it. (A POST after a second of idleness gets a fresh
-    /// connection to begin with, see [`conn::FRESH_FOR_UNSAFE_AFTER`].)
+    /// met a connection the server had closed. It is to be sent again ([`Hop::Stale`]),
+    /// once (`retried` says it was), on a new connection when it was never written or is
+    /// safe to repeat (every method but POST and PATCH, as browsers and hyper-util's pool
+    /// do). A written POST is a failure that says so: the server may have acted on it. (A
+    /// POST after a second of idleness gets a fresh connection to begin with, see
+    /// [`conn::FRESH_FOR_UNSAFE_AFTER`].)
     async fn send_hop(
         &mut self,
-        origin: &Origin,
+        origin: &Arc<Origin>,
         method: &http::Method,
-        req: impl Fn() -> http::Request<Full<Bytes>>,
-    ) -> Result<(http::response::Parts, conn::Body), ClientError> {
+        req: http::Request<Full<Bytes>>,
+        retried: bool,
+    ) -> Result<(http::response::Parts, conn::Body), Hop> {
         let idempotent = !matches!(*method, http::Method::POST | http::Method::PATCH);
-        let mut retried = false;
-        loop {
-            let (i, idle) = self.connection(origin, idempotent).await?;
-            let conn = &mut self.conns[i];
-            let mark = conn.io.mark();
-            self.progress.hop = Some((conn.io.clone(), mark));
-            self.progress.origin = Some(conn.origin.clone());
-            self.progress.phase = Phase::Send;
-            let sent = conn.send(req()).await;
-            let moved = conn.io.since(mark);
-            if moved.written > 0 && self.progress.began_ns == 0 {
-                // A reused connection: the request began with its write.
-                self.progress.began_ns = conn.stamps.sent_ns.load(Ordering::Relaxed);
-            }
-            if !conn.stamps.enabled.load(Ordering::Relaxed) {
-                self.progress.unstamped = true;
-            }
-            let head = match sent {
-                Ok(head) => head,
-                Err(e) => {
-                    self.conns.swap_remove(i);
-                    // Reused (it has an idle time) and closed before a single response byte.
-                    let stale = idle.is_some() && moved.read == 0;
-                    if idle.is_some_and(|d| d < conn::FRESH_FOR_UNSAFE_AFTER) && stale {
-                        // Not an idle timeout: this server hangs up right after answering.
-                        self.mark_closes_quickly(origin);
-                    }
-                    if stale && !retried && (moved.written == 0 || idempotent) {
-                        retried = true;
-                        // Written, it may be in the server's log as well as the resend.
-                        self.progress.resent += u32::from(moved.written > 0);
-                        continue;
-                    }
-                    if stale && moved.written > 0 {
-                        return Err(ClientError::StaleNotRetried {
-                            method: method.to_string(),
-                        });
-                    }
-                    return Err(send_error(&e, moved, &origin.target()));
-                }
-            };
-            self.progress.phase = Phase::Body;
-            let (parts, body) = head.into_parts();
-            let conn = &mut self.conns[i];
-            let read = conn.read_body(&parts, body, self.config.max_body).await;
-            let body = match read {
-                Ok(b) => b,
-                Err(e) => {
-                    self.conns.swap_remove(i);
-                    return Err(ClientError::failed(
-                        Phase::Body,
-                        &origin.target(),
-                        error::hyper_detail(&e),
-                    ));
-                }
-            };
-            self.progress.answered += 1;
-            self.progress.hop = None;
-            let st = &conn.stamps;
-            self.progress.stamps = Some((
-                st.sent_ns.load(Ordering::Relaxed),
-                st.first_rx_ns.load(Ordering::Relaxed),
-                st.last_rx_ns.load(Ordering::Relaxed),
-            ));
-            if let Some(expected) = content_length(method, &parts) {
-                if body.total < expected {
-                    self.conns.swap_remove(i);
-                    return Err(ClientError::failed(
-                        Phase::Body,
-                        &origin.target(),
-                        format!("the body ended after {} of {expected} bytes", body.total),
-                    ));
-                }
-            }
-            return Ok((parts, body));
+        let (i, idle) = self.connection(origin, idempotent).await?;
+        let conn = &mut self.conns[i];
+        let mark = conn.io.mark();
+        self.progress.hop = Some((conn.io.clone(), mark));
+        self.progress.origin = Some(conn.origin.clone());
+        self.progress.phase = Phase::Send;
+        let sent = conn.send(req).await;
+        let moved = conn.io.since(mark);
+        if moved.written > 0 && self.progress.began_ns == 0 {
+            // A reused connection: the request began with its write.
+            self.progress.began_ns = conn.stamps.sent_ns.load(Ordering::Relaxed);
         }
+        if !conn.stamps.enabled.load(Ordering::Relaxed) {
+            self.progress.unstamped = true;
+        }
+        let head = match sent {
+            Ok(head) => head,
+            Err(e) => {
+                self.conns.swap_remove(i);
+                // Reused (it has an idle time) and closed before a single response byte.
+                let stale = idle.is_some() && moved.read == 0;
+                if idle.is_some_and(|d| d < conn::FRESH_FOR_UNSAFE_AFTER) && stale {
+                    // Not an idle timeout: this server hangs up right after answering.
+                    self.mark_closes_quickly(origin);
+                }
+                if stale && !retried && (moved.written == 0 || idempotent) {
+                    // Written, it may be in the server's log as well as the resend.
+                    self.progress.resent += u32::from(moved.written > 0);
+                    return Err(Hop::Stale);
+                }
+                if stale && moved.written > 0 {
+                    return Err(Hop::Failed(ClientError::StaleNotRetried {
+                        method: method.to_string(),
+                    }));
+                }
+                return Err(Hop::Failed(send_error(&e, moved, &origin.target())));
+            }
+        };
+        self.progress.phase = Phase::Body;
+        let (parts, body) = head.into_parts();
+        let conn = &mut self.conns[i];
+        let read = conn.read_body(&parts, body, self.config.max_body).await;
+        let body = match read {
+            Ok(b) => b,
+            Err(e) => {
+                self.conns.swap_remove(i);
+                let detail = error::hyper_detail(&e);
+                return Err(Hop::Failed(ClientError::failed(
+                    Phase::Body,
+                    &origin.target(),
+                    detail,
+                )));
+            }
+        };
+        self.progress.answered += 1;
+        self.progress.hop = None;
+        let st = &conn.stamps;
+        self.progress.stamps = Some((
+            st.sent_ns.load(Ordering::Relaxed),
+            st.first_rx_ns.load(Ordering::Relaxed),
+            st.last_rx_ns.load(Ordering::Relaxed),
+        ));
+        if let Some(expected) = content_length(method, &parts) {
+            if body.total < expected {
+                self.conns.swap_remove(i);
+                return Err(Hop::Failed(ClientError::failed(
+                    Phase::Body,
+                    &origin.target(),
+                    format!("the body ended after {} of {expected} bytes", body.total),
+                )));
+            }
+        }
+        Ok((parts, body))
     }
 
     fn closes_quickly(&self, origin: &Origin) -> bool {
         self.quick_closers.iter().any(|o| **o == *origin)
     }
 
-    fn mark_closes_quickly(&mut self, origin: &Origin) {
+    fn mark_closes_quickly(&mut self, origin: &Arc<Origin>) {
         if !self.closes_quickly(origin) {
-            self.quick_closers.push(Arc::new(origin.clone()));
+            self.quick_closers.push(origin.clone());
         }
     }
 
@@ -469,10 +547,10 @@ impl Client {
     /// within a second of an answer without saying so (it will race every such request).
     async fn connection(
         &mut self,
-        origin: &Origin,
+        origin: &Arc<Origin>,
         idempotent: bool,
     ) -> Result<(usize, Option<Duration>), ClientError> {
-        if let Some(i) = self.conns.iter().position(|c| *c.origin == *origin) {
+        if let Some(i) = self.conns.iter().position(|c| *c.origin == **origin) {
             match self.conns[i].health() {
                 Health::Open { idle }
                     if idempotent
@@ -488,12 +566,24 @@ impl Client {
             }
             self.conns.swap_remove(i);
         }
-        let origin = Arc::new(origin.clone());
         self.progress.origin = Some(origin.clone());
-        let conn = Conn::open(origin, &self.config, &mut self.progress.phase).await?;
+        let conn = Conn::open(origin.clone(), &self.config, &mut self.progress.phase).await?;
         self.progress.opened(conn.setup);
         self.conns.push(conn);
         Ok((self.conns.len() - 1, None))
+    }
+}
+
+/// Why a hop got no answer.
+enum Hop {
+    /// The kept-alive connection was found closed: send the hop again, on a new one.
+    Stale,
+    Failed(ClientError),
+}
+
+impl From<ClientError> for Hop {
+    fn from(e: ClientError) -> Self {
+        Hop::Failed(e)
     }
 }
 
@@ -522,6 +612,19 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
 }
+
+/// Whether `location` is a whole URL (`https://…`, `mailto:…`): it begins with a scheme.
+fn has_scheme(location: &str) -> bool {
+    let Some((scheme, _)) = location.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The room a body buffer is given up front: a form of the workshop's size fits.
+const BODY_ROOM: usize = 1024;
 
 /// Cookies a user's jar holds (browsers keep about 180 per site).
 const MAX_COOKIES: usize = 180;

@@ -1,5 +1,6 @@
 //! Building and sending one request: the part of the session a task talks to.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -7,17 +8,15 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::Full;
-use url::Url;
 
 use super::conn::Origin;
-use super::expect;
-use super::{Client, ClientError, RequestError, RequestEvent, Response};
+use super::expect::Check;
+use super::target::Target;
+use super::{Client, ClientError, Hop, RequestError, RequestEvent, Response};
 use crate::stats::Event;
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
 const MAX_REDIRECTS: usize = 20;
-
-type Check<'c> = Box<dyn FnOnce(&Response) -> Result<(), String> + Send + 'c>;
 
 /// A request being put together; nothing is sent until it is awaited (or
 /// [`send`](RequestBuilder::send) is).
@@ -25,10 +24,14 @@ type Check<'c> = Box<dyn FnOnce(&Response) -> Result<(), String> + Send + 'c>;
 pub struct RequestBuilder<'c> {
     client: &'c mut Client,
     method: Method,
-    path: String,
-    name: Option<String>,
+    /// Borrowed when the plan passes a `&str`, as it usually does: nothing is copied.
+    path: Cow<'c, str>,
+    name: Option<Cow<'c, str>>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
+    /// The body's `Content-Type` when `form` or `json` made it (kept apart from `headers`,
+    /// which then need no map of their own).
+    content_type: Option<HeaderValue>,
     body: Bytes,
     follow_redirects: bool,
     timeout: Option<Duration>,
@@ -53,8 +56,7 @@ impl Drop for RequestBuilder<'_> {
         if hits > 0 {
             let recorder = &self.client.recorder;
             recorder.record(Event::Unanswered {
-                method: Arc::from(self.method.as_str()),
-                name: Arc::from(name),
+                id: recorder.name_id(self.method.as_str(), name),
                 hops: hits,
             });
             // The user's task is being dropped: nothing else will flush its buffer.
@@ -64,15 +66,16 @@ impl Drop for RequestBuilder<'_> {
 }
 
 impl<'c> RequestBuilder<'c> {
-    pub(super) fn new(client: &'c mut Client, method: Method, path: &str) -> Self {
+    pub(super) fn new(client: &'c mut Client, method: Method, path: Cow<'c, str>) -> Self {
         let error = client.invalid_header();
         Self {
             client,
             method,
-            path: path.to_owned(),
+            path,
             name: None,
             query: Vec::new(),
             headers: HeaderMap::new(),
+            content_type: None,
             body: Bytes::new(),
             follow_redirects: true,
             timeout: None,
@@ -84,7 +87,7 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// The name this request is grouped under in the statistics (default: the path).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn name(mut self, name: impl Into<Cow<'c, str>>) -> Self {
         self.name = Some(name.into());
         self
     }
@@ -101,6 +104,9 @@ impl<'c> RequestBuilder<'c> {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match super::headers::parse(name, value) {
             Ok((n, v)) => {
+                if n == header::CONTENT_TYPE {
+                    self.content_type = None;
+                }
                 self.headers.insert(n, v);
             }
             Err(e) => self.error = Some(e),
@@ -110,30 +116,37 @@ impl<'c> RequestBuilder<'c> {
 
     /// A URL-encoded form body, as a browser submits a `<form method="post">`.
     pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, fields: &[(K, V)]) -> Self {
-        let mut enc = url::form_urlencoded::Serializer::new(String::new());
+        let text = &mut self.client.scratch;
+        text.clear();
+        let mut enc = url::form_urlencoded::Serializer::new(text);
         for (k, v) in fields {
             enc.append_pair(k.as_ref(), v.as_ref());
         }
-        self.body = Bytes::from(enc.finish());
-        self.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        self
+        enc.finish();
+        self.body = self.client.body_from_scratch();
+        self.set_content_type("application/x-www-form-urlencoded")
     }
 
     /// A JSON body.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
-        match serde_json::to_vec(value) {
-            Ok(v) => {
-                self.body = Bytes::from(v);
-                self.headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
+        let body = self.client.body_buffer();
+        match serde_json::to_writer(bytes::BufMut::writer(&mut *body), value) {
+            Ok(()) => {
+                self.body = body.split().freeze();
+                self.set_content_type("application/json")
             }
-            Err(e) => self.error = Some(ClientError::Body(e.to_string())),
+            Err(e) => {
+                body.clear();
+                self.error = Some(ClientError::Body(e.to_string()));
+                self
+            }
         }
+    }
+
+    /// The body's type, replacing one set before (by a header or another body).
+    fn set_content_type(mut self, value: &'static str) -> Self {
+        self.headers.remove(header::CONTENT_TYPE);
+        self.content_type = Some(HeaderValue::from_static(value));
         self
     }
 
@@ -168,44 +181,39 @@ impl<'c> RequestBuilder<'c> {
         check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c,
     ) -> Self {
         self.status_decided = true;
-        self.checks.push(Box::new(check));
-        self
-    }
-
-    /// Adds a condition on the final response on top of the status rule.
-    fn expect(mut self, check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c) -> Self {
-        self.checks.push(Box::new(check));
+        self.checks.push(Check::Custom(Box::new(check)));
         self
     }
 
     /// Fails the request unless the final status is `status` (which may then be a 404).
     pub fn expect_status(mut self, status: u16) -> Self {
         self.status_decided = true;
-        let base = self.client.base.clone();
-        self.expect(move |r| expect::status(r, status, &base))
+        self.checks.push(Check::Status(status));
+        self
     }
 
     /// Fails the request unless it was redirected and landed on `target`: a path on the
     /// plan's host (`/`, compared with the final URL's path and query) or a whole URL. A
     /// form that a site accepts redirects; one it refuses is shown again, so this tells
     /// them apart.
-    pub fn expect_redirect_to(self, target: impl Into<String>) -> Self {
-        let (target, base) = (target.into(), self.client.base.clone());
-        self.expect(move |r| expect::redirect_to(r, &target, &base))
+    pub fn expect_redirect_to(mut self, target: impl Into<Cow<'c, str>>) -> Self {
+        self.checks.push(Check::RedirectTo(target.into()));
+        self
     }
 
     /// Fails the request unless the final URL's path passes `test`, as in
     /// `.expect_path(|p| p.ends_with("/payment/"))`. The failure names this line.
     #[track_caller]
-    pub fn expect_path(self, test: impl FnOnce(&str) -> bool + Send + 'c) -> Self {
-        let (at, base) = (std::panic::Location::caller(), self.client.base.clone());
-        self.expect(move |r| expect::path(r, test, at, &base))
+    pub fn expect_path(mut self, test: impl FnOnce(&str) -> bool + Send + 'c) -> Self {
+        let at = std::panic::Location::caller();
+        self.checks.push(Check::Path(Box::new(test), at));
+        self
     }
 
     /// Fails the request unless the body contains `text` (within `--max-body`).
-    pub fn expect_text(self, text: impl Into<String>) -> Self {
-        let (text, base) = (text.into(), self.client.base.clone());
-        self.expect(move |r| expect::text(r, &text, &base))
+    pub fn expect_text(mut self, text: impl Into<Cow<'c, str>>) -> Self {
+        self.checks.push(Check::Text(text.into()));
+        self
     }
 
     /// Sends the request, follows redirects, reads the body and records the outcome.
@@ -242,7 +250,10 @@ impl<'c> RequestBuilder<'c> {
             },
         };
         self.in_flight = false;
-        let name = self.name.take().unwrap_or_else(|| self.path.clone());
+        let name = self
+            .name
+            .take()
+            .unwrap_or_else(|| std::mem::take(&mut self.path));
         let hops = self.client.progress.hits();
         // One clock per request: the kernel's timestamps when every hop had them, else
         // the monotonic clock. An open-model arrival's lag behind its schedule is added.
@@ -280,9 +291,9 @@ impl<'c> RequestBuilder<'c> {
                 error: reason.as_deref(),
             });
         }
-        self.client.recorder.record(Event::Request {
-            method: Arc::from(method.as_str()),
-            name: Arc::from(name.as_str()),
+        let recorder = &self.client.recorder;
+        recorder.record(Event::Request {
+            id: recorder.name_id(method.as_str(), &name),
             elapsed_us: elapsed.as_micros() as u64,
             content_length,
             error: reason.clone(),
@@ -296,7 +307,7 @@ impl<'c> RequestBuilder<'c> {
             (Some(r), None) => Ok(r),
             (response, Some(reason)) => Err(RequestError {
                 method: method.to_string(),
-                name,
+                name: name.into_owned(),
                 reason,
                 response: response.map(Box::new),
             }),
@@ -312,55 +323,42 @@ impl<'c> RequestBuilder<'c> {
                 return Some(e);
             }
         }
+        let base = &self.client.base;
         std::mem::take(&mut self.checks)
             .into_iter()
-            .find_map(|check| check(resp).err())
+            .find_map(|check| check.run(resp, base).err())
     }
 
     /// The request and its redirects, up to the final response with its body read.
     async fn exchange(&mut self) -> Result<Response, ClientError> {
-        let mut url = self
-            .client
-            .base
-            .join(&self.path)
-            .map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
-        if !self.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(self.query.iter());
-        }
-        let mut method = self.method.clone();
-        let mut body = self.body.clone();
-        // The first hop's origin, kept once a redirect happens (not before: it costs an
-        // allocation, and most requests are one hop).
-        let mut first: Option<Origin> = None;
-        for redirects in 0..=MAX_REDIRECTS {
-            let origin = Origin::of(&url)?;
-            let cross = first.as_ref().is_some_and(|f| *f != origin);
-            let headers = self.request_headers(&url, &origin, &method, cross);
-            let target = request_target(&url);
-            let (m, b) = (method.clone(), body.clone());
-            let (parts, answer) = self
+        let mut target = if self.query.is_empty() {
+            self.client.targets.get(&self.client.base, &self.path)?
+        } else {
+            let mut url = self
                 .client
-                .send_hop(&origin, &method, || {
-                    let mut req = http::Request::new(Full::new(b.clone()));
-                    *req.method_mut() = m.clone();
-                    *req.uri_mut() = target
-                        .parse()
-                        .expect("a URL's path and query form a valid URI");
-                    *req.headers_mut() = headers.clone();
-                    req
-                })
-                .await?;
-            self.client.store_cookies(&parts.headers, &url);
+                .base
+                .join(&self.path)
+                .map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
+            url.query_pairs_mut().extend_pairs(self.query.iter());
+            Arc::new(Target::new(url)?)
+        };
+        let mut method = self.method.clone();
+        let mut body = std::mem::take(&mut self.body);
+        // The first hop's origin, kept once a redirect happens.
+        let mut first: Option<Arc<Origin>> = None;
+        for redirects in 0..=MAX_REDIRECTS {
+            let cross = first.as_ref().is_some_and(|f| **f != *target.origin);
+            let (parts, answer) = self.hop(&target, &method, &body, cross).await?;
+            self.client.store_cookies(&parts.headers, &target.url);
             let location = parts
                 .headers
                 .get(header::LOCATION)
                 .and_then(|l| l.to_str().ok());
             match location {
                 Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
-                    first.get_or_insert(origin);
-                    url = url
-                        .join(loc)
-                        .map_err(|e| ClientError::Url(format!("redirect to {loc}: {e}")))?;
+                    first.get_or_insert_with(|| target.origin.clone());
+                    // Kept like a path: a form's redirect lands on the same page every time.
+                    target = self.client.redirect_target(&target, loc)?;
                     if matches!(
                         parts.status,
                         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
@@ -371,7 +369,8 @@ impl<'c> RequestBuilder<'c> {
                     }
                 }
                 _ => {
-                    self.client.last_url = Some(url.clone());
+                    let url = target.url.clone();
+                    self.client.last = Some(target);
                     return Ok(Response {
                         status: parts.status,
                         headers: parts.headers,
@@ -387,48 +386,77 @@ impl<'c> RequestBuilder<'c> {
         Err(ClientError::TooManyRedirects(MAX_REDIRECTS))
     }
 
+    /// One hop: sent, and sent again on a new connection when the kept-alive one turned out
+    /// closed (see [`Client::send_hop`]). Its headers are built for each attempt and moved
+    /// into it, never copied.
+    async fn hop(
+        &mut self,
+        target: &Target,
+        method: &Method,
+        body: &Bytes,
+        cross: bool,
+    ) -> Result<(http::response::Parts, super::conn::Body), ClientError> {
+        let mut retried = false;
+        loop {
+            let mut req = http::Request::new(Full::new(body.clone()));
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = target.uri.clone();
+            *req.headers_mut() = self.request_headers(target, method, body, cross);
+            match self
+                .client
+                .send_hop(&target.origin, method, req, retried)
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(Hop::Stale) => retried = true,
+                Err(Hop::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
     /// The headers of one hop. A hop to another origin than the request's first (`cross`)
     /// carries no credentials, the client's or the request's own.
     fn request_headers(
-        &self,
-        url: &Url,
-        origin: &Origin,
+        &mut self,
+        target: &Target,
         method: &Method,
+        body: &Bytes,
         cross: bool,
     ) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(8 + self.headers.len());
-        let default_port = if origin.tls { 443 } else { 80 };
-        let host = match url.host_str() {
-            Some(host) if origin.port == default_port => host.to_owned(),
-            Some(host) => format!("{host}:{}", origin.port),
-            None => String::new(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            h.insert(header::HOST, v);
+        if let Some(host) = &target.host {
+            h.insert(header::HOST, host.clone());
         }
         h.insert(header::USER_AGENT, self.client.config.user_agent.clone());
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        if let Some(v) = self
-            .client
-            .cookie_header(url)
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
+        if let Some(v) = self.client.cookie_header(target) {
             h.insert(header::COOKIE, v);
         }
-        if let Some(prev) = &self.client.last_url {
-            if super::same_origin(prev, url) {
-                if let Ok(v) = HeaderValue::from_str(prev.as_str()) {
-                    h.insert(header::REFERER, v);
+        if let Some(prev) = &self.client.last {
+            if super::same_origin(&prev.url, &target.url) {
+                if let Some(v) = prev.referer() {
+                    h.insert(header::REFERER, v.clone());
                 }
             }
         }
-        self.client.add_default_headers(url, cross, &mut h);
+        // A redirected POST becomes a GET and loses its body's content type.
+        let body_lost = *method == Method::GET && self.method != Method::GET;
+        if !body.is_empty() {
+            // hyper would format (and allocate) this one itself.
+            h.insert(
+                header::CONTENT_LENGTH,
+                super::headers::content_length(body.len()),
+            );
+        }
+        self.client.add_default_headers(&target.url, cross, &mut h);
+        if let Some(v) = self.content_type.as_ref().filter(|_| !body_lost) {
+            h.insert(header::CONTENT_TYPE, v.clone());
+        }
         for (k, v) in &self.headers {
             if cross && super::headers::is_credential(k) {
                 continue;
             }
-            // A redirected POST becomes a GET and loses its body's content type.
-            if *method == Method::GET && k == header::CONTENT_TYPE && self.method != Method::GET {
+            if body_lost && k == header::CONTENT_TYPE {
                 continue;
             }
             h.insert(k.clone(), v.clone());
@@ -449,14 +477,6 @@ impl<'c> std::future::IntoFuture for RequestBuilder<'c> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move { Ok(self.send().await?) })
-    }
-}
-
-/// Path and query, the request target of HTTP/1.1's origin form.
-fn request_target(url: &Url) -> String {
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
     }
 }
 

@@ -29,7 +29,7 @@ pub enum ExtractError {
 pub struct Response {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
-    pub(crate) url: Url,
+    pub(crate) url: std::sync::Arc<Url>,
     pub(crate) body: Bytes,
     /// Every body byte that arrived; more than `body` holds when `--max-body` cut it.
     pub(crate) content_length: u64,

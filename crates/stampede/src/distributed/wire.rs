@@ -160,10 +160,10 @@ mod tests {
     #[test]
     fn stats_payload_has_locusts_shape_with_integer_keys() {
         let mut s = StatsState::new(100.0, false);
+        let names = crate::stats::Names::new(100);
         s.apply(
             crate::stats::Event::Request {
-                method: "GET".into(),
-                name: "/".into(),
+                id: names.intern("GET", "/"),
                 elapsed_us: 12_400,
                 content_length: 10,
                 error: None,
@@ -174,6 +174,7 @@ mod tests {
                 pacing_us: 0,
             },
             "n",
+            &names.read(),
         );
         let p = stats_payload(&s, &[("Visitor".into(), 3)], true);
         let stats = get(&p, "stats").unwrap().as_array().unwrap();
@@ -377,11 +378,11 @@ mod parse_tests {
     #[test]
     fn a_stampede_report_round_trips_exactly() {
         let mut s = StatsState::new(100.0, false);
+        let names = crate::stats::Names::new(100);
         for i in 0..500u64 {
             s.apply(
                 crate::stats::Event::Request {
-                    method: "GET".into(),
-                    name: "/a".into(),
+                    id: names.intern("GET", "/a"),
                     elapsed_us: 1000 + i * 37,
                     content_length: i,
                     error: (i % 50 == 0).then(|| "boom".into()),
@@ -392,6 +393,7 @@ mod parse_tests {
                     pacing_us: 0,
                 },
                 "w",
+                &names.read(),
             );
         }
         let payload = stats_payload(&s, &[("T".into(), 2)], true);

@@ -175,9 +175,9 @@ pub fn tasks_from(runs: impl Fn(&str, &str) -> u64, types: &[UserTypeInfo]) -> V
 fn runs(stats: &StatsState, user_type: &str, task: &str) -> u64 {
     stats
         .task_runs
-        .get(&(user_type.to_owned(), task.to_owned()))
-        .copied()
-        .unwrap_or(0)
+        .iter()
+        .find(|((u, t), _)| **u == *user_type && **t == *task)
+        .map_or(0, |(_, n)| *n)
 }
 
 /// Stampede's report.

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::generator::{Alarm, Generator, GeneratorReport};
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
-use super::{unix_now, Command, Event, Recorder, Registry};
+use super::{unix_now, Command, Event, Names, Recorder, Registry};
 
 /// How often the aggregator pulls what users hold: no event waits longer for the live view.
 const PULL_EVERY: Duration = Duration::from_millis(250);
@@ -61,12 +61,18 @@ pub struct StatsHandle {
     /// Bumped by every reset; events recorded before it are dropped (see [`Recorder`]).
     epoch: Arc<AtomicU64>,
     registry: Registry,
+    names: Arc<Names>,
 }
 
 impl StatsHandle {
     /// A recorder for one user (or any producer of events).
     pub fn recorder(&self) -> Recorder {
-        Recorder::new(self.tx.clone(), self.epoch.clone(), &self.registry)
+        Recorder::new(
+            self.tx.clone(),
+            self.epoch.clone(),
+            &self.registry,
+            self.names.clone(),
+        )
     }
 
     /// The current table.
@@ -150,14 +156,17 @@ pub fn spawn_aggregator(
         users: users.clone(),
         epoch: Arc::default(),
         registry: registry.clone(),
+        names: Arc::new(Names::new(limits.max_names)),
     };
-    tokio::spawn(run(rx, registry, users, node, full_history, limits));
+    let names = handle.names.clone();
+    tokio::spawn(run(rx, registry, names, users, node, full_history, limits));
     handle
 }
 
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Command>,
     registry: Registry,
+    names: Arc<Names>,
     users: Arc<UserCounts>,
     node: String,
     full_history: bool,
@@ -185,8 +194,9 @@ async fn run(
             epoch = e;
         }
         if e == epoch {
+            let names = names.read();
             for ev in events {
-                state.apply(ev, &node);
+                state.apply(ev, &node, &names);
             }
         }
     };

@@ -24,7 +24,9 @@ pub use state::{
 };
 
 mod locust_format;
+mod names;
 pub use locust_format::{locust_entry, locust_error};
+pub use names::{NameId, Names, Table as NameTable};
 
 /// Unix time in seconds, as Locust timestamps requests.
 pub fn unix_now() -> f64 {
@@ -53,8 +55,8 @@ pub struct Timing {
 pub enum Event {
     /// One request (or any timed action recorded through [`Recorder::record_request`]).
     Request {
-        method: Arc<str>,
-        name: Arc<str>,
+        /// The (method, name) pair, interned ([`Recorder::name_id`]).
+        id: NameId,
         elapsed_us: u64,
         content_length: u64,
         /// Why the request failed; `None` when it succeeded.
@@ -76,8 +78,7 @@ pub enum Event {
     /// A request that left the machine and had no answer when the run ended (the user was
     /// stopped mid-request). Not a failure; counted so server hits add up.
     Unanswered {
-        method: Arc<str>,
-        name: Arc<str>,
+        id: NameId,
         /// Server hits it made, the unanswered one included.
         hops: u32,
     },
@@ -155,6 +156,7 @@ struct RecorderInner {
     /// Uncontended in practice: only this user's task touches it between flushes.
     buf: Mutex<Batch>,
     tx: mpsc::UnboundedSender<Command>,
+    names: Arc<Names>,
     /// The user's constant pacing in µs (0: none, or no correction asked for).
     pacing_us: AtomicU64,
     /// The aggregator's reset epoch. A batch holds events of one epoch only, so a reset
@@ -165,6 +167,13 @@ struct RecorderInner {
 struct Batch {
     events: Vec<Event>,
     epoch: u64,
+    /// This user's recent name lookups.
+    recent: names::RecentNames,
+}
+
+/// A batch's buffer, allocated whole once per batch rather than grown event by event.
+fn new_buffer() -> Vec<Event> {
+    Vec::with_capacity(BATCH_LEN)
 }
 
 impl Recorder {
@@ -172,13 +181,16 @@ impl Recorder {
         tx: mpsc::UnboundedSender<Command>,
         epoch: Arc<AtomicU64>,
         registry: &Registry,
+        names: Arc<Names>,
     ) -> Self {
         let inner = Arc::new(RecorderInner {
             buf: Mutex::new(Batch {
                 events: Vec::new(),
                 epoch: epoch.load(Ordering::Relaxed),
+                recent: Default::default(),
             }),
             tx,
+            names,
             pacing_us: AtomicU64::new(0),
             epoch,
         });
@@ -200,12 +212,21 @@ impl Recorder {
                 b.events.clear();
                 b.epoch = epoch;
             }
+            if b.events.capacity() == 0 {
+                b.events = new_buffer();
+            }
             b.events.push(event);
             b.events.len() >= BATCH_LEN
         };
         if full {
             self.flush();
         }
+    }
+
+    /// The id that (method, name) is recorded under.
+    pub fn name_id(&self, method: &str, name: &str) -> NameId {
+        let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
+        b.recent.id(&self.inner.names, method, name)
     }
 
     /// This user starts a task every `every` (constant pacing): its requests also feed the
@@ -226,8 +247,7 @@ impl Recorder {
         error: Option<String>,
     ) {
         self.record(Event::Request {
-            method: method.into(),
-            name: name.into(),
+            id: self.name_id(method, name),
             elapsed_us: elapsed.as_micros() as u64,
             content_length,
             error,

@@ -1,12 +1,14 @@
 //! Everything the aggregator knows, and the summaries it hands out.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::entry::{new_histogram, record_us, EndpointStats, PERCENTILES_TO_REPORT};
 use super::generator::GeneratorReport;
+use super::names::Table;
 use super::window::{
     settled_second, total_until, Window, LOCAL_SETTLE_SECS, MASTER_SETTLE_SECS, WINDOW_SECS,
 };
@@ -102,7 +104,7 @@ pub struct StatsState {
     /// Keyed by (message, location).
     pub exceptions: BTreeMap<(String, String), ExceptionStats>,
     /// Task runs keyed by (user type, task).
-    pub task_runs: BTreeMap<(String, String), u64>,
+    pub task_runs: BTreeMap<(Arc<str>, Arc<str>), u64>,
     pub history: Vec<HistoryPoint>,
     /// Whether history points carry a row per endpoint (`--csv-full-history`).
     pub full_history: bool,
@@ -178,24 +180,33 @@ impl StatsState {
     }
 
     /// The entry for (name, method), or the `(other names)` row once `--max-names` names
-    /// exist.
+    /// exist. The key is borrowed: a row that exists is found without allocating.
     fn entry_for(&mut self, method: &str, name: &str) -> &mut EndpointStats {
         let key = (name.to_owned(), method.to_owned());
-        let key = if self.entries.contains_key(&key) || self.entries.len() < self.limits.max_names {
-            key
-        } else {
-            if !self.entries.keys().any(|(n, _)| n == OTHER_NAMES) {
-                tracing::warn!(
-                    "more than {} request names: the rest are counted under '{OTHER_NAMES}' (raise --max-names)",
-                    self.limits.max_names
-                );
-            }
-            (OTHER_NAMES.to_owned(), method.to_owned())
-        };
+        self.entry_at(&key)
+    }
+
+    /// [`entry_for`](Self::entry_for) by the row's own key (name, method).
+    fn entry_at(&mut self, key: &(String, String)) -> &mut EndpointStats {
         let start = self.start_time;
-        self.entries
-            .entry(key)
-            .or_insert_with_key(|(n, m)| EndpointStats::new(m, n, start))
+        if !self.entries.contains_key(key) {
+            let key = if self.entries.len() < self.limits.max_names {
+                key.clone()
+            } else {
+                if !self.entries.keys().any(|(n, _)| n == OTHER_NAMES) {
+                    tracing::warn!(
+                        "more than {} request names: the rest are counted under '{OTHER_NAMES}' (raise --max-names)",
+                        self.limits.max_names
+                    );
+                }
+                (OTHER_NAMES.to_owned(), key.1.clone())
+            };
+            return self
+                .entries
+                .entry(key)
+                .or_insert_with_key(|(n, m)| EndpointStats::new(m, n, start));
+        }
+        self.entries.get_mut(key).expect("just looked up")
     }
 
     /// Counts `n` occurrences of a failure, or of `other failures` once the entry has
@@ -244,12 +255,11 @@ impl StatsState {
         e.last_seen = e.last_seen.max(last);
     }
 
-    /// Counts one event.
-    pub fn apply(&mut self, event: Event, node: &str) {
+    /// Counts one event; `names` turns its id back into its row's key.
+    pub fn apply(&mut self, event: Event, node: &str, names: &Table) {
         match event {
             Event::Request {
-                method,
-                name,
+                id,
                 elapsed_us,
                 content_length,
                 error,
@@ -259,38 +269,36 @@ impl StatsState {
                 timing,
                 pacing_us,
             } => {
+                let key = names.key(id);
                 let failed = error.is_some();
-                let entry = self.entry_for(&method, &name);
+                let entry = self.entry_at(key);
                 entry.record(elapsed_us, content_length, failed, at);
                 entry.num_hops += u64::from(hops);
                 entry.num_resent += u64::from(resent);
                 entry.timing.add(&timing);
+                if pacing_us > 0 {
+                    entry.record_corrected(elapsed_us, pacing_us);
+                    self.total.record_corrected(elapsed_us, pacing_us);
+                }
                 self.total.record(elapsed_us, content_length, failed, at);
                 self.total.num_hops += u64::from(hops);
                 self.total.num_resent += u64::from(resent);
                 self.total.timing.add(&timing);
-                if pacing_us > 0 {
-                    self.entry_for(&method, &name)
-                        .record_corrected(elapsed_us, pacing_us);
-                    self.total.record_corrected(elapsed_us, pacing_us);
-                }
                 self.record_recent(elapsed_us, at);
                 if let Some(error) = error {
-                    self.count_error(&method, &name, &error, 1, at, at);
+                    self.count_error(&key.1, &key.0, &error, 1, at, at);
                 }
             }
-            Event::Unanswered { method, name, hops } => {
-                let entry = self.entry_for(&method, &name);
+            Event::Unanswered { id, hops } => {
+                let entry = self.entry_at(names.key(id));
                 entry.num_unanswered += 1;
                 entry.num_hops += u64::from(hops);
                 self.total.num_unanswered += 1;
                 self.total.num_hops += u64::from(hops);
             }
             Event::TaskRun { user_type, task } => {
-                *self
-                    .task_runs
-                    .entry((user_type.to_string(), task.to_string()))
-                    .or_default() += 1;
+                // The key's `Arc`s are the runner's own: counting allocates nothing.
+                *self.task_runs.entry((user_type, task)).or_default() += 1;
             }
             Event::Exception { message, location } => {
                 let e = self
@@ -479,7 +487,7 @@ impl StatsState {
             task_runs: self
                 .task_runs
                 .iter()
-                .map(|((u, t), n)| (u.clone(), t.clone(), *n))
+                .map(|((u, t), n)| (u.to_string(), t.to_string(), *n))
                 .collect(),
             current_p50_ms: self.current_percentile_ms(0.5, w),
             current_p95_ms: self.current_percentile_ms(0.95, w),
