@@ -26,6 +26,20 @@ async fn a_server_closing_after_every_answer_costs_no_get() {
 }
 
 #[tokio::test]
+async fn a_connection_the_answer_ends_is_closed_at_once() {
+    // A server that lingers for the client's close (gunicorn does, for up to 2 s, with one
+    // worker per connection) must not be kept waiting until the user's next request.
+    let srv = raw::start(Fault::LingersForClose).await;
+    let (mut c, _stats) = common::client(srv.url());
+    c.get("/").send().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), srv.closed.notified())
+        .await
+        .expect("the client closed its side once the answer was read");
+    c.get("/").send().await.unwrap();
+    assert_eq!(srv.connections(), 2);
+}
+
+#[tokio::test]
 async fn a_close_seen_before_sending_lets_even_a_post_go_out_on_a_new_connection() {
     let srv = raw::start(Fault::CloseAfterEach).await;
     let (mut c, stats) = common::client(srv.url());

@@ -1,31 +1,25 @@
 //! Connections: one keep-alive HTTP/1.1 connection per origin per user, like a browser tab
-//! that never opens a second socket. Built on hyper's connection API so there is no pool,
-//! no lock and no cross-thread hop between a user and its socket.
+//! that never opens a second socket. The user's own task reads and writes it (`h1.rs`):
+//! there is no pool, no lock and no cross-thread hop between a user and its socket.
 //!
 //! A kept-alive connection is only reused after it has been polled once, without waiting:
 //! a close the server already sent (nginx's `keepalive_timeout`, uvicorn's and Node's 5 s,
 //! a server that closes after every answer) is seen then, and the request goes out on a
 //! new connection instead of into a dead socket.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{hyper_detail, tls_detail, ClientError, Phase};
+use super::error::{tls_detail, ClientError, Phase};
+use super::h1::{self, BodySink, H1Error, Head, H1};
 use super::io::{Counted, IoCounters};
 use super::stamp::{realtime_ns, StampedTcp, Stamps};
 use super::ClientConfig;
@@ -104,12 +98,6 @@ impl FromStr for Resolve {
     }
 }
 
-/// The future that runs a connection's I/O. It is polled inside the user's own task while
-/// that user waits for a response, never on a task of its own: a response then wakes its
-/// user directly, without a hop through another task (which, on a saturated core, costs a
-/// full trip through the run queue and shows up as latency).
-type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + Sync>>;
-
 /// How long before a server's announced `Keep-Alive: timeout` the connection is given up:
 /// a request sent just as the server closes would be lost in the race.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_millis(500);
@@ -124,9 +112,10 @@ pub(crate) const FRESH_FOR_UNSAFE_AFTER: Duration = Duration::from_secs(1);
 /// An open connection.
 pub(crate) struct Conn {
     pub origin: Arc<Origin>,
-    sender: SendRequest<Full<Bytes>>,
-    /// `None` once it has ended: dropping it settles whatever still waits on it.
-    driver: Option<Driver>,
+    h1: H1,
+    /// An exchange began and did not finish (its request was dropped mid-way): what is
+    /// left of it on the wire makes the connection unusable.
+    busy: bool,
     pub io: Arc<IoCounters>,
     idle_since: Instant,
     /// The server's `Keep-Alive: timeout=N`.
@@ -207,7 +196,7 @@ impl Conn {
         let tcp = StampedTcp::new(tcp, stamps.clone())
             .map_err(|e| ClientError::failed(Phase::Connect, &origin.target(), e.to_string()))?;
         let io = Arc::new(IoCounters::default());
-        let (sender, driver) = if origin.tls {
+        let stream: Box<dyn h1::Io> = if origin.tls {
             *phase = Phase::Tls;
             let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
                 ClientError::failed(
@@ -222,14 +211,14 @@ impl Conn {
                 .map_err(|_| timed_out(Phase::Tls))?
                 .map_err(|e| ClientError::failed(Phase::Tls, &origin.target(), tls_detail(&e)))?;
             setup.tls = connected.elapsed();
-            http1(Counted::new(stream, io.clone()), &origin).await?
+            Box::new(Counted::new(stream, io.clone()))
         } else {
-            http1(Counted::new(tcp, io.clone()), &origin).await?
+            Box::new(Counted::new(tcp, io.clone()))
         };
         Ok(Conn {
             origin,
-            sender,
-            driver: Some(driver),
+            h1: H1::new(stream),
+            busy: false,
             io,
             idle_since: Instant::now(),
             keep_alive: None,
@@ -252,44 +241,44 @@ impl Conn {
                 return Health::Closed { idle, said: true };
             }
         }
-        let Some(driver) = self.driver.as_mut() else {
-            return Health::Closed { idle, said: false };
-        };
-        // The next real poll (in `drive`) registers the user's waker again, and tokio keeps
-        // readiness itself, so polling with a no-op waker here loses no wake-up.
-        let mut cx = Context::from_waker(Waker::noop());
-        if driver.as_mut().poll(&mut cx).is_ready() || self.sender.is_closed() {
-            self.driver = None;
+        if self.busy {
+            // Abandoned mid-exchange by us, not closed by the server.
+            return Health::Closed { idle, said: true };
+        }
+        if self.h1.finished() {
             return Health::Closed { idle, said: false };
         }
         Health::Open { idle }
     }
 
-    /// Sends `req` and waits for the response head while driving the connection.
+    /// The last answer ended this connection (`Connection: close`, a body delimited by the
+    /// close, an HTTP/1.0 answer without keep-alive).
+    pub fn closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Sends a request and reads its answer's head.
     pub async fn send(
         &mut self,
-        req: http::Request<Full<Bytes>>,
-    ) -> Result<http::Response<Incoming>, hyper::Error> {
-        drive(&mut self.driver, self.sender.ready()).await?;
-        drive(&mut self.driver, self.sender.send_request(req)).await
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        body: &Bytes,
+    ) -> Result<Head, H1Error> {
+        self.busy = true;
+        self.h1.write_request(method, uri, headers, body).await?;
+        self.h1.read_head(method).await
     }
 
     /// Reads the body: up to `max` bytes kept, the rest counted and dropped. Notes what the
     /// response says about the connection's future.
-    pub async fn read_body(
-        &mut self,
-        head: &http::response::Parts,
-        mut body: Incoming,
-        max: usize,
-    ) -> Result<Body, hyper::Error> {
+    pub async fn read_body(&mut self, head: &Head, max: usize) -> Result<Body, H1Error> {
         let mut sink = Sink::new(max);
-        while let Some(frame) = drive(&mut self.driver, body.frame()).await {
-            if let Ok(data) = frame?.into_data() {
-                sink.push(data);
-            }
-        }
+        self.h1.read_body(head.framing, &mut sink).await?;
+        self.busy = false;
+        self.h1.shrink();
         self.idle_since = Instant::now();
-        self.closing |= connection_close(&head.headers);
+        self.closing |= !head.reusable;
         if let Some(ka) = keep_alive_timeout(&head.headers) {
             self.keep_alive = Some(ka);
         }
@@ -304,6 +293,22 @@ struct Sink {
     rest: BytesMut,
     total: u64,
     max: usize,
+}
+
+impl BodySink for Sink {
+    fn take(&mut self, buf: &mut BytesMut, n: usize) {
+        let kept = match self.rest.len() {
+            0 => self.first.as_ref().map_or(0, Bytes::len),
+            n => n,
+        };
+        let keep = n.min(self.max.saturating_sub(kept));
+        if keep > 0 {
+            let data = buf.split_to(keep).freeze();
+            self.push(data);
+        }
+        buf.advance(n - keep);
+        self.total += (n - keep) as u64;
+    }
 }
 
 impl Sink {
@@ -350,15 +355,6 @@ impl Sink {
             total: self.total,
         }
     }
-}
-
-fn connection_close(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("close"))
 }
 
 /// `Keep-Alive: timeout=5, max=100` -> 5 s.
@@ -413,33 +409,4 @@ async fn connect_any(origin: &Origin, addrs: &[SocketAddr]) -> Result<TcpStream,
         &origin.target(),
         last.unwrap_or_else(|| "no address to connect to".into()),
     ))
-}
-
-async fn http1<S>(
-    stream: S,
-    origin: &Origin,
-) -> Result<(SendRequest<Full<Bytes>>, Driver), ClientError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| ClientError::failed(Phase::Connect, &origin.target(), hyper_detail(&e)))?;
-    Ok((sender, Box::pin(conn)))
-}
-
-/// Awaits `fut` while driving the connection. If the connection ends first, its driver is
-/// dropped, which settles `fut` at once: with what had already arrived (a `Connection:
-/// close` answer), or with an error.
-async fn drive<F: Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
-    tokio::pin!(fut);
-    if let Some(d) = driver.as_mut() {
-        tokio::select! {
-            biased;
-            out = &mut fut => return out,
-            _ = d.as_mut() => {}
-        }
-        *driver = None;
-    }
-    fut.await
 }

@@ -99,16 +99,3 @@ pub(crate) fn tls_detail(e: &std::io::Error) -> String {
         e.to_string()
     }
 }
-
-/// hyper's error, with the OS error under it when there is one ("connection error" alone
-/// says nothing).
-pub(crate) fn hyper_detail(e: &hyper::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}

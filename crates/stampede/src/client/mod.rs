@@ -16,10 +16,12 @@
 mod conn;
 mod error;
 mod expect;
+mod h1;
 mod headers;
 mod io;
 mod request;
 mod response;
+mod scan;
 mod stamp;
 mod target;
 mod think;
@@ -33,7 +35,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cookie_store::CookieStore;
-use http_body_util::Full;
 use url::Url;
 
 pub use conn::Resolve;
@@ -245,6 +246,8 @@ pub struct Client {
     jar_generation: u64,
     /// A buffer reused for text built per request (a form body, a `Cookie` header).
     scratch: String,
+    /// The headers of the hop going out, kept between requests for their room.
+    out_headers: http::HeaderMap,
     /// Request bodies are split off this buffer: once the last body is sent and dropped,
     /// its room is used again, so a form posts without allocating.
     body_buf: bytes::BytesMut,
@@ -271,6 +274,7 @@ impl Client {
             jar_generation: 0,
             scratch: String::new(),
             body_buf: bytes::BytesMut::new(),
+            out_headers: http::HeaderMap::new(),
             intended_start: None,
             defaults: Default::default(),
             stop: None,
@@ -449,10 +453,10 @@ impl Client {
     async fn send_hop(
         &mut self,
         origin: &Arc<Origin>,
-        method: &http::Method,
-        req: http::Request<Full<Bytes>>,
+        out: Outgoing<'_>,
         retried: bool,
-    ) -> Result<(http::response::Parts, conn::Body), Hop> {
+    ) -> Result<(h1::Head, conn::Body), Hop> {
+        let method = out.method;
         let idempotent = !matches!(*method, http::Method::POST | http::Method::PATCH);
         let (i, idle) = self.connection(origin, idempotent).await?;
         let conn = &mut self.conns[i];
@@ -460,7 +464,7 @@ impl Client {
         self.progress.hop = Some((conn.io.clone(), mark));
         self.progress.origin = Some(conn.origin.clone());
         self.progress.phase = Phase::Send;
-        let sent = conn.send(req).await;
+        let sent = conn.send(method, out.uri, out.headers, out.body).await;
         let moved = conn.io.since(mark);
         if moved.written > 0 && self.progress.began_ns == 0 {
             // A reused connection: the request began with its write.
@@ -493,19 +497,14 @@ impl Client {
             }
         };
         self.progress.phase = Phase::Body;
-        let (parts, body) = head.into_parts();
         let conn = &mut self.conns[i];
-        let read = conn.read_body(&parts, body, self.config.max_body).await;
+        let read = conn.read_body(&head, self.config.max_body).await;
         let body = match read {
             Ok(b) => b,
             Err(e) => {
                 self.conns.swap_remove(i);
-                let detail = error::hyper_detail(&e);
-                return Err(Hop::Failed(ClientError::failed(
-                    Phase::Body,
-                    &origin.target(),
-                    detail,
-                )));
+                let target = origin.target();
+                return Err(Hop::Failed(ClientError::failed(Phase::Body, &target, e)));
             }
         };
         self.progress.answered += 1;
@@ -516,17 +515,12 @@ impl Client {
             st.first_rx_ns.load(Ordering::Relaxed),
             st.last_rx_ns.load(Ordering::Relaxed),
         ));
-        if let Some(expected) = content_length(method, &parts) {
-            if body.total < expected {
-                self.conns.swap_remove(i);
-                return Err(Hop::Failed(ClientError::failed(
-                    Phase::Body,
-                    &origin.target(),
-                    format!("the body ended after {} of {expected} bytes", body.total),
-                )));
-            }
+        if conn.closing() {
+            // Closed at once, as a browser does: a server that lingers for the client's
+            // close (gunicorn waits up to 2 s, RFC 9112 §9.6) is not kept waiting.
+            self.conns.swap_remove(i);
         }
-        Ok((parts, body))
+        Ok((head, body))
     }
 
     fn closes_quickly(&self, origin: &Origin) -> bool {
@@ -587,22 +581,30 @@ impl From<ClientError> for Hop {
     }
 }
 
+/// A request on its way out: what one hop writes.
+pub(crate) struct Outgoing<'a> {
+    pub method: &'a http::Method,
+    pub uri: &'a http::Uri,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a Bytes,
+}
+
 /// A failure before the response head, named by what had happened on the wire.
-fn send_error(e: &hyper::Error, moved: IoMark, target: &str) -> ClientError {
-    if moved.written == 0 && moved.read == 0 && (e.is_closed() || e.is_canceled()) {
-        // hyper's own words here ("channel closed") say nothing to a user.
+fn send_error(e: &h1::H1Error, moved: IoMark, target: &str) -> ClientError {
+    let write = matches!(e, h1::H1Error::Write(_));
+    if moved.written == 0 && moved.read == 0 && (write || matches!(e, h1::H1Error::Unanswered)) {
         return ClientError::failed(
             Phase::Send,
             target,
             "the server closed the connection before the request was sent",
         );
     }
-    let phase = if moved.written == 0 || e.is_body_write_aborted() {
+    let phase = if moved.written == 0 || write {
         Phase::Send
     } else {
         Phase::Headers
     };
-    ClientError::failed(phase, target, error::hyper_detail(e))
+    ClientError::failed(phase, target, e)
 }
 
 /// Whether two URLs share scheme, host and port, compared in place (`Url::origin`
@@ -639,19 +641,4 @@ fn cookie_cap_reached() {
             "the target sets more cookies than a browser keeps ({MAX_COOKIES} per user, {MAX_COOKIE_BYTES} bytes each): the rest are ignored"
         );
     }
-}
-
-/// The body length the head announces, where a body follows it at all.
-fn content_length(method: &http::Method, head: &http::response::Parts) -> Option<u64> {
-    let s = head.status.as_u16();
-    if *method == http::Method::HEAD || s < 200 || s == 204 || s == 304 {
-        return None;
-    }
-    head.headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::Full;
 
 use super::conn::Origin;
 use super::expect::Check;
@@ -395,18 +394,22 @@ impl<'c> RequestBuilder<'c> {
         method: &Method,
         body: &Bytes,
         cross: bool,
-    ) -> Result<(http::response::Parts, super::conn::Body), ClientError> {
+    ) -> Result<(super::h1::Head, super::conn::Body), ClientError> {
         let mut retried = false;
         loop {
-            let mut req = http::Request::new(Full::new(body.clone()));
-            *req.method_mut() = method.clone();
-            *req.uri_mut() = target.uri.clone();
-            *req.headers_mut() = self.request_headers(target, method, body, cross);
-            match self
-                .client
-                .send_hop(&target.origin, method, req, retried)
-                .await
-            {
+            // The client's own map, cleared and filled again: its room is reused.
+            let mut headers = std::mem::take(&mut self.client.out_headers);
+            headers.clear();
+            self.request_headers(&mut headers, target, method, body, cross);
+            let out = super::Outgoing {
+                method,
+                uri: &target.uri,
+                headers: &headers,
+                body,
+            };
+            let sent = self.client.send_hop(&target.origin, out, retried).await;
+            self.client.out_headers = headers;
+            match sent {
                 Ok(answer) => return Ok(answer),
                 Err(Hop::Stale) => retried = true,
                 Err(Hop::Failed(e)) => return Err(e),
@@ -418,12 +421,12 @@ impl<'c> RequestBuilder<'c> {
     /// carries no credentials, the client's or the request's own.
     fn request_headers(
         &mut self,
+        h: &mut HeaderMap,
         target: &Target,
         method: &Method,
         body: &Bytes,
         cross: bool,
-    ) -> HeaderMap {
-        let mut h = HeaderMap::with_capacity(8 + self.headers.len());
+    ) {
         if let Some(host) = &target.host {
             h.insert(header::HOST, host.clone());
         }
@@ -448,7 +451,7 @@ impl<'c> RequestBuilder<'c> {
                 super::headers::content_length(body.len()),
             );
         }
-        self.client.add_default_headers(&target.url, cross, &mut h);
+        self.client.add_default_headers(&target.url, cross, h);
         if let Some(v) = self.content_type.as_ref().filter(|_| !body_lost) {
             h.insert(header::CONTENT_TYPE, v.clone());
         }
@@ -461,7 +464,6 @@ impl<'c> RequestBuilder<'c> {
             }
             h.insert(k.clone(), v.clone());
         }
-        h
     }
 }
 

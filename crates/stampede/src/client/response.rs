@@ -87,8 +87,16 @@ impl Response {
     }
 
     /// The value of `<input name="{name}">`: Django's `csrfmiddlewaretoken`, for example.
+    /// Found by a streaming scan of the body (no DOM is built), which defers to the full
+    /// parser whenever the page holds anything it cannot be sure of.
     pub fn hidden_input(&self, name: &str) -> Result<String, ExtractError> {
-        let css = format!("input[name=\"{name}\"]");
+        let css = || format!("input[name=\"{name}\"]");
+        match super::scan::input_value(&self.body, name) {
+            super::scan::Scan::Found(value) => return Ok(value),
+            super::scan::Scan::Absent => return Err(ExtractError::NotFound(css())),
+            super::scan::Scan::Unsure => {}
+        }
+        let css = css();
         self.select_attr(&css, "value")?
             .into_iter()
             .next()

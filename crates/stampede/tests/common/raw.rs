@@ -32,6 +32,9 @@ pub enum Fault {
     AnnouncesKeepAlive(u64),
     /// Sets 50 new cookies on every answer; answers with the request's `Cookie` header.
     CookieFlood,
+    /// Answers with `Connection: close`, half-closes, and waits for the client to close
+    /// (gunicorn's graceful close, RFC 9112 §9.6).
+    LingersForClose,
 }
 
 pub struct RawServer {
@@ -111,6 +114,14 @@ async fn serve(
         match fault {
             Fault::CloseAfterEach => {
                 let _ = write.write_all(ok.as_bytes()).await;
+                return;
+            }
+            Fault::LingersForClose => {
+                let bye = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+                let _ = write.write_all(bye.as_bytes()).await;
+                let _ = write.shutdown().await;
+                // Returns (and notifies `closed`) once the client has closed its side.
+                while read_request(&mut read).await.is_some() {}
                 return;
             }
             Fault::DropSecond if index == 0 => {

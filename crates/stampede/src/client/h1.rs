@@ -1,0 +1,575 @@
+//! HTTP/1.1 on one connection, one exchange at a time: what a user's browser tab does.
+//!
+//! Stampede speaks it itself rather than through hyper's client: a connection here is owned
+//! by one user and never shared, so hyper's dispatch machinery (a request channel, a
+//! response oneshot, a body channel and their wake-ups, about 17 KB of buffers per
+//! connection) is pure cost. Here a request is written from a reused buffer and its answer
+//! parsed (with `httparse`, as hyper does) straight from the connection's read buffer; a
+//! small body is a slice of that buffer, not a copy.
+//!
+//! Message framing follows RFC 9112 §6.3: no body after HEAD, 1xx, 204 and 304; chunked
+//! when it is the last transfer coding; else `Content-Length`, whose values must agree; else
+//! the body runs to the connection's close.
+
+use std::pin::Pin;
+use std::task::{Context, Waker};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// The stream a connection runs on: TCP, or TLS over TCP.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Io for T {}
+
+/// The longest response head read (status line and headers).
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// Headers a response may carry (hyper's default too).
+const MAX_HEADERS: usize = 100;
+/// The read buffer's room for a response head and a small body.
+const READ_ROOM: usize = 4096;
+/// The most a body read asks for at once.
+const BODY_READ: usize = 64 * 1024;
+/// Bodies up to this size go out in the same write as the head.
+const INLINE_BODY: usize = 16 * 1024;
+/// The longest chunk-size line (with extensions) of a chunked body.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why an exchange failed, worded for the failures table.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum H1Error {
+    /// Writing the request failed.
+    #[error("{0}")]
+    Write(std::io::Error),
+    /// Reading the response failed.
+    #[error("{0}")]
+    Read(std::io::Error),
+    #[error("the server closed the connection without answering")]
+    Unanswered,
+    #[error("the server closed the connection in the middle of the response head")]
+    HeadCut,
+    #[error("invalid response head: {0}")]
+    BadHead(String),
+    #[error("the response head is larger than {MAX_HEAD} bytes")]
+    HeadTooLarge,
+    #[error("invalid Content-Length {0:?}")]
+    BadLength(String),
+    #[error("invalid chunked body: {0}")]
+    BadChunk(&'static str),
+    #[error("the body ended after {got} of {expected} bytes")]
+    Truncated { got: u64, expected: u64 },
+    #[error("the connection closed in the middle of a chunked body")]
+    ChunkedCut,
+}
+
+/// How a response's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// A response's status line and headers.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// The connection can carry another exchange after this one.
+    pub reusable: bool,
+}
+
+/// What the read buffer held.
+enum Parsed {
+    Head(Head),
+    /// A 1xx answer, consumed: the final one follows.
+    Interim,
+    /// Not a whole head yet.
+    Partial,
+}
+
+/// Where a body's bytes go: kept up to a cap, counted in full.
+pub(crate) trait BodySink {
+    /// Takes the first `n` bytes of `buf`.
+    fn take(&mut self, buf: &mut BytesMut, n: usize);
+}
+
+/// One connection's HTTP/1.1 state.
+pub(crate) struct H1 {
+    io: Box<dyn Io>,
+    read: BytesMut,
+    write: Vec<u8>,
+}
+
+impl H1 {
+    pub fn new(io: Box<dyn Io>) -> Self {
+        Self {
+            io,
+            read: BytesMut::new(),
+            write: Vec::new(),
+        }
+    }
+
+    /// Writes a request: its line, `headers` in order, then `body`.
+    pub async fn write_request(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<(), H1Error> {
+        let w = &mut self.write;
+        w.clear();
+        w.extend_from_slice(method.as_str().as_bytes());
+        w.push(b' ');
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        w.extend_from_slice(target.as_bytes());
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers {
+            w.extend_from_slice(name.as_str().as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+        let inline = body.len() <= INLINE_BODY;
+        if inline {
+            w.extend_from_slice(body);
+        }
+        let io = &mut self.io;
+        io.write_all(w).await.map_err(H1Error::Write)?;
+        if !inline {
+            io.write_all(body).await.map_err(H1Error::Write)?;
+        }
+        io.flush().await.map_err(H1Error::Write)?;
+        if w.capacity() > 4 * INLINE_BODY {
+            // A big upload does not keep its buffer for the connection's life.
+            *w = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Reads more into the read buffer; 0 at the end of the stream.
+    async fn fill(&mut self, want: usize) -> Result<usize, H1Error> {
+        if self.read.capacity() - self.read.len() < want {
+            self.read.reserve(want.max(READ_ROOM));
+        }
+        self.io
+            .read_buf(&mut self.read)
+            .await
+            .map_err(H1Error::Read)
+    }
+
+    /// Reads the final response head to a request with `method`, skipping interim (1xx)
+    /// answers.
+    pub async fn read_head(&mut self, method: &Method) -> Result<Head, H1Error> {
+        loop {
+            if !self.read.is_empty() {
+                match self.parse_head(method)? {
+                    Parsed::Head(head) => return Ok(head),
+                    Parsed::Interim => continue,
+                    Parsed::Partial if self.read.len() >= MAX_HEAD => {
+                        return Err(H1Error::HeadTooLarge)
+                    }
+                    Parsed::Partial => {}
+                }
+            }
+            if self.fill(READ_ROOM).await? == 0 {
+                return Err(if self.read.is_empty() {
+                    H1Error::Unanswered
+                } else {
+                    H1Error::HeadCut
+                });
+            }
+        }
+    }
+
+    /// The head at the start of the read buffer, taken out of it once it is complete.
+    fn parse_head(&mut self, method: &Method) -> Result<Parsed, H1Error> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut slots);
+        let len = match resp.parse(&self.read) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+            Err(e) => return Err(H1Error::BadHead(e.to_string())),
+        };
+        let code = resp.code.unwrap_or(0);
+        if (100..200).contains(&code) && code != 101 {
+            self.read.advance(len);
+            return Ok(Parsed::Interim);
+        }
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| H1Error::BadHead(format!("status code {code}")))?;
+        let version = match resp.version {
+            Some(0) => Version::HTTP_10,
+            _ => Version::HTTP_11,
+        };
+        // Where each header sits in the buffer, so that the values can be slices of it.
+        let base = self.read.as_ptr() as usize;
+        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+        let count = resp.headers.len();
+        for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
+            let name = h.name.as_ptr() as usize - base;
+            let value = h.value.as_ptr() as usize - base;
+            *span = (name, name + h.name.len(), value, value + h.value.len());
+        }
+        let head = self.read.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(n0, n1, v0, v1) in &spans[..count] {
+            let name = HeaderName::from_bytes(&head[n0..n1])
+                .map_err(|_| H1Error::BadHead("invalid header name".into()))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
+                .map_err(|_| H1Error::BadHead(format!("invalid value of {name}")))?;
+            headers.append(name, value);
+        }
+        let (framing, reusable) = framing(method, status, version, &headers)?;
+        Ok(Parsed::Head(Head {
+            status,
+            headers,
+            framing,
+            reusable,
+        }))
+    }
+
+    /// Reads the body `framing` delimits into `sink`.
+    pub async fn read_body(
+        &mut self,
+        framing: Framing,
+        sink: &mut impl BodySink,
+    ) -> Result<(), H1Error> {
+        match framing {
+            Framing::Empty => Ok(()),
+            Framing::Length(n) => self
+                .read_exact_body(n, sink)
+                .await
+                .map_err(|got| got.unwrap_or_else(|got| H1Error::Truncated { got, expected: n })),
+            Framing::UntilClose => loop {
+                if self.read.is_empty() && self.fill(BODY_READ).await? == 0 {
+                    return Ok(());
+                }
+                let n = self.read.len();
+                sink.take(&mut self.read, n);
+            },
+            Framing::Chunked => self.read_chunked(sink).await,
+        }
+    }
+
+    /// `n` body bytes into `sink`. `Err(Err(got))` when the stream ended after `got`.
+    async fn read_exact_body(
+        &mut self,
+        n: u64,
+        sink: &mut impl BodySink,
+    ) -> Result<(), Result<H1Error, u64>> {
+        let mut left = n;
+        while left > 0 {
+            if self.read.is_empty() {
+                let want = left.min(BODY_READ as u64) as usize;
+                if self.fill(want).await.map_err(Ok)? == 0 {
+                    return Err(Err(n - left));
+                }
+            }
+            let take = left.min(self.read.len() as u64) as usize;
+            sink.take(&mut self.read, take);
+            left -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// A chunked body: chunks until the last (size 0), then trailers until an empty line.
+    async fn read_chunked(&mut self, sink: &mut impl BodySink) -> Result<(), H1Error> {
+        loop {
+            let line = self.line(MAX_CHUNK_LINE).await?;
+            let size = chunk_size(&self.read[..line])?;
+            self.read.advance(line);
+            if size == 0 {
+                let mut trailers = 0;
+                loop {
+                    let line = self.line(MAX_HEAD).await?;
+                    let empty = line <= 2;
+                    self.read.advance(line);
+                    trailers += line;
+                    if empty {
+                        return Ok(());
+                    }
+                    if trailers > MAX_HEAD {
+                        return Err(H1Error::BadChunk("trailers too large"));
+                    }
+                }
+            }
+            match self.read_exact_body(size, sink).await {
+                Ok(()) => {}
+                Err(Ok(e)) => return Err(e),
+                Err(Err(_)) => return Err(H1Error::ChunkedCut),
+            }
+            let line = self.line(MAX_CHUNK_LINE).await?;
+            if line > 2 {
+                return Err(H1Error::BadChunk("no line end after a chunk"));
+            }
+            self.read.advance(line);
+        }
+    }
+
+    /// The length of the next line in the read buffer, its `\n` included, reading more
+    /// until it is there.
+    async fn line(&mut self, max: usize) -> Result<usize, H1Error> {
+        let mut searched = 0;
+        loop {
+            if let Some(i) = memchr_newline(&self.read[searched..]) {
+                return Ok(searched + i + 1);
+            }
+            searched = self.read.len();
+            if searched > max {
+                return Err(H1Error::BadChunk("line too long"));
+            }
+            if self.fill(READ_ROOM).await? == 0 {
+                return Err(H1Error::ChunkedCut);
+            }
+        }
+    }
+
+    /// Whether the idle connection is finished: the server closed it, reset it, or sent
+    /// something unasked. Looks without waiting. The next real read registers the user's
+    /// waker again, and tokio keeps readiness itself, so no wake-up is lost.
+    pub fn finished(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return true;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut probe);
+        Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut buf)
+            .is_ready()
+    }
+
+    /// Gives back the read buffer's room after a big body, so an idle user holds little.
+    pub fn shrink(&mut self) {
+        if self.read.is_empty() && self.read.capacity() > 4 * READ_ROOM {
+            self.read = BytesMut::new();
+        }
+    }
+}
+
+fn memchr_newline(buf: &[u8]) -> Option<usize> {
+    buf.iter().position(|&b| b == b'\n')
+}
+
+/// The size on a chunk-size line (`1a;ext=1\r\n`).
+fn chunk_size(line: &[u8]) -> Result<u64, H1Error> {
+    let digits = line
+        .split(|&b| b == b';' || b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let digits = digits.trim_ascii();
+    if digits.is_empty() || digits.len() > 15 {
+        return Err(H1Error::BadChunk("bad chunk size"));
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| H1Error::BadChunk("bad chunk size"))?;
+    u64::from_str_radix(text, 16).map_err(|_| H1Error::BadChunk("bad chunk size"))
+}
+
+/// How the body is delimited, and whether the connection can be used again after it.
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    version: Version,
+    headers: &HeaderMap,
+) -> Result<(Framing, bool), H1Error> {
+    let mut reusable = match version {
+        Version::HTTP_11 => !has_token(headers, &header::CONNECTION, "close"),
+        _ => has_token(headers, &header::CONNECTION, "keep-alive"),
+    };
+    let code = status.as_u16();
+    if code == 101 {
+        return Ok((Framing::Empty, false));
+    }
+    if *method == Method::HEAD || code == 204 || code == 304 {
+        return Ok((Framing::Empty, reusable));
+    }
+    let codings = headers.get_all(header::TRANSFER_ENCODING);
+    if codings.iter().next().is_some() {
+        let last = codings
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|c| !c.is_empty());
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            // Both: the coding wins, and the connection is not to be trusted after it.
+            reusable = false;
+        }
+        return Ok(match last {
+            Some(c) if c.eq_ignore_ascii_case("chunked") => (Framing::Chunked, reusable),
+            _ => (Framing::UntilClose, false),
+        });
+    }
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        let text = value.to_str().unwrap_or("");
+        for part in text.split(',') {
+            let part = part.trim();
+            let n = part
+                .parse::<u64>()
+                .ok()
+                .filter(|_| part.bytes().all(|b| b.is_ascii_digit()));
+            match (n, length) {
+                (Some(n), None) => length = Some(n),
+                (Some(n), Some(seen)) if n == seen => {}
+                _ => return Err(H1Error::BadLength(text.to_owned())),
+            }
+        }
+    }
+    Ok(match length {
+        Some(n) => (Framing::Length(n), reusable),
+        None => (Framing::UntilClose, false),
+    })
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitive).
+pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body sink that keeps everything.
+    #[derive(Default)]
+    struct All(Vec<u8>);
+    impl BodySink for All {
+        fn take(&mut self, buf: &mut BytesMut, n: usize) {
+            self.0.extend_from_slice(&buf.split_to(n));
+        }
+    }
+
+    /// The head and body `answer` gives to a GET, read through a real socket pair.
+    async fn exchange(answer: &'static [u8]) -> Result<(Head, Vec<u8>), H1Error> {
+        exchange_with(Method::GET, answer).await
+    }
+
+    async fn exchange_with(
+        method: Method,
+        answer: &'static [u8],
+    ) -> Result<(Head, Vec<u8>), H1Error> {
+        let (client, mut server) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            let mut req = [0u8; 1024];
+            let _ = server.read(&mut req).await;
+            // Dribbled in small writes, so that every boundary is crossed mid-read.
+            for piece in answer.chunks(7) {
+                if server.write_all(piece).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut h1 = H1::new(Box::new(client));
+        let uri: Uri = "/".parse().unwrap();
+        h1.write_request(&method, &uri, &HeaderMap::new(), &Bytes::new())
+            .await?;
+        let head = h1.read_head(&method).await?;
+        let mut body = All::default();
+        h1.read_body(head.framing, &mut body).await?;
+        Ok((head, body.0))
+    }
+
+    #[tokio::test]
+    async fn a_length_body_and_an_interim_answer() {
+        let (head, body) = exchange(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
+        )
+        .await
+        .unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.headers["x-a"], "1");
+        assert_eq!((head.framing, head.reusable), (Framing::Length(5), true));
+        assert_eq!(body, b"hello");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_with_extensions_and_trailers() {
+        let (head, body) = exchange(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!(head.framing, Framing::Chunked);
+        assert_eq!(body, b"hello!");
+    }
+
+    #[tokio::test]
+    async fn a_body_to_the_close_and_http_1_0_without_keep_alive() {
+        let (head, body) = exchange(b"HTTP/1.0 200 OK\r\n\r\nall of it").await.unwrap();
+        assert_eq!((head.framing, head.reusable), (Framing::UntilClose, false));
+        assert_eq!(body, b"all of it");
+        let (head, _) =
+            exchange(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        assert!(head.reusable);
+        let (head, _) =
+            exchange(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        assert!(!head.reusable);
+    }
+
+    #[tokio::test]
+    async fn no_body_after_head_204_and_304_whatever_the_length_says() {
+        let (head, body) = exchange_with(
+            Method::HEAD,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!((head.framing, body.len()), (Framing::Empty, 0));
+        let (head, _) = exchange(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(head.framing, Framing::Empty);
+    }
+
+    #[tokio::test]
+    async fn broken_answers_fail_with_what_went_wrong() {
+        let short = exchange(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf").await;
+        assert!(matches!(
+            short,
+            Err(H1Error::Truncated {
+                got: 4,
+                expected: 10
+            })
+        ));
+        let lengths =
+            exchange(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").await;
+        assert!(matches!(lengths, Err(H1Error::BadLength(_))));
+        let cut = exchange(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel").await;
+        assert!(matches!(cut, Err(H1Error::ChunkedCut)));
+        let garbage = exchange(b"SSH-2.0-OpenSSH\r\n\r\n").await;
+        assert!(matches!(garbage, Err(H1Error::BadHead(_))));
+        assert!(matches!(exchange(b"").await, Err(H1Error::Unanswered)));
+        assert!(matches!(
+            exchange(b"HTTP/1.1 200 OK\r\n").await,
+            Err(H1Error::HeadCut)
+        ));
+        let bad_size =
+            exchange(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").await;
+        assert!(matches!(bad_size, Err(H1Error::BadChunk(_))));
+    }
+
+    #[tokio::test]
+    async fn a_head_past_the_limit_is_refused() {
+        let mut big = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+        big.resize(MAX_HEAD + 10, b'a');
+        let big: &'static [u8] = Box::leak(big.into_boxed_slice());
+        assert!(matches!(exchange(big).await, Err(H1Error::HeadTooLarge)));
+    }
+}
