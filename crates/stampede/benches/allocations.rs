@@ -179,6 +179,6 @@ fn main() {
     println!("| request | allocations | bytes allocated |");
     println!("|---|---|---|");
     for (name, (allocs, bytes)) in rows {
-        println!("| {name} | {allocs:.1} | {bytes:.0} |");
+        println!("| {name} | {allocs:.2} | {bytes:.0} |");
     }
 }

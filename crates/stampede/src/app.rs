@@ -91,10 +91,7 @@ impl<P: Args + 'static> App<P> {
     /// Parses this process's arguments, runs until done or Ctrl-C / SIGTERM, and returns
     /// the exit code. It starts the tokio runtime itself: `main` needs no `#[tokio::main]`.
     pub fn main(self) -> ExitCode {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime starts");
+        let rt = runtime();
         let code = rt.block_on(async {
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -165,4 +162,20 @@ fn needs_host(o: &Options) -> bool {
         && !o.list
         && !o.print_locustfile
         && !o.show_task_ratio
+}
+
+/// The runtime a run gets: one thread per core the process may use. With a single core
+/// (`taskset -c 0`, a one-CPU container) it is tokio's current-thread scheduler, which
+/// does the same work without the cross-thread handoffs of a one-worker pool.
+fn runtime() -> tokio::runtime::Runtime {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
 }

@@ -279,7 +279,7 @@ impl Conn {
         self.h1.shrink();
         self.idle_since = Instant::now();
         self.closing |= !head.reusable;
-        if let Some(ka) = keep_alive_timeout(&head.headers) {
+        if let Some(ka) = head.keep_alive {
             self.keep_alive = Some(ka);
         }
         Ok(sink.finish())
@@ -355,18 +355,6 @@ impl Sink {
             total: self.total,
         }
     }
-}
-
-/// `Keep-Alive: timeout=5, max=100` -> 5 s.
-fn keep_alive_timeout(headers: &http::HeaderMap) -> Option<Duration> {
-    let v = headers.get("keep-alive")?.to_str().ok()?;
-    v.split(',').find_map(|part| {
-        let (k, n) = part.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("timeout") {
-            return None;
-        }
-        n.trim().parse::<u64>().ok().map(Duration::from_secs)
-    })
 }
 
 async fn resolve(origin: &Origin, cfg: &ClientConfig) -> Result<Vec<SocketAddr>, ClientError> {

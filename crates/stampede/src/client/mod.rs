@@ -16,6 +16,7 @@
 mod conn;
 mod error;
 mod expect;
+mod fields;
 mod h1;
 mod headers;
 mod io;
@@ -419,9 +420,8 @@ impl Client {
     /// is dropped, and once the jar holds 180 cookies only existing ones are replaced, so a
     /// target setting new cookies on every answer cannot grow memory and every `Cookie`
     /// header without end.
-    fn store_cookies(&mut self, headers: &http::HeaderMap, url: &Url) {
-        for value in headers.get_all(http::header::SET_COOKIE) {
-            let Ok(s) = value.to_str() else { continue };
+    fn store_cookies(&mut self, fields: &fields::Fields, url: &Url) {
+        for s in fields.get_all("set-cookie") {
             if s.len() > MAX_COOKIE_BYTES {
                 cookie_cap_reached();
                 continue;

@@ -348,11 +348,8 @@ impl<'c> RequestBuilder<'c> {
         for redirects in 0..=MAX_REDIRECTS {
             let cross = first.as_ref().is_some_and(|f| **f != *target.origin);
             let (parts, answer) = self.hop(&target, &method, &body, cross).await?;
-            self.client.store_cookies(&parts.headers, &target.url);
-            let location = parts
-                .headers
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok());
+            self.client.store_cookies(&parts.fields, &target.url);
+            let location = parts.fields.get("location");
             match location {
                 Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
                     first.get_or_insert_with(|| target.origin.clone());
@@ -372,7 +369,7 @@ impl<'c> RequestBuilder<'c> {
                     self.client.last = Some(target);
                     return Ok(Response {
                         status: parts.status,
-                        headers: parts.headers,
+                        headers: parts.fields,
                         url,
                         content_length: answer.total,
                         body: answer.kept,

@@ -28,7 +28,7 @@ pub enum ExtractError {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: super::fields::Fields,
     pub(crate) url: std::sync::Arc<Url>,
     pub(crate) body: Bytes,
     /// Every body byte that arrived; more than `body` holds when `--max-body` cut it.
@@ -42,8 +42,9 @@ impl Response {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// The response's headers (built from the raw head the first time they are asked for).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.map()
     }
     /// How many redirects were followed to get here (0: the first answer).
     pub fn redirects(&self) -> u32 {
@@ -74,7 +75,7 @@ impl Response {
         self.elapsed
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers.map().get(name).and_then(|v| v.to_str().ok())
     }
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)

@@ -36,12 +36,12 @@ pub(crate) fn realtime_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The most one read takes: as much as hyper's first read buffer.
+/// The most one read takes: a body read asks for up to 64 KiB, a head for 1 KiB.
 const SCRATCH: usize = 16 * 1024;
 
 thread_local! {
     /// `recvmsg` needs initialized memory and the caller's buffer is not: zeroing it on
-    /// every read (hyper hands over 8 KiB or more) cost more than reading into this
+    /// every read (the reader hands over all its spare room) cost more than reading into this
     /// thread's buffer and copying the few bytes that arrived. One per thread, not per
     /// connection, so ten thousand users do not hold 160 MB of it.
     static SCRATCH_BUF: std::cell::RefCell<Box<[u8]>> =
