@@ -29,8 +29,10 @@ impl Fields {
     fn lines(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.raw
             .split(|&b| b == b'\n')
-            .skip(1)
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            // Empty lines before the status line are allowed (and skipped by the parser).
+            .skip_while(|line| line.is_empty())
+            .skip(1)
             .take_while(|line| !line.is_empty())
             .filter_map(|line| {
                 let colon = line.iter().position(|&b| b == b':')?;

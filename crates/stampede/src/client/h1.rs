@@ -12,7 +12,7 @@
 //! the body runs to the connection's close.
 
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 
 use std::time::Duration;
 
@@ -91,6 +91,14 @@ pub(crate) struct Head {
     pub keep_alive: Option<Duration>,
 }
 
+/// What a look at the socket found.
+enum Heard {
+    Nothing,
+    Data,
+    /// The end of the stream, or an error.
+    End,
+}
+
 /// What the read buffer held.
 enum Parsed {
     Head(Head),
@@ -111,6 +119,9 @@ pub(crate) struct H1 {
     io: Box<dyn Io>,
     read: BytesMut,
     write: Vec<u8>,
+    /// The server answered before the request was all written: what is left of it was
+    /// never sent, so the connection cannot carry another exchange.
+    cut: bool,
 }
 
 impl H1 {
@@ -119,6 +130,7 @@ impl H1 {
             io,
             read: BytesMut::new(),
             write: Vec::new(),
+            cut: false,
         }
     }
 
@@ -148,17 +160,105 @@ impl H1 {
         if inline {
             w.extend_from_slice(body);
         }
-        let io = &mut self.io;
-        io.write_all(w).await.map_err(H1Error::Write)?;
-        if !inline {
-            io.write_all(body).await.map_err(H1Error::Write)?;
-        }
-        io.flush().await.map_err(H1Error::Write)?;
-        if w.capacity() > 4 * INLINE_BODY {
+        self.cut = false;
+        let head = std::mem::take(&mut self.write);
+        let sent = self.send(&head, (!inline).then_some(body)).await;
+        self.write = head;
+        if self.write.capacity() > 4 * INLINE_BODY {
             // A big upload does not keep its buffer for the connection's life.
-            *w = Vec::new();
+            self.write = Vec::new();
         }
-        Ok(())
+        match sent {
+            // The server may have answered, then stopped reading (a 413 before the upload):
+            // that answer, not the broken write, is what happened.
+            Err(H1Error::Write(e)) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                if matches!(self.poll_answer(&mut cx), Heard::Data) {
+                    self.cut = true;
+                    Ok(())
+                } else {
+                    Err(H1Error::Write(e))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Writes the head (with a small body), then a big body while watching for an early
+    /// answer.
+    async fn send(&mut self, head: &[u8], body: Option<&Bytes>) -> Result<(), H1Error> {
+        self.io.write_all(head).await.map_err(H1Error::Write)?;
+        if let Some(body) = body {
+            if self.write_watching(body).await? {
+                self.cut = true;
+                return Ok(()); // answered before the upload was read: `read_head` has it
+            }
+        }
+        self.io.flush().await.map_err(H1Error::Write)
+    }
+
+    /// Writes `buf` unless the server gives its final answer first (true then: it is in the
+    /// read buffer). A server that answers an upload early (413, 401) may stop reading it;
+    /// a plain write would then wait for room that never comes. Interim answers (a `100
+    /// Continue` nobody asked for) are skipped and the upload goes on.
+    async fn write_watching(&mut self, buf: &[u8]) -> Result<bool, H1Error> {
+        let mut written = 0;
+        std::future::poll_fn(|cx| {
+            while written < buf.len() {
+                match self.poll_answer(cx) {
+                    Heard::Nothing => {}
+                    Heard::End => return Poll::Ready(Ok(true)),
+                    Heard::Data if self.final_answer_begun() => return Poll::Ready(Ok(true)),
+                    Heard::Data => continue,
+                }
+                match Pin::new(&mut self.io).poll_write(cx, &buf[written..]) {
+                    Poll::Ready(Ok(0)) => {
+                        let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                        return Poll::Ready(Err(H1Error::Write(e)));
+                    }
+                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(H1Error::Write(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Poll::Ready(Ok(false))
+        })
+        .await
+    }
+
+    /// Whether the read buffer holds the start of a final answer, after dropping the
+    /// complete interim ones before it.
+    fn final_answer_begun(&mut self) -> bool {
+        loop {
+            let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut slots);
+            match resp.parse(&self.read) {
+                Ok(httparse::Status::Complete(len)) => match resp.code {
+                    Some(code) if (100..200).contains(&code) && code != 101 => {
+                        self.read.advance(len);
+                    }
+                    _ => return true,
+                },
+                // Not yet a whole head: if it grows into an interim one, writing goes on.
+                Ok(httparse::Status::Partial) => return self.read.len() >= MAX_HEAD,
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Takes what the server has already sent, without waiting.
+    fn poll_answer(&mut self, cx: &mut Context<'_>) -> Heard {
+        let mut chunk = [0u8; 1024];
+        let mut buf = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => Heard::End,
+            Poll::Ready(Ok(())) => {
+                self.read.extend_from_slice(buf.filled());
+                Heard::Data
+            }
+            Poll::Ready(Err(_)) => Heard::End,
+            Poll::Pending => Heard::Nothing,
+        }
     }
 
     /// Reads more into the read buffer; 0 at the end of the stream.
@@ -178,7 +278,10 @@ impl H1 {
         loop {
             if !self.read.is_empty() {
                 match self.parse_head(method)? {
-                    Parsed::Head(head) => return Ok(head),
+                    Parsed::Head(mut head) => {
+                        head.reusable &= !self.cut;
+                        return Ok(head);
+                    }
                     Parsed::Interim => continue,
                     Parsed::Partial if self.read.len() >= MAX_HEAD => {
                         return Err(H1Error::HeadTooLarge)
@@ -206,7 +309,13 @@ impl H1 {
             Err(e) => return Err(H1Error::BadHead(e.to_string())),
         };
         let code = resp.code.unwrap_or(0);
-        if (100..200).contains(&code) && code != 101 {
+        if code == 101 {
+            // Nothing here asks to upgrade; a browser takes this for a network error.
+            return Err(H1Error::BadHead(
+                "101 Switching Protocols to a request that did not ask to upgrade".into(),
+            ));
+        }
+        if (100..200).contains(&code) {
             self.read.advance(len);
             return Ok(Parsed::Interim);
         }
@@ -300,7 +409,7 @@ impl H1 {
                 Err(Err(_)) => return Err(H1Error::ChunkedCut),
             }
             let line = self.line(MAX_CHUNK_LINE).await?;
-            if line > 2 {
+            if &self.read[..line] != b"\r\n" {
                 return Err(H1Error::BadChunk("no line end after a chunk"));
             }
             self.read.advance(line);
@@ -359,7 +468,14 @@ fn chunk_size(line: &[u8]) -> Result<u64, H1Error> {
         .next()
         .unwrap_or_default();
     let digits = digits.trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
+    // Leading zeros are allowed and say nothing; past them, 15 hex digits (2^60) at most.
+    let significant = &digits[digits.iter().take_while(|&&b| b == b'0').count()..];
+    let digits = if significant.is_empty() && !digits.is_empty() {
+        &b"0"[..]
+    } else {
+        significant
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
         return Err(H1Error::BadChunk("bad chunk size"));
     }
     let text = std::str::from_utf8(digits).map_err(|_| H1Error::BadChunk("bad chunk size"))?;
@@ -410,9 +526,6 @@ fn framing(
         _ => has_token(headers, "connection", "keep-alive"),
     };
     let code = status.as_u16();
-    if code == 101 {
-        return Ok((Framing::Empty, false));
-    }
     if *method == Method::HEAD || code == 204 || code == 304 {
         return Ok((Framing::Empty, reusable));
     }
@@ -425,8 +538,9 @@ fn framing(
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .last();
-        if value(headers, "content-length").is_some() {
-            // Both: the coding wins, and the connection is not to be trusted after it.
+        if value(headers, "content-length").is_some() || version == Version::HTTP_10 {
+            // Both, or a coding HTTP/1.0 does not know: the coding wins, and the
+            // connection is not to be trusted after it (RFC 9112 §6.1, §6.3).
             reusable = false;
         }
         return Ok(match last {
