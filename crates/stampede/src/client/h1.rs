@@ -7,9 +7,7 @@
 //! parsed (with `httparse`, as hyper does) straight from the connection's read buffer; a
 //! small body is a slice of that buffer, not a copy.
 //!
-//! Message framing follows RFC 9112 §6.3: no body after HEAD, 1xx, 204 and 304; chunked
-//! when it is the last transfer coding; else `Content-Length`, whose values must agree; else
-//! the body runs to the connection's close.
+//! Message framing (RFC 9112 §6.3) is `framing.rs`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -21,6 +19,8 @@ use http::header::HeaderMap;
 use http::{Method, StatusCode, Uri, Version};
 
 use super::fields::Fields;
+pub(crate) use super::framing::Framing;
+use super::framing::{chunk_size, framing, keep_alive_timeout, value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// The stream a connection runs on: TCP, or TLS over TCP.
@@ -67,16 +67,6 @@ pub(crate) enum H1Error {
     Truncated { got: u64, expected: u64 },
     #[error("the connection closed in the middle of a chunked body")]
     ChunkedCut,
-}
-
-/// How a response's body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    /// Until the server closes the connection.
-    UntilClose,
 }
 
 /// A response's status line and headers.
@@ -459,118 +449,6 @@ impl H1 {
 
 fn memchr_newline(buf: &[u8]) -> Option<usize> {
     buf.iter().position(|&b| b == b'\n')
-}
-
-/// The size on a chunk-size line (`1a;ext=1\r\n`).
-fn chunk_size(line: &[u8]) -> Result<u64, H1Error> {
-    let digits = line
-        .split(|&b| b == b';' || b == b'\r' || b == b'\n')
-        .next()
-        .unwrap_or_default();
-    let digits = digits.trim_ascii();
-    // Leading zeros are allowed and say nothing; past them, 15 hex digits (2^60) at most.
-    let significant = &digits[digits.iter().take_while(|&&b| b == b'0').count()..];
-    let digits = if significant.is_empty() && !digits.is_empty() {
-        &b"0"[..]
-    } else {
-        significant
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
-        return Err(H1Error::BadChunk("bad chunk size"));
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| H1Error::BadChunk("bad chunk size"))?;
-    u64::from_str_radix(text, 16).map_err(|_| H1Error::BadChunk("bad chunk size"))
-}
-
-type Fieldset<'h> = [httparse::Header<'h>];
-
-/// The values of every `name` header, as text.
-fn values<'h>(headers: &'h Fieldset<'h>, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
-}
-
-fn value<'h>(headers: &'h Fieldset<'h>, name: &'h str) -> Option<&'h str> {
-    values(headers, name).next()
-}
-
-/// Whether a comma-separated header holds `token` (case-insensitive).
-fn has_token(headers: &Fieldset<'_>, name: &str, token: &str) -> bool {
-    values(headers, name)
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
-/// `Keep-Alive: timeout=N`.
-fn keep_alive_timeout(v: &str) -> Option<Duration> {
-    v.split(',').find_map(|part| {
-        let (k, n) = part.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("timeout") {
-            return None;
-        }
-        n.trim().parse::<u64>().ok().map(Duration::from_secs)
-    })
-}
-
-/// How the body is delimited, and whether the connection can be used again after it.
-fn framing(
-    method: &Method,
-    status: StatusCode,
-    version: Version,
-    headers: &Fieldset<'_>,
-) -> Result<(Framing, bool), H1Error> {
-    let mut reusable = match version {
-        Version::HTTP_11 => !has_token(headers, "connection", "close"),
-        _ => has_token(headers, "connection", "keep-alive"),
-    };
-    let code = status.as_u16();
-    if *method == Method::HEAD || code == 204 || code == 304 {
-        return Ok((Framing::Empty, reusable));
-    }
-    if headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
-    {
-        let last = values(headers, "transfer-encoding")
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .last();
-        if value(headers, "content-length").is_some() || version == Version::HTTP_10 {
-            // Both, or a coding HTTP/1.0 does not know: the coding wins, and the
-            // connection is not to be trusted after it (RFC 9112 §6.1, §6.3).
-            reusable = false;
-        }
-        return Ok(match last {
-            Some(c) if c.eq_ignore_ascii_case("chunked") => (Framing::Chunked, reusable),
-            _ => (Framing::UntilClose, false),
-        });
-    }
-    let mut length: Option<u64> = None;
-    for h in headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
-    {
-        let text = String::from_utf8_lossy(h.value);
-        for part in text.split(',') {
-            let part = part.trim();
-            let n = part
-                .parse::<u64>()
-                .ok()
-                .filter(|_| part.bytes().all(|b| b.is_ascii_digit()));
-            match (n, length) {
-                (Some(n), None) => length = Some(n),
-                (Some(n), Some(seen)) if n == seen => {}
-                _ => return Err(H1Error::BadLength(text.into_owned())),
-            }
-        }
-    }
-    Ok(match length {
-        Some(n) => (Framing::Length(n), reusable),
-        None => (Framing::UntilClose, false),
-    })
 }
 
 #[cfg(test)]
