@@ -297,17 +297,12 @@ struct Sink {
 
 impl BodySink for Sink {
     fn take(&mut self, buf: &mut BytesMut, n: usize) {
-        let kept = match self.rest.len() {
-            0 => self.first.as_ref().map_or(0, Bytes::len),
-            n => n,
-        };
-        let keep = n.min(self.max.saturating_sub(kept));
+        self.total += n as u64;
+        let keep = n.min(self.max.saturating_sub(self.kept()));
         if keep > 0 {
-            let data = buf.split_to(keep).freeze();
-            self.push(data);
+            self.keep(buf.split_to(keep).freeze());
         }
         buf.advance(n - keep);
-        self.total += (n - keep) as u64;
     }
 }
 
@@ -321,18 +316,15 @@ impl Sink {
         }
     }
 
-    fn push(&mut self, data: Bytes) {
-        self.total += data.len() as u64;
-        // Once a second chunk came, `rest` holds the first one too.
-        let kept = match self.rest.len() {
+    /// Bytes kept so far: once a second chunk came, `rest` holds the first one too.
+    fn kept(&self) -> usize {
+        match self.rest.len() {
             0 => self.first.as_ref().map_or(0, Bytes::len),
             n => n,
-        };
-        let room = self.max.saturating_sub(kept);
-        if room == 0 {
-            return;
         }
-        let data = data.slice(..data.len().min(room));
+    }
+
+    fn keep(&mut self, data: Bytes) {
         match &self.first {
             None => self.first = Some(data),
             Some(first) => {

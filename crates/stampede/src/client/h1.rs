@@ -224,9 +224,7 @@ impl H1 {
             let mut resp = httparse::Response::new(&mut slots);
             match resp.parse(&self.read) {
                 Ok(httparse::Status::Complete(len)) => match resp.code {
-                    Some(code) if (100..200).contains(&code) && code != 101 => {
-                        self.read.advance(len);
-                    }
+                    Some(code) if interim(code) => self.read.advance(len),
                     _ => return true,
                 },
                 // Not yet a whole head: if it grows into an interim one, writing goes on.
@@ -305,7 +303,7 @@ impl H1 {
                 "101 Switching Protocols to a request that did not ask to upgrade".into(),
             ));
         }
-        if (100..200).contains(&code) {
+        if interim(code) {
             self.read.advance(len);
             return Ok(Parsed::Interim);
         }
@@ -445,6 +443,11 @@ impl H1 {
             self.read = BytesMut::new();
         }
     }
+}
+
+/// An interim answer (1xx) that a final one follows; 101 is final (and refused).
+fn interim(code: u16) -> bool {
+    (100..200).contains(&code) && code != 101
 }
 
 fn memchr_newline(buf: &[u8]) -> Option<usize> {

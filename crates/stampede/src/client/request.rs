@@ -383,8 +383,8 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// One hop: sent, and sent again on a new connection when the kept-alive one turned out
-    /// closed (see [`Client::send_hop`]). Its headers are built for each attempt and moved
-    /// into it, never copied.
+    /// closed (see [`Client::send_hop`]). Its headers are built again for each attempt,
+    /// into the client's reused map.
     async fn hop(
         &mut self,
         target: &Target,
