@@ -41,8 +41,10 @@ pub(crate) async fn run_headless(
     plan: &Plan,
     host: Url,
     shutdown: CancellationToken,
+    telemetry: &crate::telemetry::Telemetry,
 ) -> Result<Outcome, RunError> {
-    let cfg = SwarmConfig::from_options(host.clone(), opts);
+    let mut cfg = SwarmConfig::from_options(host.clone(), opts);
+    cfg.tracing = telemetry.tracing();
     let swarm = if opts.master {
         plan.master_swarm(cfg, MasterConfig::from_options(opts))
             .await
@@ -53,6 +55,7 @@ pub(crate) async fn run_headless(
     let schedule = Schedule::from_options(opts, plan);
     let (users, rate) = schedule.initial();
     let (runner, stats) = (swarm.runner.clone(), swarm.stats.clone());
+    telemetry.watch(stats.clone(), runner.clone());
     eprintln!(
         "Stampede: {users} users at {rate}/s against {host}{}",
         match opts.run_time {

@@ -45,6 +45,7 @@ pub mod shape;
 pub mod stats;
 mod swarm;
 mod task;
+pub mod telemetry;
 pub mod threshold;
 mod user;
 mod wait;

@@ -141,8 +141,16 @@ async fn run_inner(
         return Err(0);
     }
 
+    let (telemetry, exporters) = match crate::telemetry::start(o, &shutdown).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    let t = &telemetry;
     let result = if o.worker {
-        crate::distributed::run_worker(o, plan, rebuild, shutdown).await
+        crate::distributed::run_worker(o, plan, rebuild, shutdown, t).await
     } else if o.headless {
         let Some(host) = o.host.clone() else {
             let master = if o.master {
@@ -155,10 +163,11 @@ async fn run_inner(
             );
             return Err(EXIT_USAGE);
         };
-        run_headless(o, plan, host, shutdown).await
+        run_headless(o, plan, host, shutdown, t).await
     } else {
-        crate::web::serve(o, plan, shutdown).await
+        crate::web::serve(o, plan, shutdown, t).await
     };
+    exporters.finish().await;
     match result {
         Ok(outcome) => Ok(outcome),
         Err(RunError::Selection(e)) => {

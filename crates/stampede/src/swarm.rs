@@ -36,6 +36,8 @@ pub struct SwarmConfig {
     pub node: String,
     pub net: NetConfig,
     pub limits: Limits,
+    /// Trace context and spans on the users' requests (`--trace-context`, `--otel`).
+    pub tracing: Option<Arc<crate::telemetry::Tracing>>,
 }
 
 /// How users' clients reach the target: timeouts, TLS trust, pinned names, body cap.
@@ -88,6 +90,7 @@ impl SwarmConfig {
             node: hostname(),
             net: NetConfig::default(),
             limits: Limits::default(),
+            tracing: None,
         }
     }
 
@@ -232,6 +235,7 @@ impl Plan {
         client_config.correct_omission = cfg.correct_omission;
         client_config.wait_scale = cfg.wait_scale;
         client_config.listeners = self.on_request.clone();
+        client_config.tracing = cfg.tracing;
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),
             enabled: selection.enabled.clone(),

@@ -28,7 +28,7 @@ mod scan;
 mod stamp;
 mod target;
 mod think;
-mod tls;
+pub(crate) mod tls;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -100,6 +100,8 @@ pub struct ClientConfig {
     /// (`--wait-scale`); 0 runs flat out.
     pub wait_scale: f64,
     pub listeners: Vec<RequestListener>,
+    /// Trace context and spans (`--trace-context`, `--otel`); `None` costs nothing.
+    pub tracing: Option<Arc<crate::telemetry::Tracing>>,
 }
 
 /// The default of `--max-body`.
@@ -128,6 +130,7 @@ impl ClientConfig {
             correct_omission: false,
             wait_scale: 1.0,
             listeners: Vec::new(),
+            tracing: None,
         })
     }
 }
@@ -260,10 +263,43 @@ pub struct Client {
     defaults: headers::DefaultHeaders,
     /// The user's stop, which ends a `think`; `None` outside a run.
     stop: Option<tokio_util::sync::CancellationToken>,
+    /// This user's trace (`--trace-context`, `--otel`), and the span of the request in
+    /// flight, whose `traceparent` every hop carries.
+    trace: Option<crate::telemetry::trace::UserTrace>,
+    span: Option<crate::telemetry::trace::RequestSpan>,
 }
 
 impl Client {
+    /// Hands a finished request's span to the exporter, if this user's trace is exported.
+    pub(crate) fn end_span(
+        &self,
+        span: crate::telemetry::trace::RequestSpan,
+        method: &http::Method,
+        name: &str,
+        resp: Option<&Response>,
+        reason: &Option<String>,
+    ) {
+        let (Some(trace), Some(tracing)) = (&self.trace, &self.config.tracing) else {
+            return;
+        };
+        let Some(sink) = tracing.spans.as_ref().filter(|_| trace.exported) else {
+            return;
+        };
+        sink.send(crate::telemetry::SpanRecord {
+            trace_id: trace.trace_id,
+            span_id: span.span_id,
+            method: method.as_str().to_owned(),
+            name: name.to_owned(),
+            url: resp.map(|r| r.url.to_string()).unwrap_or_default(),
+            status: resp.map(|r| r.status.as_u16()),
+            error: reason.clone(),
+            start: span.start,
+            end: std::time::SystemTime::now(),
+        });
+    }
+
     pub fn new(base: Url, config: ClientConfig, recorder: Recorder) -> Self {
+        let trace = config.tracing.as_ref().map(|t| t.user());
         Self {
             base,
             config,
@@ -281,6 +317,8 @@ impl Client {
             intended_start: None,
             defaults: Default::default(),
             stop: None,
+            trace,
+            span: None,
         }
     }
 

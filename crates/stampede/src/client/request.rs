@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 
 use super::conn::Origin;
@@ -16,6 +16,9 @@ use crate::stats::Event;
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
 const MAX_REDIRECTS: usize = 20;
+
+/// W3C Trace Context's header (`--trace-context`).
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// A request being put together; nothing is sent until it is awaited (or
 /// [`send`](RequestBuilder::send) is).
@@ -232,6 +235,7 @@ impl<'c> RequestBuilder<'c> {
             });
         let timeout = self.timeout.unwrap_or(self.client.config.request_timeout);
         self.client.progress = Default::default();
+        self.client.span = self.client.trace.as_ref().and_then(|t| t.begin());
         self.in_flight = true;
         let outcome = match self.error.take() {
             Some(e) => Err(e),
@@ -302,6 +306,10 @@ impl<'c> RequestBuilder<'c> {
             timing,
             pacing_us: 0,
         });
+        if let Some(span) = self.client.span.take() {
+            self.client
+                .end_span(span, &method, &name, response.as_ref(), &reason);
+        }
         match (response, reason) {
             (Some(r), None) => Ok(r),
             (response, Some(reason)) => Err(RequestError {
@@ -431,6 +439,9 @@ impl<'c> RequestBuilder<'c> {
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         if let Some(v) = self.client.cookie_header(target) {
             h.insert(header::COOKIE, v);
+        }
+        if let Some(v) = self.client.span.as_ref().and_then(|s| s.header.as_ref()) {
+            h.insert(TRACEPARENT, v.clone());
         }
         if let Some(prev) = &self.client.last {
             if super::same_origin(&prev.url, &target.url) {

@@ -246,6 +246,25 @@ pub struct Options {
     #[arg(long, value_parser = parse_web_auth, env = "STAMPEDE_WEB_AUTH", help_heading = "Web UI")]
     pub web_auth: Option<WebAuth>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one), for
+    /// headless runs, masters and workers. The web UI serves /metrics on its own port too.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "STAMPEDE_PROMETHEUS_LISTEN",
+        help_heading = "Telemetry"
+    )]
+    pub prometheus_listen: Option<String>,
+    /// Export metrics, and a span per request, over OTLP/HTTP (protobuf), configured by the
+    /// standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+    /// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_TRACES_EXPORTER=none, ...).
+    #[arg(long, env = "STAMPEDE_OTEL", help_heading = "Telemetry")]
+    pub otel: bool,
+    /// Send a W3C `traceparent` on every request: one trace per user, a fresh span id per
+    /// request (the span --otel exports), so the target's traces join the load.
+    #[arg(long, env = "STAMPEDE_TRACE_CONTEXT", help_heading = "Telemetry")]
+    pub trace_context: bool,
+
     /// The plan's own options as given (`--think-scale=0`), which a master forwards to its
     /// workers so they build the same plan.
     #[arg(skip)]

@@ -108,6 +108,7 @@ struct Worker<'a> {
     /// Between a test's first spawn and its stop: the plan's test hooks run at both ends,
     /// on every worker, as Locust fires `test_start` and `test_stop` on each node.
     in_test: bool,
+    telemetry: &'a crate::telemetry::Telemetry,
 }
 
 pub(crate) async fn run_worker(
@@ -115,8 +116,10 @@ pub(crate) async fn run_worker(
     plan: &Plan,
     rebuild: Option<&Rebuild>,
     shutdown: CancellationToken,
+    telemetry: &crate::telemetry::Telemetry,
 ) -> Result<Outcome, RunError> {
     let mut w = Worker {
+        telemetry,
         opts,
         plan: plan.clone(),
         rebuild,
@@ -377,6 +380,7 @@ impl Worker<'_> {
         cfg.verbose = false;
         cfg.full_history = false;
         cfg.node = self.node.clone();
+        cfg.tracing = self.telemetry.tracing();
         // A Stampede master's --wait-scale; under a Locust master, this worker's own.
         if let Some(scale) = get(data, "parsed_options")
             .and_then(|p| get(p, "wait_scale"))
@@ -387,6 +391,7 @@ impl Worker<'_> {
         }
         match self.plan.swarm(cfg) {
             Ok(s) => {
+                self.telemetry.watch(s.stats.clone(), s.runner.clone());
                 self.swarm = Some(s);
                 true
             }

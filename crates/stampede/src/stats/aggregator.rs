@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::generator::{Alarm, Generator, GeneratorReport};
+use super::lifetime::{Lifetime, MetricsSnapshot};
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
 use super::{unix_now, Command, Event, Names, Recorder, Registry};
 
@@ -75,6 +76,11 @@ impl StatsHandle {
         )
     }
 
+    /// Whether both handles talk to the same aggregator.
+    pub fn same(&self, other: &StatsHandle) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+
     /// The current table.
     pub async fn summary(&self) -> Summary {
         let (tx, rx) = oneshot::channel();
@@ -133,6 +139,14 @@ impl StatsHandle {
         rx.await.unwrap_or_default()
     }
 
+    /// The lifetime counts plus the table now (see [`Lifetime`]): what `/metrics` and
+    /// OpenTelemetry read. Counters in it never go down, whatever resets happen.
+    pub async fn metrics(&self) -> MetricsSnapshot {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command::Metrics(tx));
+        rx.await.map(|b| *b).unwrap_or_default()
+    }
+
     /// Starts the counts afresh (`--reset-stats`, the UI's reset button). Exact: what
     /// users recorded before it is not counted, even if still in their batches.
     pub fn reset(&self) {
@@ -172,6 +186,8 @@ async fn run(
     full_history: bool,
     limits: Limits,
 ) {
+    // What resets (and a worker's delta reports) clear, for counters that never go down.
+    let lifetime = Lifetime::default();
     let fresh = || {
         let mut s = StatsState::new(unix_now(), full_history);
         s.limits = limits;
@@ -188,16 +204,25 @@ async fn run(
     let mut apply = |state: &mut StatsState, e: u64, events: Vec<Event>| {
         // A batch of a newer epoch can overtake its reset in the channel.
         if e > epoch {
+            lifetime.fold(state);
             let settle = state.settle_secs;
             *state = fresh();
             state.settle_secs = settle;
             epoch = e;
         }
+        let names = names.read();
         if e == epoch {
-            let names = names.read();
             for ev in events {
                 state.apply(ev, &node, &names);
             }
+        } else {
+            // Recorded before a reset: not in the table, but the requests were made, and
+            // counters that never go down count them.
+            let mut before = fresh();
+            for ev in events {
+                before.apply(ev, &node, &names);
+            }
+            lifetime.fold(&before);
         }
     };
     loop {
@@ -227,6 +252,7 @@ async fn run(
                     | Command::Final(_)
                     | Command::Take(_)
                     | Command::History(..)
+                    | Command::Metrics(_)
             )
         ) {
             // An answer includes everything recorded before the question was asked.
@@ -256,6 +282,7 @@ async fn run(
             Some(Command::Merge(delta)) => state.merge(&delta),
             Some(Command::Take(reply)) => {
                 let settle = state.settle_secs;
+                lifetime.fold(&state);
                 let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
                 state.settle_secs = settle;
             }
@@ -264,6 +291,11 @@ async fn run(
                 let _ = reply.send(state.history[start..].to_vec());
             }
             Some(Command::Reset(e)) => apply(&mut state, e, Vec::new()),
+            Some(Command::Metrics(reply)) => {
+                let snap =
+                    MetricsSnapshot::of(&lifetime, &state, users.by_type(), generator.report());
+                let _ = reply.send(Box::new(snap));
+            }
         }
     }
 }

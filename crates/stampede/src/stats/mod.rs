@@ -7,6 +7,7 @@
 mod aggregator;
 mod entry;
 pub mod generator;
+mod lifetime;
 mod state;
 pub mod window;
 
@@ -18,6 +19,9 @@ use tokio::sync::mpsc;
 
 pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
 pub use entry::{locust_bucket, new_histogram, EndpointStats, TimingTotals, PERCENTILES_TO_REPORT};
+pub use lifetime::{
+    Counts, Lifetime, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES,
+};
 pub use state::{
     ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
     OTHER_FAILURES, OTHER_NAMES,
@@ -110,6 +114,8 @@ pub(crate) enum Command {
     History(f64, tokio::sync::oneshot::Sender<Vec<HistoryPoint>>),
     /// Start afresh; the new epoch.
     Reset(u64),
+    /// The lifetime counts plus the table now, for Prometheus and OpenTelemetry.
+    Metrics(tokio::sync::oneshot::Sender<Box<MetricsSnapshot>>),
 }
 
 /// How many events a user buffers before sending them on. A buffer that fills more
@@ -208,8 +214,12 @@ impl Recorder {
         let full = {
             let mut b = self.inner.buf.lock().unwrap_or_else(|p| p.into_inner());
             if b.epoch != epoch {
-                // A reset came: what is buffered belongs to the old counts, which are gone.
-                b.events.clear();
+                // A reset came: what is buffered belongs to the old counts. The table drops
+                // it; the lifetime counts (`/metrics`) still take it.
+                let old = std::mem::take(&mut b.events);
+                if !old.is_empty() {
+                    let _ = self.inner.tx.send(Command::Batch(b.epoch, old));
+                }
                 b.epoch = epoch;
             }
             if b.events.capacity() == 0 {

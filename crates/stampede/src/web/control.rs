@@ -60,6 +60,8 @@ pub struct Control {
     test: Mutex<Option<Arc<Mutex<Test>>>>,
     /// A distributed master keeps one swarm (its workers) for every test.
     fixed: bool,
+    /// What `/metrics` reads; each new test is handed to it.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl Control {
@@ -69,6 +71,7 @@ impl Control {
             options,
             test: Mutex::new(None),
             fixed: false,
+            telemetry: Default::default(),
         }
     }
 
@@ -87,7 +90,19 @@ impl Control {
             options,
             test: Mutex::new(Some(Arc::new(Mutex::new(test)))),
             fixed: true,
+            telemetry: Default::default(),
         }
+    }
+
+    /// With `telemetry` reading its tests (the process's, for `/metrics` and `--otel`).
+    /// A master's one swarm is handed to it now.
+    pub fn with_telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        if let Some(t) = self.test() {
+            let t = t.lock().unwrap_or_else(|p| p.into_inner());
+            telemetry.watch(t.swarm.stats.clone(), t.swarm.runner.clone());
+        }
+        self.telemetry = telemetry;
+        self
     }
 
     /// The current or last test.
@@ -161,7 +176,10 @@ impl Control {
             cfg.user_types = req.user_types.clone();
         }
         let user_types = cfg.user_types.clone();
+        cfg.tracing = self.telemetry.tracing();
         let swarm = self.plan.swarm(cfg)?;
+        self.telemetry
+            .watch(swarm.stats.clone(), swarm.runner.clone());
         let test = Arc::new(Mutex::new(Test {
             swarm,
             host: host.clone(),

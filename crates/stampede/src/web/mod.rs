@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use control::{Control, StartRequest};
+pub(crate) use guard::guard as guard_layer;
 pub use guard::Guard;
 
 use crate::config::Options;
@@ -26,6 +27,9 @@ use crate::stats::{unix_now, StatsState};
 
 /// The UI's routes over a [`Control`].
 pub fn router(control: Arc<Control>, guard: Guard) -> Router {
+    let metrics = Router::new()
+        .route("/metrics", get(crate::telemetry::prometheus::metrics))
+        .with_state(control.telemetry.clone());
     let ui = Arc::new(api::Ui::new(control));
     Router::new()
         .route("/", get(api::index))
@@ -47,6 +51,7 @@ pub fn router(control: Arc<Control>, guard: Guard) -> Router {
         .route("/stats/report.json", get(api::report_json))
         .route("/stats/locust.json", get(api::locust_json))
         .with_state(ui)
+        .merge(metrics)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(guard),
             guard::guard,
@@ -88,6 +93,7 @@ pub(crate) async fn serve(
     opts: &Options,
     plan: &Plan,
     shutdown: CancellationToken,
+    telemetry: &crate::telemetry::Telemetry,
 ) -> Result<Outcome, RunError> {
     let target = format!("{}:{}", opts.web_host, opts.web_port);
     let addr = tokio::net::lookup_host(&target)
@@ -111,9 +117,12 @@ pub(crate) async fn serve(
             .master_swarm(cfg, crate::swarm::MasterConfig::from_options(opts))
             .await
             .map_err(RunError::Web)?;
-        Arc::new(Control::with_swarm(plan.clone(), opts.clone(), swarm, host))
+        Arc::new(
+            Control::with_swarm(plan.clone(), opts.clone(), swarm, host)
+                .with_telemetry(telemetry.clone()),
+        )
     } else {
-        Arc::new(Control::new(plan.clone(), opts.clone()))
+        Arc::new(Control::new(plan.clone(), opts.clone()).with_telemetry(telemetry.clone()))
     };
     eprintln!("Stampede web UI at http://{bound}/");
     if is_loopback(&bound) {

@@ -1,0 +1,296 @@
+//! Counts that only go up: what Prometheus and OpenTelemetry read.
+//!
+//! The statistics table starts afresh at a reset (`--reset-stats`, the UI's button), at a
+//! new test in the UI, and at every delta a worker sends its master. A monitoring system
+//! reads counters, which must never go down: `rate()` would read a drop as a restart and
+//! lose what was counted between its last scrape and the reset. So whatever a reset clears
+//! is first folded into a [`Lifetime`], shared by every test of the process, and a
+//! [`MetricsSnapshot`] is the lifetime plus the table now, made by the aggregator in one
+//! step, so no request is counted twice or lost between the two.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use hdrhistogram::Histogram;
+
+use super::entry::EndpointStats;
+use super::generator::GeneratorReport;
+use super::state::{StatsState, OTHER_NAMES};
+
+/// Upper bounds (seconds) of the response-time histogram's buckets, then `+Inf`. From
+/// 1 ms, for loopback and fast APIs, to 30 s, past which a request is broken, not slow.
+pub const BUCKETS_SECONDS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The quantiles the summary reports, from the exact (HDR) histogram.
+pub const SUMMARY_QUANTILES: [f64; 5] = [0.5, 0.9, 0.95, 0.99, 0.999];
+
+/// Monotonic counts of one (method, name) row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub requests: u64,
+    pub failures: u64,
+    /// Requests with no answer when their test ended (not failures).
+    pub unanswered: u64,
+    /// Sum of response times, in microseconds.
+    pub sum_us: u64,
+    /// Requests per bucket of [`BUCKETS_SECONDS`], not cumulative; the last is `+Inf`.
+    pub buckets: [u64; BUCKETS_SECONDS.len() + 1],
+}
+
+impl Counts {
+    fn of(e: &EndpointStats) -> Self {
+        let mut c = Self {
+            requests: e.num_requests,
+            failures: e.num_failures,
+            unanswered: e.num_unanswered,
+            sum_us: e.total_response_time_us,
+            buckets: Default::default(),
+        };
+        c.add_histogram(&e.histogram);
+        c
+    }
+
+    /// One pass over the recorded values, not one per bucket.
+    fn add_histogram(&mut self, h: &Histogram<u64>) {
+        for v in h.iter_recorded() {
+            let us = h.highest_equivalent(v.value_iterated_to());
+            let secs = us as f64 / 1e6;
+            let i = BUCKETS_SECONDS.partition_point(|b| *b < secs);
+            self.buckets[i] += v.count_since_last_iteration();
+        }
+    }
+
+    fn add(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.failures += o.failures;
+        self.unanswered += o.unanswered;
+        self.sum_us += o.sum_us;
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// What resets have cleared so far, in every test of this process.
+#[derive(Clone, Debug, Default)]
+pub struct Lifetime(Arc<Mutex<Folded>>);
+
+#[derive(Debug, Default)]
+struct Folded {
+    /// Keyed by (method, name).
+    rows: BTreeMap<(String, String), Counts>,
+    task_runs: BTreeMap<(String, String), u64>,
+    exceptions: u64,
+}
+
+impl Lifetime {
+    /// Adds everything `state` counted; the caller then clears it.
+    pub(crate) fn fold(&self, state: &StatsState) {
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for e in state.entries.values() {
+            let key = (e.method.clone(), e.name.clone());
+            f.rows.entry(key).or_default().add(&Counts::of(e));
+        }
+        for ((u, t), n) in &state.task_runs {
+            *f.task_runs
+                .entry((u.to_string(), t.to_string()))
+                .or_default() += n;
+        }
+        f.exceptions += state.exceptions.values().map(|e| e.count).sum::<u64>();
+    }
+}
+
+/// One row of a [`MetricsSnapshot`].
+#[derive(Clone, Debug)]
+pub struct MetricRow {
+    pub method: String,
+    pub name: String,
+    pub counts: Counts,
+    /// [`SUMMARY_QUANTILES`] in seconds, over the table since its last reset; `None`
+    /// when that has no request.
+    pub quantiles: Option<[f64; SUMMARY_QUANTILES.len()]>,
+}
+
+/// Everything an exporter shows, at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSnapshot {
+    pub rows: Vec<MetricRow>,
+    /// (user type, task, runs).
+    pub task_runs: Vec<(String, String, u64)>,
+    pub exceptions: u64,
+    /// Users running, per user type.
+    pub users: Vec<(String, u64)>,
+    pub generator: GeneratorReport,
+    /// Whether names past `--max-names` were folded into the `(other names)` row.
+    pub names_capped: bool,
+}
+
+impl MetricsSnapshot {
+    /// The lifetime plus `state`, which the lifetime does not hold yet.
+    pub(crate) fn of(
+        lifetime: &Lifetime,
+        state: &StatsState,
+        users: Vec<(String, u64)>,
+        generator: GeneratorReport,
+    ) -> Self {
+        let f = lifetime.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rows: BTreeMap<(&str, &str), MetricRow> = BTreeMap::new();
+        for ((method, name), c) in &f.rows {
+            rows.insert(
+                (method, name),
+                MetricRow {
+                    method: method.clone(),
+                    name: name.clone(),
+                    counts: c.clone(),
+                    quantiles: None,
+                },
+            );
+        }
+        for e in state.entries.values() {
+            let row = rows
+                .entry((&e.method, &e.name))
+                .or_insert_with(|| MetricRow {
+                    method: e.method.clone(),
+                    name: e.name.clone(),
+                    counts: Counts::default(),
+                    quantiles: None,
+                });
+            row.counts.add(&Counts::of(e));
+            if !e.histogram.is_empty() {
+                row.quantiles = Some(SUMMARY_QUANTILES.map(|q| e.percentile_ms(q) / 1000.0));
+            }
+        }
+        let mut task_runs = f.task_runs.clone();
+        for ((u, t), n) in &state.task_runs {
+            *task_runs.entry((u.to_string(), t.to_string())).or_default() += n;
+        }
+        let rows: Vec<MetricRow> = rows.into_values().collect();
+        let names_capped = rows.iter().any(|r| r.name == OTHER_NAMES);
+        Self {
+            rows,
+            task_runs: task_runs.into_iter().map(|((u, t), n)| (u, t, n)).collect(),
+            exceptions: f.exceptions + state.exceptions.values().map(|e| e.count).sum::<u64>(),
+            users,
+            generator,
+            names_capped,
+        }
+    }
+
+    /// Adds the counts of `other`, a test that ended (the UI's last test, a worker's last
+    /// swarm). Users, the generator and quantiles stay this snapshot's: they are the
+    /// running test's.
+    pub fn add_counts(&mut self, other: &MetricsSnapshot) {
+        for o in &other.rows {
+            match self
+                .rows
+                .binary_search_by(|r| (&r.method, &r.name).cmp(&(&o.method, &o.name)))
+            {
+                Ok(i) => self.rows[i].counts.add(&o.counts),
+                Err(i) => self.rows.insert(
+                    i,
+                    MetricRow {
+                        quantiles: None,
+                        ..o.clone()
+                    },
+                ),
+            }
+        }
+        for (u, t, n) in &other.task_runs {
+            match self
+                .task_runs
+                .binary_search_by(|(a, b, _)| (a, b).cmp(&(u, t)))
+            {
+                Ok(i) => self.task_runs[i].2 += n,
+                Err(i) => self.task_runs.insert(i, (u.clone(), t.clone(), *n)),
+            }
+        }
+        self.exceptions += other.exceptions;
+        self.names_capped |= other.names_capped;
+    }
+
+    /// Requests and failures over every row.
+    pub fn totals(&self) -> (u64, u64) {
+        self.rows.iter().fold((0, 0), |(r, f), row| {
+            (r + row.counts.requests, f + row.counts.failures)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Event;
+
+    fn state_with(us: &[u64], failed: usize) -> StatsState {
+        let mut s = StatsState::new(0.0, false);
+        let names = crate::stats::Names::new(100);
+        let id = names.intern("GET", "/x");
+        let table = names.read();
+        for (i, v) in us.iter().enumerate() {
+            s.apply(
+                Event::Request {
+                    id,
+                    elapsed_us: *v,
+                    content_length: 0,
+                    error: (i < failed).then(|| "boom".to_owned()),
+                    at: 1.0,
+                    hops: 1,
+                    resent: 0,
+                    timing: Default::default(),
+                    pacing_us: 0,
+                },
+                "n",
+                &table,
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn buckets_hold_each_value_once_below_its_bound() {
+        // 0.5 ms, exactly 1 ms, 3 ms, 40 s.
+        let s = state_with(&[500, 1_000, 3_000, 40_000_000], 1);
+        let snap = MetricsSnapshot::of(&Lifetime::default(), &s, vec![], Default::default());
+        let c = &snap.rows[0].counts;
+        assert_eq!(c.buckets[0], 2, "0.5 ms and 1 ms are <= 0.001 s");
+        assert_eq!(c.buckets[2], 1, "3 ms is in (2.5 ms, 5 ms]");
+        assert_eq!(c.buckets[BUCKETS_SECONDS.len()], 1, "40 s is past 30 s");
+        assert_eq!(c.buckets.iter().sum::<u64>(), 4);
+        assert_eq!((c.requests, c.failures), (4, 1));
+    }
+
+    #[test]
+    fn a_fold_keeps_counts_across_a_reset() {
+        let life = Lifetime::default();
+        life.fold(&state_with(&[1_000; 3], 2));
+        let after = state_with(&[2_000; 5], 0);
+        let snap = MetricsSnapshot::of(&life, &after, vec![], Default::default());
+        assert_eq!(snap.totals(), (8, 2));
+        assert_eq!(snap.rows[0].counts.sum_us, 3 * 1_000 + 5 * 2_000);
+        // The quantiles describe the table since the reset only.
+        assert_eq!(snap.rows[0].quantiles.unwrap()[0], 0.002);
+    }
+
+    #[test]
+    fn an_ended_test_adds_to_the_next() {
+        let none = Lifetime::default();
+        let old = MetricsSnapshot::of(
+            &none,
+            &state_with(&[1_000; 2], 1),
+            vec![],
+            Default::default(),
+        );
+        let mut now =
+            MetricsSnapshot::of(&none, &state_with(&[3_000], 0), vec![], Default::default());
+        now.add_counts(&old);
+        assert_eq!(now.totals(), (3, 1));
+        assert_eq!(now.rows.len(), 1);
+        assert_eq!(
+            now.rows[0].quantiles.unwrap()[0],
+            0.003,
+            "the running test's"
+        );
+    }
+}

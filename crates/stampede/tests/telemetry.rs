@@ -1,0 +1,564 @@
+//! Telemetry against the real things: Prometheus (Debian's package, which `scripts/test`
+//! installs) scraping a running Stampede, and an OTLP receiver that decodes what Stampede
+//! exports with the official protobuf definitions (the `opentelemetry-proto` crate).
+//! The reference counts are the run's own report and the target's own log.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A plan binary in a subprocess, its stderr lines readable as they come.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], env: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(common::example("hello"));
+        cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("the hello example starts");
+        let (tx, lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The rest of the first line that starts with `prefix`.
+    fn line_after(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if let Some(rest) = l.strip_prefix(prefix) {
+                        return rest.to_owned();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no line starting with {prefix:?}; stderr so far: {:#?}",
+            self.seen
+        );
+    }
+
+    /// Waits for the process to exit (at most 60 s) and returns its exit code.
+    fn wait(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the run did not end; stderr: {:#?}", self.seen);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Prometheus scraping `target` every 200 ms with Basic auth `user:pass`.
+struct Prometheus {
+    child: Child,
+    base: url::Url,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    async fn start(target: &str, auth: (&str, &str)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\nscrape_configs:\n  - job_name: stampede\n    basic_auth:\n      username: {}\n      password: {}\n    static_configs:\n      - targets: ['{target}']\n",
+                auth.0, auth.1
+            ),
+        )
+        .unwrap();
+        // Prometheus cannot bind port 0 and say which it got: a probed port, retried.
+        for _ in 0..5 {
+            let port = common::probed_port();
+            let child = Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("prometheus is installed (scripts/test installs Debian's package)");
+            let base: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+            let mut p = Self {
+                child,
+                base,
+                _dir: tempfile::tempdir().unwrap(),
+            };
+            if p.ready().await {
+                p._dir = dir;
+                return p;
+            }
+        }
+        panic!("prometheus did not start");
+    }
+
+    async fn ready(&mut self) -> bool {
+        let (mut c, _) = common::client(self.base.clone());
+        for _ in 0..150 {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if let Ok(r) = c.get("/-/ready").send().await {
+                if r.status() == 200 {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// `/api/v1/<api>` with `params`: the JSON answer's `data`.
+    async fn api(&self, api: &str, params: &[(&str, &str)]) -> Value {
+        let mut url = self.base.join(&format!("api/v1/{api}")).unwrap();
+        url.query_pairs_mut().extend_pairs(params);
+        let (mut c, _) = common::client(self.base.clone());
+        let r = c.get(url.as_str().to_owned()).send().await.unwrap();
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["status"], "success", "{api} {params:?}: {v}");
+        v["data"].clone()
+    }
+
+    /// The value of an instant query that yields one number (NaN for none).
+    async fn number(&self, query: &str) -> f64 {
+        let data = self.api("query", &[("query", query)]).await;
+        data["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Waits (at most 30 s) until `query` reads `want`; returns what it read last.
+    async fn until(&self, query: &str, want: f64) -> f64 {
+        let mut got = f64::NAN;
+        for _ in 0..300 {
+            got = self.number(query).await;
+            if got == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        got
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The web UI's JSON at `path` (Basic auth u:p).
+async fn ui_json(c: &mut stampede::Client, path: &str) -> Value {
+    c.get(path.to_owned())
+        .header("authorization", "Basic dTpw")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+async fn ui_post(c: &mut stampede::Client, path: &str, form: &[(&str, &str)]) -> Value {
+    c.post(path.to_owned())
+        .header("authorization", "Basic dTpw")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .unwrap_or(Value::Null)
+}
+
+async fn until_stopped(c: &mut stampede::Client) {
+    for _ in 0..600 {
+        if ui_json(c, "/stats/requests").await["state"] == "stopped" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the test never stopped");
+}
+
+/// The UI's `/metrics`, scraped by Prometheus with the UI's own Basic auth: Prometheus's
+/// totals equal the report's; a reset and a new test do not lower them (Prometheus sees
+/// no counter reset), and they then equal what the target served; and every panel of the
+/// Grafana dashboard returns data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_reads_the_reports_totals_and_counters_never_drop() {
+    let srv = common::start().await;
+    let host = srv.url().to_string();
+    let mut run = Running::start(&["-H", &host, "-P", "0", "--web-auth", "u:p"], &[]);
+    let ui = run.line_after("Stampede web UI at ");
+    let ui: url::Url = ui.trim().parse().unwrap();
+    let target = format!("127.0.0.1:{}", ui.port().unwrap());
+    let prom = Prometheus::start(&target, ("u", "p")).await;
+    let mut c = common::client(ui.clone()).0;
+    let started = stampede::stats::unix_now();
+
+    // One test, no reset: Prometheus's totals are the report's.
+    let ok = ui_post(
+        &mut c,
+        "/swarm",
+        &[
+            ("user_count", "2"),
+            ("spawn_rate", "10"),
+            ("run_time", "2s"),
+        ],
+    )
+    .await;
+    assert_eq!(ok["success"], true, "{ok}");
+    until_stopped(&mut c).await;
+    let report = ui_json(&mut c, "/stats/report.json").await;
+    let total = &report["total"];
+    let (requests, failures) = (
+        total["num_requests"].as_f64().unwrap(),
+        total["num_failures"].as_f64().unwrap(),
+    );
+    assert!(requests > 0.0, "{report}");
+    let got = prom.until("sum(stampede_requests_total)", requests).await;
+    assert_eq!(
+        got, requests,
+        "Prometheus's request total against the report's"
+    );
+    assert_eq!(prom.number("sum(stampede_failures_total)").await, failures);
+    let hist = prom
+        .until("sum(stampede_request_duration_seconds_count)", requests)
+        .await;
+    assert_eq!(hist, requests, "the histogram counts every request");
+    assert_eq!(
+        prom.number(r#"sum(stampede_request_duration_seconds_bucket{le="+Inf"})"#)
+            .await,
+        requests
+    );
+    assert_eq!(
+        prom.until(r#"stampede_state{state="stopped"}"#, 1.0).await,
+        1.0
+    );
+
+    // A second test, reset in its middle: the counters go on from the first test's.
+    let ok = ui_post(
+        &mut c,
+        "/swarm",
+        &[
+            ("user_count", "2"),
+            ("spawn_rate", "10"),
+            ("run_time", "3s"),
+        ],
+    )
+    .await;
+    assert_eq!(ok["success"], true, "{ok}");
+    for _ in 0..100 {
+        if ui_json(&mut c, "/stats/requests").await["total_rps"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ui_post(&mut c, "/stats/reset", &[]).await;
+    until_stopped(&mut c).await;
+    // The target counts requests cut off by the test's end too: Stampede's unanswered.
+    let served = srv.hits.settled_at("/", requests as u64 + 1).await as f64;
+    let both = "sum(stampede_requests_total) + sum(stampede_unanswered_total)";
+    let got = prom.until(both, served).await;
+    assert_eq!(
+        got, served,
+        "both tests, the reset included, against the target's own count"
+    );
+    assert_eq!(
+        prom.number("sum(resets(stampede_requests_total[1m]))")
+            .await,
+        0.0,
+        "Prometheus saw a counter go down"
+    );
+
+    // Every panel of the dashboard has data for the run.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/grafana/stampede.json")).unwrap(),
+    )
+    .unwrap();
+    let end = stampede::stats::unix_now();
+    let (start, end) = (format!("{started}"), format!("{end}"));
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let expr = t["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "2s")
+                .replace("$job", "stampede");
+            let data = prom
+                .api(
+                    "query_range",
+                    &[
+                        ("query", &expr),
+                        ("start", &start),
+                        ("end", &end),
+                        ("step", "0.5"),
+                    ],
+                )
+                .await;
+            let has_number = data["result"].as_array().unwrap().iter().any(|series| {
+                series["values"].as_array().unwrap().iter().any(|v| {
+                    v[1].as_str()
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .is_some_and(f64::is_finite)
+                })
+            });
+            assert!(
+                has_number,
+                "panel {:?}: {expr} returned no data: {data}",
+                panel["title"]
+            );
+            queries += 1;
+        }
+    }
+    assert!(queries >= 8, "the dashboard has its panels");
+}
+
+/// What the OTLP receiver decoded.
+#[derive(Default)]
+struct Received {
+    /// The last value of `stampede.requests` per export, summed over its points.
+    requests: Vec<u64>,
+    /// (trace id, span id) of every span.
+    spans: Vec<(Vec<u8>, Vec<u8>)>,
+    service_names: HashSet<String>,
+}
+
+/// An OTLP/HTTP receiver on 127.0.0.1:0, decoding with the official definitions.
+async fn otlp_receiver() -> (url::Url, Arc<Mutex<Received>>) {
+    use axum::body::Bytes;
+    use axum::routing::post;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use prost::Message;
+
+    let got = Arc::new(Mutex::new(Received::default()));
+    let (m, t) = (got.clone(), got.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v1/metrics",
+            post(move |body: Bytes| async move {
+                let req = ExportMetricsServiceRequest::decode(body).expect("valid OTLP metrics");
+                let mut g = m.lock().unwrap();
+                for rm in &req.resource_metrics {
+                    for kv in rm.resource.iter().flat_map(|r| &r.attributes) {
+                        if kv.key == "service.name" {
+                            g.service_names.insert(format!("{:?}", kv.value));
+                        }
+                    }
+                    for sm in &rm.scope_metrics {
+                        for metric in sm.metrics.iter().filter(|m| m.name == "stampede.requests") {
+                            if let Some(Data::Sum(sum)) = &metric.data {
+                                let n = sum.data_points.iter().map(|p| match p.value {
+                                    Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(i)) => i as u64,
+                                    Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(d)) => d as u64,
+                                    None => 0,
+                                }).sum();
+                                g.requests.push(n);
+                            }
+                        }
+                    }
+                }
+                Bytes::new()
+            }),
+        )
+        .route(
+            "/v1/traces",
+            post(move |body: Bytes| async move {
+                let req = ExportTraceServiceRequest::decode(body).expect("valid OTLP traces");
+                let mut g = t.lock().unwrap();
+                for rs in &req.resource_spans {
+                    for ss in &rs.scope_spans {
+                        for s in &ss.spans {
+                            g.spans.push((s.trace_id.clone(), s.span_id.clone()));
+                        }
+                    }
+                }
+                Bytes::new()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}").parse().unwrap(), got)
+}
+
+/// A target that keeps every `traceparent` it receives.
+async fn tracing_target() -> (url::Url, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move |h: axum::http::HeaderMap| async move {
+            let v = h.get("traceparent").map(|v| v.to_str().unwrap().to_owned());
+            s.lock().unwrap().push(v.unwrap_or_default());
+            "hello"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/").parse().unwrap(), seen)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `--otel --trace-context`, headless: the receiver's last request count is the report's,
+/// every request is one exported span, and every span's trace and span ids are those of a
+/// `traceparent` the target received (one trace per user).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_export_matches_the_report_and_the_targets_traceparents() {
+    let (otlp, got) = otlp_receiver().await;
+    let (target, seen) = tracing_target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut run = Running::start(
+        &[
+            "-H",
+            target.as_str(),
+            "--headless",
+            "-u",
+            "3",
+            "-r",
+            "30",
+            "-t",
+            "2s",
+            "--otel",
+            "--trace-context",
+            "--only-summary",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.to_string()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500".into()),
+            ("OTEL_SERVICE_NAME", "checkout-load".into()),
+        ],
+    );
+    let code = tokio::task::spawn_blocking(move || {
+        let c = run.wait();
+        (c, run.seen.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code.0, 0, "{:#?}", code.1);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let requests = report["total"]["num_requests"].as_u64().unwrap();
+    assert!(requests > 0);
+
+    // The target also saw the requests the run's end cut off (the report's unanswered,
+    // which end no span).
+    let unanswered = report["total"]["unanswered"].as_u64().unwrap();
+    let headers = seen.lock().unwrap().clone();
+    assert_eq!(
+        headers.len() as u64,
+        requests + unanswered,
+        "the target's own count"
+    );
+    let mut sent = HashSet::new();
+    let mut traces = HashSet::new();
+    for h in &headers {
+        let parts: Vec<&str> = h.split('-').collect();
+        assert_eq!(parts.len(), 4, "a W3C traceparent: {h:?}");
+        assert_eq!((parts[0], parts[3]), ("00", "01"), "{h}");
+        assert!(
+            sent.insert((parts[1].to_owned(), parts[2].to_owned())),
+            "a span id sent twice: {h}"
+        );
+        traces.insert(parts[1].to_owned());
+    }
+    assert_eq!(traces.len(), 3, "one trace per user");
+
+    let g = got.lock().unwrap();
+    assert!(
+        g.requests.len() >= 2,
+        "periodic exports and the last one: {:?}",
+        g.requests
+    );
+    assert_eq!(
+        *g.requests.last().unwrap(),
+        requests,
+        "the last export's count is the report's"
+    );
+    assert!(
+        g.requests.windows(2).all(|w| w[0] <= w[1]),
+        "a counter went down: {:?}",
+        g.requests
+    );
+    assert!(
+        g.service_names.iter().any(|s| s.contains("checkout-load")),
+        "{:?}",
+        g.service_names
+    );
+    assert_eq!(g.spans.len() as u64, requests, "a span per request");
+    for (trace, span) in &g.spans {
+        assert!(
+            sent.contains(&(hex(trace), hex(span))),
+            "span {}/{} matches no traceparent the target received",
+            hex(trace),
+            hex(span)
+        );
+    }
+}
+
+/// Without `--trace-context`, a request carries no `traceparent`: the feature costs
+/// nothing and changes nothing when off.
+#[tokio::test]
+async fn no_traceparent_without_the_flag() {
+    let (target, seen) = tracing_target().await;
+    let (mut c, _) = common::client(target);
+    c.get("/").send().await.unwrap();
+    assert_eq!(seen.lock().unwrap().as_slice(), [String::new()]);
+}
