@@ -501,6 +501,14 @@ async fn otlp_export_matches_the_report_and_the_targets_traceparents() {
     // The target also saw the requests the run's end cut off (the report's unanswered,
     // which end no span).
     let unanswered = report["total"]["unanswered"].as_u64().unwrap();
+    // The target logs a request once it has parsed it, which can lag the run's end.
+    for _ in 0..500 {
+        if seen.lock().unwrap().len() as u64 >= requests + unanswered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let headers = seen.lock().unwrap().clone();
     assert_eq!(
         headers.len() as u64,
