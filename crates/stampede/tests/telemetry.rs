@@ -24,6 +24,10 @@ struct Running {
 impl Running {
     fn start(args: &[&str], env: &[(&str, String)]) -> Self {
         let mut cmd = Command::new(common::example("hello"));
+        Self::spawn(&mut cmd, args, env)
+    }
+
+    fn spawn(cmd: &mut Command, args: &[&str], env: &[(&str, String)]) -> Self {
         cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
@@ -569,4 +573,138 @@ async fn no_traceparent_without_the_flag() {
     let (mut c, _) = common::client(target);
     c.get("/").send().await.unwrap();
     assert_eq!(seen.lock().unwrap().as_slice(), [String::new()]);
+}
+
+/// The sum of every sample of `metric` in an exposition text.
+fn metric_sum(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+async fn scrape(base: &url::Url, auth: bool) -> String {
+    let (mut c, _) = common::client(base.clone());
+    let mut req = c.get("/metrics");
+    if auth {
+        req = req.header("authorization", "Basic dTpw");
+    }
+    let r = req.send().await.unwrap();
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "the exposition's content type"
+    );
+    r.text()
+}
+
+/// A master's `/metrics` is the merged view of its workers: its users while they run, and
+/// its totals, which equal its report's and the sum of what each worker's own
+/// `--prometheus-listen` counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_masters_metrics_are_the_merged_view_of_its_workers() {
+    let srv = common::start().await;
+    let host = srv.url().to_string();
+    let port = common::probed_port().to_string();
+    let mut master = Running::start(
+        &[
+            "--master",
+            "-H",
+            &host,
+            "-P",
+            "0",
+            "--web-auth",
+            "u:p",
+            "--master-bind-port",
+            &port,
+        ],
+        &[],
+    );
+    let ui: url::Url = master
+        .line_after("Stampede web UI at ")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut workers: Vec<Running> = (0..2)
+        .map(|_| {
+            Running::start(
+                &[
+                    "--worker",
+                    "--master-port",
+                    &port,
+                    "--prometheus-listen",
+                    "127.0.0.1:0",
+                ],
+                &[],
+            )
+        })
+        .collect();
+    let worker_metrics: Vec<url::Url> = workers
+        .iter_mut()
+        .map(|w| {
+            let at = w.line_after("Prometheus metrics at ");
+            at.trim().trim_end_matches("metrics").parse().unwrap()
+        })
+        .collect();
+    let mut c = common::client(ui.clone()).0;
+    for _ in 0..300 {
+        if ui_json(&mut c, "/stats/requests").await["workers"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ok = ui_post(
+        &mut c,
+        "/swarm",
+        &[
+            ("user_count", "4"),
+            ("spawn_rate", "100"),
+            ("run_time", "3s"),
+        ],
+    )
+    .await;
+    assert_eq!(ok["success"], true, "{ok}");
+    let mut users = 0.0;
+    for _ in 0..100 {
+        users = metric_sum(&scrape(&ui, true).await, "stampede_users");
+        if users == 4.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        users, 4.0,
+        "the master's users gauge counts its workers' users"
+    );
+    until_stopped(&mut c).await;
+    let report = ui_json(&mut c, "/stats/report.json").await;
+    let requests = report["total"]["num_requests"].as_f64().unwrap();
+    assert!(requests > 0.0);
+    let master_total = metric_sum(&scrape(&ui, true).await, "stampede_requests_total");
+    assert_eq!(
+        master_total, requests,
+        "the master's /metrics against its report"
+    );
+    // Each worker's own counts, summed, once their last reports are in.
+    let mut workers_total = 0.0;
+    for _ in 0..100 {
+        workers_total = 0.0;
+        for w in &worker_metrics {
+            workers_total += metric_sum(&scrape(w, false).await, "stampede_requests_total");
+        }
+        if workers_total == requests {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(workers_total, requests, "the workers' own /metrics, summed");
+    drop(workers);
 }

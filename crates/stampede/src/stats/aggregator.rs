@@ -187,7 +187,7 @@ async fn run(
     limits: Limits,
 ) {
     // What resets (and a worker's delta reports) clear, for counters that never go down.
-    let lifetime = Lifetime::default();
+    let lifetime = Lifetime::new(limits.max_names);
     let fresh = || {
         let mut s = StatsState::new(unix_now(), full_history);
         s.limits = limits;

@@ -73,24 +73,41 @@ impl Counts {
     }
 }
 
-/// What resets have cleared so far, in every test of this process.
-#[derive(Clone, Debug, Default)]
+/// What resets have cleared so far.
+#[derive(Clone, Debug)]
 pub struct Lifetime(Arc<Mutex<Folded>>);
 
 #[derive(Debug, Default)]
 struct Folded {
+    /// Distinct rows kept (`--max-names`); others are folded into `(other names)`, so
+    /// names that change at every reset cannot grow the labels without bound.
+    cap: usize,
     /// Keyed by (method, name).
     rows: BTreeMap<(String, String), Counts>,
     task_runs: BTreeMap<(String, String), u64>,
     exceptions: u64,
 }
 
+impl Default for Lifetime {
+    fn default() -> Self {
+        Self::new(super::Limits::default().max_names)
+    }
+}
+
 impl Lifetime {
+    /// With at most `max_names` distinct rows.
+    pub fn new(max_names: usize) -> Self {
+        Self(Arc::new(Mutex::new(Folded {
+            cap: max_names,
+            ..Folded::default()
+        })))
+    }
+
     /// Adds everything `state` counted; the caller then clears it.
     pub(crate) fn fold(&self, state: &StatsState) {
         let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
         for e in state.entries.values() {
-            let key = (e.method.clone(), e.name.clone());
+            let key = capped_key(&f.rows, f.cap, &e.method, &e.name);
             f.rows.entry(key).or_default().add(&Counts::of(e));
         }
         for ((u, t), n) in &state.task_runs {
@@ -99,6 +116,21 @@ impl Lifetime {
                 .or_default() += n;
         }
         f.exceptions += state.exceptions.values().map(|e| e.count).sum::<u64>();
+    }
+}
+
+/// The key (method, name) a row is counted under: its own while there is room.
+fn capped_key<V>(
+    rows: &BTreeMap<(String, String), V>,
+    cap: usize,
+    method: &str,
+    name: &str,
+) -> (String, String) {
+    let key = (method.to_owned(), name.to_owned());
+    if rows.contains_key(&key) || rows.len() < cap {
+        key
+    } else {
+        (method.to_owned(), OTHER_NAMES.to_owned())
     }
 }
 
@@ -180,18 +212,30 @@ impl MetricsSnapshot {
 
     /// Adds the counts of `other`, a test that ended (the UI's last test, a worker's last
     /// swarm). Users, the generator and quantiles stay this snapshot's: they are the
-    /// running test's.
-    pub fn add_counts(&mut self, other: &MetricsSnapshot) {
+    /// running test's. Past `cap` rows, new names go to `(other names)`.
+    pub fn add_counts(&mut self, other: &MetricsSnapshot, cap: usize) {
         for o in &other.rows {
-            match self
-                .rows
-                .binary_search_by(|r| (&r.method, &r.name).cmp(&(&o.method, &o.name)))
-            {
+            let find = |rows: &[MetricRow], name: &str| {
+                rows.binary_search_by(|r| {
+                    (r.method.as_str(), r.name.as_str()).cmp(&(&o.method, name))
+                })
+            };
+            let mut at = find(&self.rows, &o.name);
+            if at.is_err() && self.rows.len() >= cap {
+                at = find(&self.rows, OTHER_NAMES);
+                self.names_capped = true;
+            }
+            match at {
                 Ok(i) => self.rows[i].counts.add(&o.counts),
                 Err(i) => self.rows.insert(
                     i,
                     MetricRow {
                         quantiles: None,
+                        name: if self.rows.len() >= cap {
+                            OTHER_NAMES.to_owned()
+                        } else {
+                            o.name.clone()
+                        },
                         ..o.clone()
                     },
                 ),
@@ -274,6 +318,42 @@ mod tests {
     }
 
     #[test]
+    fn names_that_change_at_every_reset_stay_bounded() {
+        let life = Lifetime::new(3);
+        for reset in 0..10u64 {
+            let mut s = StatsState::new(0.0, false);
+            let names = crate::stats::Names::new(100);
+            let id = names.intern("GET", &format!("/order/{reset}"));
+            let event = Event::Request {
+                id,
+                elapsed_us: 1_000,
+                content_length: 0,
+                error: None,
+                at: 1.0,
+                hops: 1,
+                resent: 0,
+                timing: Default::default(),
+                pacing_us: 0,
+            };
+            s.apply(event, "n", &names.read());
+            life.fold(&s);
+        }
+        let snap = MetricsSnapshot::of(
+            &life,
+            &StatsState::new(0.0, false),
+            vec![],
+            Default::default(),
+        );
+        assert_eq!(snap.rows.len(), 4, "three names, then (other names)");
+        assert!(snap.names_capped);
+        assert_eq!(snap.totals(), (10, 0), "nothing is lost");
+        let mut more = snap.clone();
+        more.add_counts(&snap, 4);
+        assert_eq!(more.rows.len(), 4);
+        assert_eq!(more.totals(), (20, 0));
+    }
+
+    #[test]
     fn an_ended_test_adds_to_the_next() {
         let none = Lifetime::default();
         let old = MetricsSnapshot::of(
@@ -284,7 +364,7 @@ mod tests {
         );
         let mut now =
             MetricsSnapshot::of(&none, &state_with(&[3_000], 0), vec![], Default::default());
-        now.add_counts(&old);
+        now.add_counts(&old, 100);
         assert_eq!(now.totals(), (3, 1));
         assert_eq!(now.rows.len(), 1);
         assert_eq!(

@@ -195,7 +195,7 @@ impl StatsState {
             } else {
                 if !self.entries.keys().any(|(n, _)| n == OTHER_NAMES) {
                     tracing::warn!(
-                        "more than {} request names: the rest are counted under '{OTHER_NAMES}' (raise --max-names)",
+                        "more than {} request names: the rest are counted under '{OTHER_NAMES}' (raise --max-names, or name requests with ids .name(\"/item/[id]\")); /metrics and --otel labels are bounded the same way",
                         self.limits.max_names
                     );
                 }

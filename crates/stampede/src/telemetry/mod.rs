@@ -34,7 +34,7 @@ pub struct Reading {
 }
 
 /// The tests of this process, as exporters see them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Telemetry {
     tests: Arc<std::sync::Mutex<Tests>>,
     /// One reading at a time: a reading folds ended tests into `Tests::ended`, and another
@@ -42,6 +42,19 @@ pub struct Telemetry {
     reading: Arc<tokio::sync::Mutex<()>>,
     /// Trace context and spans for the users' clients, when asked for.
     tracing: Option<Arc<Tracing>>,
+    /// Rows kept over every test (`--max-names`): the labels stay bounded.
+    max_names: usize,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self {
+            tests: Arc::default(),
+            reading: Arc::default(),
+            tracing: None,
+            max_names: crate::stats::Limits::default().max_names,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -54,10 +67,12 @@ struct Tests {
 }
 
 impl Telemetry {
-    /// With trace context on the users' requests, or spans for them.
-    pub fn with_tracing(tracing: Option<Arc<Tracing>>) -> Self {
+    /// With trace context on the users' requests, or spans for them, and at most
+    /// `max_names` rows over all tests.
+    pub fn new(tracing: Option<Arc<Tracing>>, max_names: usize) -> Self {
         Self {
             tracing,
+            max_names,
             ..Self::default()
         }
     }
@@ -90,7 +105,7 @@ impl Telemetry {
         for old in replaced {
             let counted = old.metrics().await;
             let mut t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
-            t.ended.add_counts(&counted);
+            t.ended.add_counts(&counted, self.max_names);
             t.replaced.retain(|h| !h.same(&old));
         }
         let (mut metrics, state) = match current {
@@ -98,7 +113,7 @@ impl Telemetry {
             None => (MetricsSnapshot::default(), RunnerState::Ready),
         };
         let t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
-        metrics.add_counts(&t.ended);
+        metrics.add_counts(&t.ended, self.max_names);
         Reading { metrics, state }
     }
 }
@@ -125,7 +140,7 @@ pub async fn start(
             "--otel needs the `otel` feature, which this binary was built without".to_owned(),
         );
     }
-    let telemetry = Telemetry::with_tracing(tracing.map(Arc::new));
+    let telemetry = Telemetry::new(tracing.map(Arc::new), o.max_names);
     #[cfg(feature = "otel")]
     if let Some(mut e) = otel {
         e.metrics(telemetry.clone());

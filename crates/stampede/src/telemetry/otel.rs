@@ -165,6 +165,7 @@ async fn export_spans(
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut lost = Lost::default();
     let mut tick = tokio::time::interval(delay);
     loop {
         let stopping = tokio::select! {
@@ -185,25 +186,59 @@ async fn export_spans(
             while let Ok(r) = rx.try_recv() {
                 batch.push(span_data(r, &scope));
                 if batch.len() == BATCH {
-                    send(&exporter, &mut batch).await;
+                    lost.note(send(&exporter, &mut batch).await);
                 }
             }
         }
-        send(&exporter, &mut batch).await;
+        lost.note(send(&exporter, &mut batch).await);
         if stopping {
+            if lost.spans > 0 {
+                tracing::warn!("--otel: {} spans in all were not exported", lost.spans);
+            }
             return;
         }
     }
 }
 
-async fn send(exporter: &opentelemetry_otlp::SpanExporter, batch: &mut Vec<SpanData>) {
+/// Spans a collector refused or never answered for: said when it starts and when it
+/// ends, not at every batch.
+#[derive(Default)]
+struct Lost {
+    spans: u64,
+    failing: bool,
+}
+
+impl Lost {
+    fn note(&mut self, sent: Result<(), (usize, String)>) {
+        match sent {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::warn!("--otel: spans are exported again");
+            }
+            Ok(()) => {}
+            Err((n, e)) => {
+                self.spans += n as u64;
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!("--otel: {n} spans were not exported ({e}); said again when the collector answers");
+                }
+            }
+        }
+    }
+}
+
+async fn send(
+    exporter: &opentelemetry_otlp::SpanExporter,
+    batch: &mut Vec<SpanData>,
+) -> Result<(), (usize, String)> {
     if batch.is_empty() {
-        return;
+        return Ok(());
     }
     let n = batch.len();
-    if let Err(e) = exporter.export(std::mem::take(batch)).await {
-        tracing::warn!("--otel: {n} spans were not exported: {e}");
-    }
+    exporter
+        .export(std::mem::take(batch))
+        .await
+        .map_err(|e| (n, e.to_string()))
 }
 
 fn span_data(r: SpanRecord, scope: &InstrumentationScope) -> SpanData {
@@ -247,12 +282,15 @@ fn span_data(r: SpanRecord, scope: &InstrumentationScope) -> SpanData {
     }
 }
 
+/// The last reading and when it was taken.
+type Cached = Option<(Instant, Arc<Reading>)>;
+
 /// Readings for the callbacks: one per collection, not one per instrument.
 #[derive(Clone)]
 struct Readings {
     telemetry: Telemetry,
     rt: tokio::runtime::Handle,
-    last: Arc<Mutex<Option<(Instant, Arc<Reading>)>>>,
+    last: Arc<Mutex<Cached>>,
 }
 
 impl Readings {
