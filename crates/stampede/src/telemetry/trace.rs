@@ -109,7 +109,12 @@ impl UserTrace {
         };
         Some(RequestSpan {
             span_id,
-            start: SystemTime::now(),
+            // Read only for a span that is exported: a header alone needs no clock.
+            start: if self.exported {
+                SystemTime::now()
+            } else {
+                SystemTime::UNIX_EPOCH
+            },
             header: self
                 .propagate
                 .then(|| traceparent(self.trace_id, span_id, self.sampled)),
@@ -127,13 +132,21 @@ pub struct RequestSpan {
     pub header: Option<HeaderValue>,
 }
 
-/// The `traceparent` value (W3C Trace Context, version 00).
+/// The `traceparent` value (W3C Trace Context, version 00), written into a stack buffer:
+/// the header's own copy is the one allocation per request.
 pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> HeaderValue {
-    let v = format!(
-        "00-{trace_id:032x}-{span_id:016x}-{:02x}",
-        u8::from(sampled)
-    );
-    HeaderValue::from_str(&v).expect("hex digits and dashes are a valid header value")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut v = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    for (i, d) in v[3..35].iter_mut().enumerate() {
+        *d = HEX[((trace_id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    for (i, d) in v[36..52].iter_mut().enumerate() {
+        *d = HEX[((span_id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    if sampled {
+        v[54] = b'1';
+    }
+    HeaderValue::from_bytes(&v).expect("hex digits and dashes are a valid header value")
 }
 
 /// A finished request, for the span exporter.
@@ -190,6 +203,15 @@ mod tests {
         assert_eq!(v, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
         let v = traceparent(1, 2, false);
         assert_eq!(v, "00-00000000000000000000000000000001-0000000000000002-00");
+    }
+
+    #[test]
+    fn traceparent_digits_match_formatted_hex() {
+        for _ in 0..100 {
+            let (t, s): (u128, u64) = (rand::random(), rand::random());
+            let want = format!("00-{t:032x}-{s:016x}-01");
+            assert_eq!(traceparent(t, s, true), want.as_str());
+        }
     }
 
     #[test]
