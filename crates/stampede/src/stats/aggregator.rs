@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::generator::{Alarm, Generator, GeneratorReport};
 use super::lifetime::{Lifetime, MetricsSnapshot};
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
-use super::{unix_now, Command, Event, Names, Recorder, Registry};
+use super::{unix_now, Command, Event, Names, Observer, Recorder, Registry};
 
 /// How often the aggregator pulls what users hold: no event waits longer for the live view.
 const PULL_EVERY: Duration = Duration::from_millis(250);
@@ -147,6 +147,11 @@ impl StatsHandle {
         rx.await.map(|b| *b).unwrap_or_default()
     }
 
+    /// Shows every request counted from now on to `observer` (`--otel`'s histogram).
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        let _ = self.tx.send(Command::Observe(observer));
+    }
+
     /// Starts the counts afresh (`--reset-stats`, the UI's reset button). Exact: what
     /// users recorded before it is not counted, even if still in their batches.
     pub fn reset(&self) {
@@ -188,6 +193,8 @@ async fn run(
 ) {
     // What resets (and a worker's delta reports) clear, for counters that never go down.
     let lifetime = Lifetime::new(limits.max_names);
+    // A lock only because the closure below lives across awaits; only this task takes it.
+    let observer: std::sync::Mutex<Option<Arc<dyn Observer>>> = Default::default();
     let fresh = || {
         let mut s = StatsState::new(unix_now(), full_history);
         s.limits = limits;
@@ -211,6 +218,19 @@ async fn run(
             epoch = e;
         }
         let names = names.read();
+        if let Some(o) = observer.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            for ev in &events {
+                if let Event::Request {
+                    id,
+                    elapsed_us,
+                    error,
+                    ..
+                } = ev
+                {
+                    o.request(names.key(*id), *elapsed_us, error.is_some());
+                }
+            }
+        }
         if e == epoch {
             for ev in events {
                 state.apply(ev, &node, &names);
@@ -291,6 +311,9 @@ async fn run(
                 let _ = reply.send(state.history[start..].to_vec());
             }
             Some(Command::Reset(e)) => apply(&mut state, e, Vec::new()),
+            Some(Command::Observe(o)) => {
+                *observer.lock().unwrap_or_else(|p| p.into_inner()) = Some(o)
+            }
             Some(Command::Metrics(reply)) => {
                 let snap =
                     MetricsSnapshot::of(&lifetime, &state, users.by_type(), generator.report());

@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use super::entry::EndpointStats;
 use super::generator::GeneratorReport;
-use super::state::{StatsState, OTHER_NAMES};
+use super::state::{overflow_method, StatsState, OTHER_NAMES};
 
 /// Upper bounds (seconds) of the response-time histogram's buckets, then `+Inf`. From
 /// 1 ms, for loopback and fast APIs, to 30 s, past which a request is broken, not slow.
@@ -130,7 +130,7 @@ fn capped_key<V>(
     if rows.contains_key(&key) || rows.len() < cap {
         key
     } else {
-        (method.to_owned(), OTHER_NAMES.to_owned())
+        (overflow_method(method).to_owned(), OTHER_NAMES.to_owned())
     }
 }
 
@@ -210,33 +210,39 @@ impl MetricsSnapshot {
         }
     }
 
-    /// Adds the counts of `other`, a test that ended (the UI's last test, a worker's last
-    /// swarm). Users, the generator and quantiles stay this snapshot's: they are the
-    /// running test's. Past `cap` rows, new names go to `(other names)`.
+    /// Adds the counts of `other`, another test's (the UI's last test, a worker's last
+    /// swarm): its rows, task runs, exceptions and saturated seconds. A row takes
+    /// `other`'s quantiles if it has none. Users and the rest of the generator's health stay
+    /// this snapshot's. Past `cap` rows, new names go to `(other names)`.
     pub fn add_counts(&mut self, other: &MetricsSnapshot, cap: usize) {
         for o in &other.rows {
-            let find = |rows: &[MetricRow], name: &str| {
-                rows.binary_search_by(|r| {
-                    (r.method.as_str(), r.name.as_str()).cmp(&(&o.method, name))
-                })
+            let find = |rows: &[MetricRow], method: &str, name: &str| {
+                rows.binary_search_by(|r| (r.method.as_str(), r.name.as_str()).cmp(&(method, name)))
             };
-            let mut at = find(&self.rows, &o.name);
-            if at.is_err() && self.rows.len() >= cap {
-                at = find(&self.rows, OTHER_NAMES);
+            let mut at = find(&self.rows, &o.method, &o.name);
+            let capped = at.is_err() && self.rows.len() >= cap;
+            let method = if capped {
+                overflow_method(&o.method)
+            } else {
+                &o.method
+            };
+            if capped {
+                at = find(&self.rows, method, OTHER_NAMES);
                 self.names_capped = true;
             }
             match at {
-                Ok(i) => self.rows[i].counts.add(&o.counts),
+                Ok(i) => {
+                    let row = &mut self.rows[i];
+                    row.counts.add(&o.counts);
+                    row.quantiles = row.quantiles.or(o.quantiles);
+                }
                 Err(i) => self.rows.insert(
                     i,
                     MetricRow {
-                        quantiles: None,
-                        name: if self.rows.len() >= cap {
-                            OTHER_NAMES.to_owned()
-                        } else {
-                            o.name.clone()
-                        },
-                        ..o.clone()
+                        method: method.to_owned(),
+                        name: if capped { OTHER_NAMES } else { &o.name }.to_owned(),
+                        counts: o.counts.clone(),
+                        quantiles: if capped { None } else { o.quantiles },
                     },
                 ),
             }
@@ -252,6 +258,14 @@ impl MetricsSnapshot {
         }
         self.exceptions += other.exceptions;
         self.names_capped |= other.names_capped;
+        self.generator.saturated_secs += other.generator.saturated_secs;
+    }
+
+    /// Drops the quantiles: a test that ended keeps its counts, not its percentiles.
+    pub fn forget_quantiles(&mut self) {
+        for row in &mut self.rows {
+            row.quantiles = None;
+        }
     }
 
     /// Requests and failures over every row.
@@ -354,6 +368,44 @@ mod tests {
     }
 
     #[test]
+    fn invented_methods_past_the_cap_share_one_row() {
+        let names = crate::stats::Names::new(3);
+        let mut s = StatsState::new(0.0, false);
+        s.limits.max_names = 3;
+        for i in 0..500 {
+            let method = if i % 2 == 0 {
+                "GET".to_owned()
+            } else {
+                format!("M{i}")
+            };
+            let id = names.intern(&method, &format!("/x/{i}"));
+            let event = Event::Request {
+                id,
+                elapsed_us: 1_000,
+                content_length: 0,
+                error: None,
+                at: 1.0,
+                hops: 1,
+                resent: 0,
+                timing: Default::default(),
+                pacing_us: 0,
+            };
+            s.apply(event, "n", &names.read());
+        }
+        assert!(
+            s.entries.len() <= 3 + 2,
+            "{:?}",
+            s.entries.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(s.total.num_requests, 500, "nothing is lost");
+        let life = Lifetime::new(3);
+        life.fold(&s);
+        let snap = MetricsSnapshot::of(&life, &s, vec![], Default::default());
+        assert!(snap.rows.len() <= 5, "{}", snap.rows.len());
+        assert_eq!(snap.totals(), (1000, 0));
+    }
+
+    #[test]
     fn an_ended_test_adds_to_the_next() {
         let none = Lifetime::default();
         let old = MetricsSnapshot::of(
@@ -364,13 +416,22 @@ mod tests {
         );
         let mut now =
             MetricsSnapshot::of(&none, &state_with(&[3_000], 0), vec![], Default::default());
-        now.add_counts(&old, 100);
-        assert_eq!(now.totals(), (3, 1));
-        assert_eq!(now.rows.len(), 1);
+        let mut ended = old.clone();
+        ended.forget_quantiles();
+        let mut total = ended.clone();
+        total.add_counts(&now, 100);
+        assert_eq!(total.totals(), (3, 1));
+        assert_eq!(total.rows.len(), 1);
+        assert_eq!(
+            total.rows[0].quantiles.unwrap()[0],
+            0.003,
+            "the running test's"
+        );
+        now.add_counts(&ended, 100);
         assert_eq!(
             now.rows[0].quantiles.unwrap()[0],
             0.003,
-            "the running test's"
+            "kept when it has its own"
         );
     }
 }

@@ -23,8 +23,8 @@ pub use lifetime::{
     Counts, Lifetime, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES,
 };
 pub use state::{
-    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
-    OTHER_FAILURES, OTHER_NAMES,
+    overflow_method, ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary,
+    StatsState, Summary, OTHER_FAILURES, OTHER_METHOD, OTHER_NAMES,
 };
 
 mod locust_format;
@@ -92,6 +92,13 @@ pub enum Event {
     Exception { message: String, location: String },
 }
 
+/// Sees every request as the aggregator counts it: the `--otel` response-time histogram,
+/// recorded off the users' path.
+pub trait Observer: Send + Sync {
+    /// One request of row `key` (name, method).
+    fn request(&self, key: &(String, String), elapsed_us: u64, failed: bool);
+}
+
 /// Messages the aggregator understands.
 pub(crate) enum Command {
     /// Events recorded in one reset epoch.
@@ -116,6 +123,8 @@ pub(crate) enum Command {
     Reset(u64),
     /// The lifetime counts plus the table now, for Prometheus and OpenTelemetry.
     Metrics(tokio::sync::oneshot::Sender<Box<MetricsSnapshot>>),
+    /// From now on, every request counted is also shown to this observer.
+    Observe(Arc<dyn Observer>),
 }
 
 /// How many events a user buffers before sending them on. A buffer that fills more

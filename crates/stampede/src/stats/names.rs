@@ -85,7 +85,11 @@ impl Names {
         }
         let mut t = self.table.write().unwrap_or_else(|p| p.into_inner());
         let full = t.keys.len() >= t.cap;
-        let name = if full { OTHER_NAMES } else { name };
+        let (method, name) = if full {
+            (super::state::overflow_method(method), OTHER_NAMES)
+        } else {
+            (method, name)
+        };
         let hash = t.hash(method, name);
         if let Some(id) = t.find(hash, method, name) {
             return id;

@@ -145,6 +145,23 @@ impl Default for Limits {
 
 /// The row requests beyond `--max-names` are counted in.
 pub const OTHER_NAMES: &str = "(other names)";
+/// The method of the `(other names)` row for a method outside HTTP's own, once names are
+/// capped: a plan (or a worker) that invents methods cannot grow rows without bound either.
+pub const OTHER_METHOD: &str = "OTHER";
+
+/// The method a capped request is counted under: its own if it is one of HTTP's, else
+/// [`OTHER_METHOD`]. One rule for the table, the name ids and the exporters' labels.
+pub fn overflow_method(method: &str) -> &str {
+    const HTTP: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    if HTTP.contains(&method) {
+        method
+    } else {
+        OTHER_METHOD
+    }
+}
+
 /// The failure text beyond `--max-failure-keys`.
 pub const OTHER_FAILURES: &str = "other failures";
 
@@ -199,7 +216,7 @@ impl StatsState {
                         self.limits.max_names
                     );
                 }
-                (OTHER_NAMES.to_owned(), key.1.clone())
+                (OTHER_NAMES.to_owned(), overflow_method(&key.1).to_owned())
             };
             return self
                 .entries

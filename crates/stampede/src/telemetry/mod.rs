@@ -44,6 +44,8 @@ pub struct Telemetry {
     tracing: Option<Arc<Tracing>>,
     /// Rows kept over every test (`--max-names`): the labels stay bounded.
     max_names: usize,
+    /// Shown every request each test counts (`--otel`'s histogram).
+    observer: Option<Arc<dyn crate::stats::Observer>>,
 }
 
 impl Default for Telemetry {
@@ -53,6 +55,7 @@ impl Default for Telemetry {
             reading: Arc::default(),
             tracing: None,
             max_names: crate::stats::Limits::default().max_names,
+            observer: None,
         }
     }
 }
@@ -60,9 +63,11 @@ impl Default for Telemetry {
 #[derive(Default)]
 struct Tests {
     current: Option<(StatsHandle, RunnerHandle)>,
-    /// Tests replaced since the last reading, not yet folded into `ended`.
-    replaced: Vec<StatsHandle>,
-    /// What the tests before the current one counted.
+    /// Tests replaced and not yet folded into `ended`: a test is folded once its users
+    /// have stopped, so what they record while stopping is not lost.
+    replaced: Vec<(StatsHandle, RunnerHandle)>,
+    /// What the tests before the current one counted (no quantiles: those are the running
+    /// test's).
     ended: MetricsSnapshot,
 }
 
@@ -87,9 +92,28 @@ impl Telemetry {
     /// where they were.
     pub fn watch(&self, stats: StatsHandle, runner: RunnerHandle) {
         let mut t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((old, _)) = t.current.take() {
+        if let Some(o) = &self.observer {
+            if !t.current.as_ref().is_some_and(|(s, _)| s.same(&stats)) {
+                stats.observe(o.clone());
+            }
+        }
+        if let Some((old, old_runner)) = t.current.take() {
             if !old.same(&stats) {
-                t.replaced.push(old);
+                t.replaced.push((old, old_runner.clone()));
+                // Folded once its users stop, not at the next scrape: nobody may scrape,
+                // and a replaced test's aggregator (its whole table) lives until then.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let me = self.clone();
+                    rt.spawn(async move {
+                        for _ in 0..600 {
+                            if old_runner.status().state == RunnerState::Stopped {
+                                break;
+                            }
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        me.read().await
+                    });
+                }
             }
         }
         t.current = Some((stats, runner));
@@ -98,22 +122,44 @@ impl Telemetry {
     /// The counts and state now; before any test, the ready state and no counts.
     pub async fn read(&self) -> Reading {
         let _one = self.reading.lock().await;
+        let cap = self.max_names;
         let (replaced, current) = {
             let t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
             (t.replaced.clone(), t.current.clone())
         };
-        for old in replaced {
-            let counted = old.metrics().await;
-            let mut t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
-            t.ended.add_counts(&counted, self.max_names);
-            t.replaced.retain(|h| !h.same(&old));
+        // Replaced tests still stopping are read, not folded: they may count more.
+        let mut stopping = MetricsSnapshot::default();
+        for (old, runner) in replaced {
+            // The state first: a test stopped before its counts were asked has them all.
+            let stopped = runner.status().state == RunnerState::Stopped;
+            let mut counted = old.metrics().await;
+            if stopped {
+                counted.forget_quantiles();
+                let mut t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
+                t.ended.add_counts(&counted, cap);
+                t.replaced.retain(|(h, _)| !h.same(&old));
+            } else {
+                stopping.add_counts(&counted, cap);
+            }
         }
-        let (mut metrics, state) = match current {
+        let (current, state) = match current {
             Some((stats, runner)) => (stats.metrics().await, runner.status().state),
             None => (MetricsSnapshot::default(), RunnerState::Ready),
         };
-        let t = self.tests.lock().unwrap_or_else(|p| p.into_inner());
-        metrics.add_counts(&t.ended, self.max_names);
+        // The ended tests' rows come first, so a name keeps its series (and its place
+        // under the cap) whichever test counts it next.
+        let mut metrics = self
+            .tests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ended
+            .clone();
+        metrics.add_counts(&stopping, cap);
+        metrics.add_counts(&current, cap);
+        metrics.users = current.users;
+        let saturated_secs = metrics.generator.saturated_secs;
+        metrics.generator = current.generator;
+        metrics.generator.saturated_secs = saturated_secs;
         Reading { metrics, state }
     }
 }
@@ -140,10 +186,11 @@ pub async fn start(
             "--otel needs the `otel` feature, which this binary was built without".to_owned(),
         );
     }
-    let telemetry = Telemetry::new(tracing.map(Arc::new), o.max_names);
+    #[allow(unused_mut)]
+    let mut telemetry = Telemetry::new(tracing.map(Arc::new), o.max_names);
     #[cfg(feature = "otel")]
     if let Some(mut e) = otel {
-        e.metrics(telemetry.clone());
+        telemetry.observer = e.metrics(telemetry.clone(), o.max_names);
         exporters.otel = Some(e);
     }
     if let Some(addr) = &o.prometheus_listen {

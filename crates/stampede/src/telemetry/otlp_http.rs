@@ -5,6 +5,7 @@
 //! its collection on a thread of its own), so each post is spawned onto the run's runtime
 //! and awaited from there: a `JoinHandle` can be awaited by any executor.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +22,9 @@ const MAX_ANSWER: usize = 1 << 20;
 pub struct Poster {
     rt: tokio::runtime::Handle,
     timeout: Duration,
+    /// Why the last post failed (`None` after one that got an answer): the exporters'
+    /// own errors say only "network error".
+    last_error: Arc<Mutex<Option<String>>>,
 }
 
 impl Poster {
@@ -29,6 +33,25 @@ impl Poster {
         Self {
             rt: tokio::runtime::Handle::current(),
             timeout,
+            last_error: Arc::default(),
+        }
+    }
+
+    /// How long a post may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// An exporter's error `e`, with the cause of the last failed post when there is one.
+    pub fn explain(&self, e: &str) -> String {
+        match self
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+        {
+            Some(cause) => format!("{e} ({cause})"),
+            None => e.to_owned(),
         }
     }
 }
@@ -37,13 +60,17 @@ impl Poster {
 impl HttpClient for Poster {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let timeout = self.timeout;
+        let endpoint = request.uri().to_string();
         let post = self.rt.spawn(async move {
             match tokio::time::timeout(timeout, post(request)).await {
                 Ok(r) => r,
                 Err(_) => Err(format!("no answer within {timeout:?}").into()),
             }
         });
-        post.await?
+        let answer = post.await?;
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+            answer.as_ref().err().map(|e| format!("{endpoint}: {e}"));
+        answer
     }
 }
 
