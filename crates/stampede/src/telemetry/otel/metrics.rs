@@ -135,6 +135,9 @@ pub(super) fn instruments(provider: &SdkMeterProvider, readings: Readings) {
         .build();
 }
 
+/// Attributes per (name, method) row.
+type AttributeSets = std::collections::HashMap<(String, String), Arc<[KeyValue]>>;
+
 /// `http.client.request.duration`, the semantic conventions' client histogram (what
 /// Locust's `--otel` exports through its `requests` instrumentation). It is recorded by
 /// the aggregator as it counts each request, not by the users; a master, which receives
@@ -142,7 +145,7 @@ pub(super) fn instruments(provider: &SdkMeterProvider, readings: Readings) {
 pub(super) struct Durations {
     histogram: opentelemetry::metrics::Histogram<f64>,
     /// Attributes per row, made once; at most `cap` rows, then `(other names)`.
-    attributes: Mutex<std::collections::HashMap<(String, String), Arc<[KeyValue]>>>,
+    attributes: Mutex<AttributeSets>,
     cap: usize,
 }
 
