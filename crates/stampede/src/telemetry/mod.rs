@@ -165,7 +165,8 @@ impl Telemetry {
 }
 
 /// Starts what the command line asks for beside the run: `--prometheus-listen` and
-/// `--otel`. What it returns ends them (a last export included) when dropped after the run.
+/// `--otel`. `--prometheus-listen` serves until `shutdown`; [`Exporters::finish`], after
+/// the run, sends OTLP's last export. An error is the usage's (exit code 2).
 pub async fn start(
     o: &Options,
     shutdown: &CancellationToken,
