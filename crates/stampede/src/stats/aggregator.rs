@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::generator::{Alarm, Generator, GeneratorReport};
 use super::lifetime::{Lifetime, MetricsSnapshot};
 use super::state::{HistoryPoint, Limits, StatsState, Summary};
-use super::{unix_now, Command, Event, Names, Observer, Recorder, Registry};
+use super::{unix_now, Command, Event, NameTable, Names, Observer, Recorder, Registry};
 
 /// How often the aggregator pulls what users hold: no event waits longer for the live view.
 const PULL_EVERY: Duration = Duration::from_millis(250);
@@ -191,73 +191,26 @@ async fn run(
     full_history: bool,
     limits: Limits,
 ) {
-    // What resets (and a worker's delta reports) clear, for counters that never go down.
-    let lifetime = Lifetime::new(limits.max_names);
-    // A lock only because the closure below lives across awaits; only this task takes it.
-    let observer: std::sync::Mutex<Option<Arc<dyn Observer>>> = Default::default();
-    let fresh = || {
-        let mut s = StatsState::new(unix_now(), full_history);
-        s.limits = limits;
-        s
-    };
-    let mut state = fresh();
-    let mut epoch = 0u64;
+    let mut books = Books::new(full_history, limits);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pull = tokio::time::interval(PULL_EVERY);
     pull.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The generator's health outlives resets and a worker's delta reports.
     let mut generator = Generator::default();
-    let mut apply = |state: &mut StatsState, e: u64, events: Vec<Event>| {
-        // A batch of a newer epoch can overtake its reset in the channel.
-        if e > epoch {
-            lifetime.fold(state);
-            let settle = state.settle_secs;
-            *state = fresh();
-            state.settle_secs = settle;
-            epoch = e;
-        }
-        let names = names.read();
-        if let Some(o) = observer.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            for ev in &events {
-                if let Event::Request {
-                    id,
-                    elapsed_us,
-                    error,
-                    ..
-                } = ev
-                {
-                    o.request(names.key(*id), *elapsed_us, error.is_some());
-                }
-            }
-        }
-        if e == epoch {
-            for ev in events {
-                state.apply(ev, &node, &names);
-            }
-        } else {
-            // Recorded before a reset: not in the table, but the requests were made, and
-            // counters that never go down count them.
-            let mut before = fresh();
-            for ev in events {
-                before.apply(ev, &node, &names);
-            }
-            lifetime.fold(&before);
-        }
-    };
     loop {
         let cmd = tokio::select! {
             cmd = rx.recv() => cmd,
             due = pull.tick() => {
                 generator.note_tick(due);
                 for (e, events) in registry.drain() {
-                    apply(&mut state, e, events);
+                    books.apply(e, events, &names.read(), &node);
                 }
-                state.note_users(unix_now(), users.total());
+                books.state.note_users(unix_now(), users.total());
                 continue;
             }
             _ = tick.tick() => {
-                state.push_history(unix_now(), users.total());
+                books.state.push_history(unix_now(), users.total());
                 if let Some(alarm) = generator.end_second() {
                     say(alarm);
                 }
@@ -277,48 +230,128 @@ async fn run(
         ) {
             // An answer includes everything recorded before the question was asked.
             for (e, events) in registry.drain() {
-                apply(&mut state, e, events);
+                books.apply(e, events, &names.read(), &node);
             }
-            state.generator = generator.report();
+            books.state.generator = generator.report();
         }
         match cmd {
             None => break,
-            Some(Command::Batch(e, events)) => apply(&mut state, e, events),
+            Some(Command::Batch(e, events)) => books.apply(e, events, &names.read(), &node),
             Some(Command::Summary(reply)) => {
-                let _ = reply.send(state.summary(unix_now(), users.total(), users.by_type()));
+                let _ = reply.send(
+                    books
+                        .state
+                        .summary(unix_now(), users.total(), users.by_type()),
+                );
             }
             Some(Command::Snapshot(reply)) => {
-                let _ = reply.send(Box::new(state.clone()));
+                let _ = reply.send(Box::new(books.state.clone()));
             }
-            Some(Command::Settle(secs)) => state.settle_secs = secs,
+            Some(Command::Settle(secs)) => books.state.settle_secs = secs,
             Some(Command::Generator(report)) => generator.merge(&report),
             Some(Command::Health(reply)) => {
                 let _ = reply.send(generator.report());
             }
             Some(Command::Final(reply)) => {
-                state.close_history(unix_now(), users.total());
-                let _ = reply.send(Box::new(state.clone()));
+                books.state.close_history(unix_now(), users.total());
+                let _ = reply.send(Box::new(books.state.clone()));
             }
-            Some(Command::Merge(delta)) => state.merge(&delta),
+            Some(Command::Merge(delta)) => books.state.merge(&delta),
             Some(Command::Take(reply)) => {
-                let settle = state.settle_secs;
-                lifetime.fold(&state);
-                let _ = reply.send(Box::new(std::mem::replace(&mut state, fresh())));
-                state.settle_secs = settle;
+                let _ = reply.send(Box::new(books.restart()));
             }
             Some(Command::History(since, reply)) => {
-                let start = state.history.partition_point(|p| p.time <= since);
-                let _ = reply.send(state.history[start..].to_vec());
+                let start = books.state.history.partition_point(|p| p.time <= since);
+                let _ = reply.send(books.state.history[start..].to_vec());
             }
-            Some(Command::Reset(e)) => apply(&mut state, e, Vec::new()),
-            Some(Command::Observe(o)) => {
-                *observer.lock().unwrap_or_else(|p| p.into_inner()) = Some(o)
-            }
+            Some(Command::Reset(e)) => books.apply(e, Vec::new(), &names.read(), &node),
+            Some(Command::Observe(o)) => books.observer = Some(o),
             Some(Command::Metrics(reply)) => {
-                let snap =
-                    MetricsSnapshot::of(&lifetime, &state, users.by_type(), generator.report());
+                let snap = MetricsSnapshot::of(
+                    &books.lifetime,
+                    &books.state,
+                    users.by_type(),
+                    generator.report(),
+                );
                 let _ = reply.send(Box::new(snap));
             }
+        }
+    }
+}
+
+/// What the aggregator owns: the table since the last reset, the lifetime counts that
+/// outlive resets, and whoever else sees each request.
+struct Books {
+    state: StatsState,
+    lifetime: Lifetime,
+    observer: Option<Arc<dyn Observer>>,
+    /// The reset epoch the table counts.
+    epoch: u64,
+    full_history: bool,
+    limits: Limits,
+}
+
+impl Books {
+    fn new(full_history: bool, limits: Limits) -> Self {
+        let mut books = Self {
+            state: StatsState::new(unix_now(), full_history),
+            lifetime: Lifetime::new(limits.max_names),
+            observer: None,
+            epoch: 0,
+            full_history,
+            limits,
+        };
+        books.state = books.fresh();
+        books
+    }
+
+    fn fresh(&self) -> StatsState {
+        let mut s = StatsState::new(unix_now(), self.full_history);
+        s.limits = self.limits;
+        s
+    }
+
+    /// Starts the table afresh (a reset, a worker's report), its counts kept in the
+    /// lifetime; returns the table that was.
+    fn restart(&mut self) -> StatsState {
+        self.lifetime.fold(&self.state);
+        let mut fresh = self.fresh();
+        fresh.settle_secs = self.state.settle_secs;
+        std::mem::replace(&mut self.state, fresh)
+    }
+
+    /// Counts a batch of epoch `e`.
+    fn apply(&mut self, e: u64, events: Vec<Event>, names: &NameTable, node: &str) {
+        // A batch of a newer epoch can overtake its reset in the channel.
+        if e > self.epoch {
+            self.restart();
+            self.epoch = e;
+        }
+        if let Some(o) = &self.observer {
+            for ev in &events {
+                if let Event::Request {
+                    id,
+                    elapsed_us,
+                    error,
+                    ..
+                } = ev
+                {
+                    o.request(names.key(*id), *elapsed_us, error.is_some());
+                }
+            }
+        }
+        if e == self.epoch {
+            for ev in events {
+                self.state.apply(ev, node, names);
+            }
+        } else {
+            // Recorded before a reset: not in the table, but the requests were made, and
+            // counters that never go down count them.
+            let mut before = self.fresh();
+            for ev in events {
+                before.apply(ev, node, names);
+            }
+            self.lifetime.fold(&before);
         }
     }
 }

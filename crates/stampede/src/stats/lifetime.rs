@@ -9,7 +9,6 @@
 //! step, so no request is counted twice or lost between the two.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 
@@ -73,19 +72,13 @@ impl Counts {
     }
 }
 
-/// What resets have cleared so far.
+/// What resets have cleared so far: the aggregator's own, folded in at each reset (and at
+/// each worker report), at most `--max-names` rows.
 #[derive(Clone, Debug)]
-pub struct Lifetime(Arc<Mutex<Folded>>);
-
-#[derive(Debug, Default)]
-struct Folded {
-    /// Distinct rows kept (`--max-names`); others are folded into `(other names)`, so
-    /// names that change at every reset cannot grow the labels without bound.
+pub struct Lifetime {
     cap: usize,
-    /// Keyed by (method, name).
-    rows: BTreeMap<(String, String), Counts>,
-    task_runs: BTreeMap<(String, String), u64>,
-    exceptions: u64,
+    /// Counts only: the quantiles are the table's, not a reset's.
+    counted: MetricsSnapshot,
 }
 
 impl Default for Lifetime {
@@ -95,42 +88,20 @@ impl Default for Lifetime {
 }
 
 impl Lifetime {
-    /// With at most `max_names` distinct rows.
+    /// With at most `max_names` distinct rows; others are folded into `(other names)`,
+    /// so names that change at every reset cannot grow the labels without bound.
     pub fn new(max_names: usize) -> Self {
-        Self(Arc::new(Mutex::new(Folded {
+        Self {
             cap: max_names,
-            ..Folded::default()
-        })))
+            counted: MetricsSnapshot::default(),
+        }
     }
 
     /// Adds everything `state` counted; the caller then clears it.
-    pub(crate) fn fold(&self, state: &StatsState) {
-        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for e in state.entries.values() {
-            let key = capped_key(&f.rows, f.cap, &e.method, &e.name);
-            f.rows.entry(key).or_default().add(&Counts::of(e));
-        }
-        for ((u, t), n) in &state.task_runs {
-            *f.task_runs
-                .entry((u.to_string(), t.to_string()))
-                .or_default() += n;
-        }
-        f.exceptions += state.exceptions.values().map(|e| e.count).sum::<u64>();
-    }
-}
-
-/// The key (method, name) a row is counted under: its own while there is room.
-fn capped_key<V>(
-    rows: &BTreeMap<(String, String), V>,
-    cap: usize,
-    method: &str,
-    name: &str,
-) -> (String, String) {
-    let key = (method.to_owned(), name.to_owned());
-    if rows.contains_key(&key) || rows.len() < cap {
-        key
-    } else {
-        (overflow_method(method).to_owned(), OTHER_NAMES.to_owned())
+    pub(crate) fn fold(&mut self, state: &StatsState) {
+        let mut table = MetricsSnapshot::table(state);
+        table.forget_quantiles();
+        self.counted.add_counts(&table, self.cap);
     }
 }
 
@@ -167,95 +138,82 @@ impl MetricsSnapshot {
         users: Vec<(String, u64)>,
         generator: GeneratorReport,
     ) -> Self {
-        let f = lifetime.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rows: BTreeMap<(&str, &str), MetricRow> = BTreeMap::new();
-        for ((method, name), c) in &f.rows {
-            rows.insert(
-                (method, name),
-                MetricRow {
-                    method: method.clone(),
-                    name: name.clone(),
-                    counts: c.clone(),
-                    quantiles: None,
-                },
-            );
-        }
-        for e in state.entries.values() {
-            let row = rows
-                .entry((&e.method, &e.name))
-                .or_insert_with(|| MetricRow {
-                    method: e.method.clone(),
-                    name: e.name.clone(),
-                    counts: Counts::default(),
-                    quantiles: None,
-                });
-            row.counts.add(&Counts::of(e));
-            if !e.histogram.is_empty() {
-                row.quantiles = Some(SUMMARY_QUANTILES.map(|q| e.percentile_ms(q) / 1000.0));
-            }
-        }
-        let mut task_runs = f.task_runs.clone();
-        for ((u, t), n) in &state.task_runs {
-            *task_runs.entry((u.to_string(), t.to_string())).or_default() += n;
-        }
-        let rows: Vec<MetricRow> = rows.into_values().collect();
-        let names_capped = rows.iter().any(|r| r.name == OTHER_NAMES);
+        let mut m = lifetime.counted.clone();
+        m.add_counts(&Self::table(state), lifetime.cap);
+        m.users = users;
+        m.generator = generator;
+        m
+    }
+
+    /// The table as it stands: rows in (method, name) order, with its quantiles.
+    fn table(state: &StatsState) -> Self {
+        let mut rows: Vec<MetricRow> = state
+            .entries
+            .values()
+            .map(|e| MetricRow {
+                method: e.method.clone(),
+                name: e.name.clone(),
+                counts: Counts::of(e),
+                quantiles: (!e.histogram.is_empty())
+                    .then(|| SUMMARY_QUANTILES.map(|q| e.percentile_ms(q) / 1000.0)),
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.method, &a.name).cmp(&(&b.method, &b.name)));
         Self {
+            names_capped: rows.iter().any(|r| r.name == OTHER_NAMES),
             rows,
-            task_runs: task_runs.into_iter().map(|((u, t), n)| (u, t, n)).collect(),
-            exceptions: f.exceptions + state.exceptions.values().map(|e| e.count).sum::<u64>(),
-            users,
-            generator,
-            names_capped,
+            task_runs: state
+                .task_runs
+                .iter()
+                .map(|((u, t), n)| (u.to_string(), t.to_string(), *n))
+                .collect(),
+            exceptions: state.exceptions.values().map(|e| e.count).sum(),
+            ..Self::default()
         }
     }
 
-    /// Adds the counts of `other`, another test's (the UI's last test, a worker's last
-    /// swarm): its rows, task runs, exceptions and saturated seconds. A row takes
-    /// `other`'s quantiles if it has none. Users and the rest of the generator's health stay
-    /// this snapshot's. Past `cap` rows, new names go to `(other names)`.
+    /// Adds the counts of `other` (the table now, a reset's, another test's): its rows,
+    /// task runs, exceptions and saturated seconds. A row takes `other`'s quantiles if it
+    /// has none. Users and the rest of the generator's health stay this snapshot's. The one
+    /// cap rule of the exporters: a name with its own row keeps it; past `cap` rows, a new
+    /// name goes to its method's `(other names)` (see [`overflow_method`]).
     pub fn add_counts(&mut self, other: &MetricsSnapshot, cap: usize) {
+        let mut rows: BTreeMap<(String, String), MetricRow> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|r| ((r.method.clone(), r.name.clone()), r))
+            .collect();
         for o in &other.rows {
-            let find = |rows: &[MetricRow], method: &str, name: &str| {
-                rows.binary_search_by(|r| (r.method.as_str(), r.name.as_str()).cmp(&(method, name)))
-            };
-            let mut at = find(&self.rows, &o.method, &o.name);
-            let capped = at.is_err() && self.rows.len() >= cap;
-            let method = if capped {
-                overflow_method(&o.method)
-            } else {
-                &o.method
-            };
+            let mut key = (o.method.clone(), o.name.clone());
+            let capped = !rows.contains_key(&key) && rows.len() >= cap;
             if capped {
-                at = find(&self.rows, method, OTHER_NAMES);
+                key = (
+                    overflow_method(&o.method).to_owned(),
+                    OTHER_NAMES.to_owned(),
+                );
                 self.names_capped = true;
             }
-            match at {
-                Ok(i) => {
-                    let row = &mut self.rows[i];
-                    row.counts.add(&o.counts);
-                    row.quantiles = row.quantiles.or(o.quantiles);
-                }
-                Err(i) => self.rows.insert(
-                    i,
-                    MetricRow {
-                        method: method.to_owned(),
-                        name: if capped { OTHER_NAMES } else { &o.name }.to_owned(),
-                        counts: o.counts.clone(),
-                        quantiles: if capped { None } else { o.quantiles },
-                    },
-                ),
+            let row = rows
+                .entry(key)
+                .or_insert_with_key(|(method, name)| MetricRow {
+                    method: method.clone(),
+                    name: name.clone(),
+                    counts: Counts::default(),
+                    quantiles: None,
+                });
+            row.counts.add(&o.counts);
+            if !capped {
+                row.quantiles = row.quantiles.or(o.quantiles);
             }
         }
+        self.rows = rows.into_values().collect();
+        let mut runs: BTreeMap<(String, String), u64> = std::mem::take(&mut self.task_runs)
+            .into_iter()
+            .map(|(u, t, n)| ((u, t), n))
+            .collect();
         for (u, t, n) in &other.task_runs {
-            match self
-                .task_runs
-                .binary_search_by(|(a, b, _)| (a, b).cmp(&(u, t)))
-            {
-                Ok(i) => self.task_runs[i].2 += n,
-                Err(i) => self.task_runs.insert(i, (u.clone(), t.clone(), *n)),
-            }
+            *runs.entry((u.clone(), t.clone())).or_default() += n;
         }
+        self.task_runs = runs.into_iter().map(|((u, t), n)| (u, t, n)).collect();
         self.exceptions += other.exceptions;
         self.names_capped |= other.names_capped;
         self.generator.saturated_secs += other.generator.saturated_secs;
@@ -281,27 +239,28 @@ mod tests {
     use super::*;
     use crate::stats::Event;
 
+    /// A request of row `id`, `us` long.
+    fn request(id: crate::stats::NameId, us: u64, failed: bool) -> Event {
+        Event::Request {
+            id,
+            elapsed_us: us,
+            content_length: 0,
+            error: failed.then(|| "boom".to_owned()),
+            at: 1.0,
+            hops: 1,
+            resent: 0,
+            timing: Default::default(),
+            pacing_us: 0,
+        }
+    }
+
     fn state_with(us: &[u64], failed: usize) -> StatsState {
         let mut s = StatsState::new(0.0, false);
         let names = crate::stats::Names::new(100);
         let id = names.intern("GET", "/x");
         let table = names.read();
         for (i, v) in us.iter().enumerate() {
-            s.apply(
-                Event::Request {
-                    id,
-                    elapsed_us: *v,
-                    content_length: 0,
-                    error: (i < failed).then(|| "boom".to_owned()),
-                    at: 1.0,
-                    hops: 1,
-                    resent: 0,
-                    timing: Default::default(),
-                    pacing_us: 0,
-                },
-                "n",
-                &table,
-            );
+            s.apply(request(id, *v, i < failed), "n", &table);
         }
         s
     }
@@ -321,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_fold_keeps_counts_across_a_reset() {
-        let life = Lifetime::default();
+        let mut life = Lifetime::default();
         life.fold(&state_with(&[1_000; 3], 2));
         let after = state_with(&[2_000; 5], 0);
         let snap = MetricsSnapshot::of(&life, &after, vec![], Default::default());
@@ -333,23 +292,12 @@ mod tests {
 
     #[test]
     fn names_that_change_at_every_reset_stay_bounded() {
-        let life = Lifetime::new(3);
+        let mut life = Lifetime::new(3);
         for reset in 0..10u64 {
             let mut s = StatsState::new(0.0, false);
             let names = crate::stats::Names::new(100);
             let id = names.intern("GET", &format!("/order/{reset}"));
-            let event = Event::Request {
-                id,
-                elapsed_us: 1_000,
-                content_length: 0,
-                error: None,
-                at: 1.0,
-                hops: 1,
-                resent: 0,
-                timing: Default::default(),
-                pacing_us: 0,
-            };
-            s.apply(event, "n", &names.read());
+            s.apply(request(id, 1_000, false), "n", &names.read());
             life.fold(&s);
         }
         let snap = MetricsSnapshot::of(
@@ -379,18 +327,7 @@ mod tests {
                 format!("M{i}")
             };
             let id = names.intern(&method, &format!("/x/{i}"));
-            let event = Event::Request {
-                id,
-                elapsed_us: 1_000,
-                content_length: 0,
-                error: None,
-                at: 1.0,
-                hops: 1,
-                resent: 0,
-                timing: Default::default(),
-                pacing_us: 0,
-            };
-            s.apply(event, "n", &names.read());
+            s.apply(request(id, 1_000, false), "n", &names.read());
         }
         assert!(
             s.entries.len() <= 3 + 2,
@@ -398,7 +335,7 @@ mod tests {
             s.entries.keys().collect::<Vec<_>>()
         );
         assert_eq!(s.total.num_requests, 500, "nothing is lost");
-        let life = Lifetime::new(3);
+        let mut life = Lifetime::new(3);
         life.fold(&s);
         let snap = MetricsSnapshot::of(&life, &s, vec![], Default::default());
         assert!(snap.rows.len() <= 5, "{}", snap.rows.len());

@@ -104,13 +104,10 @@ impl Telemetry {
                 // and a replaced test's aggregator (its whole table) lives until then.
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
                     let me = self.clone();
+                    let mut status = old_runner.watch();
                     rt.spawn(async move {
-                        for _ in 0..600 {
-                            if old_runner.status().state == RunnerState::Stopped {
-                                break;
-                            }
-                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        }
+                        // A test that never stops stays among the replaced, read each time.
+                        let _ = status.wait_for(|s| s.state == RunnerState::Stopped).await;
                         me.read().await
                     });
                 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Reading, Telemetry};
 use crate::config::Options;
 use crate::runner::RunnerState;
-use crate::stats::{BUCKETS_SECONDS, SUMMARY_QUANTILES};
+use crate::stats::{Counts, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES};
 
 /// The exposition format's content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -79,48 +79,27 @@ pub fn render(r: &Reading) -> String {
     let m = &r.metrics;
     let mut out = String::with_capacity(512 + m.rows.len() * 1200);
     let o = &mut out;
-    family(
+    per_row(
         o,
+        m,
         "stampede_requests_total",
-        "counter",
         "Requests made, answered or failed, by method and name.",
+        |c| c.requests,
     );
-    for row in &m.rows {
-        sample(
-            o,
-            "stampede_requests_total",
-            &[("method", &row.method), ("name", &row.name)],
-            row.counts.requests as f64,
-        );
-    }
-    family(
+    per_row(
         o,
+        m,
         "stampede_failures_total",
-        "counter",
         "Requests that failed: no answer, a status of 400 or more, or a failed check.",
+        |c| c.failures,
     );
-    for row in &m.rows {
-        sample(
-            o,
-            "stampede_failures_total",
-            &[("method", &row.method), ("name", &row.name)],
-            row.counts.failures as f64,
-        );
-    }
-    family(
+    per_row(
         o,
+        m,
         "stampede_unanswered_total",
-        "counter",
         "Requests still waiting for an answer when their test ended (not failures).",
+        |c| c.unanswered,
     );
-    for row in &m.rows {
-        sample(
-            o,
-            "stampede_unanswered_total",
-            &[("method", &row.method), ("name", &row.name)],
-            row.counts.unanswered as f64,
-        );
-    }
     histogram(o, m);
     summary(o, m);
     family(
@@ -137,13 +116,13 @@ pub fn render(r: &Reading) -> String {
             *n as f64,
         );
     }
-    family(
+    single(
         o,
         "stampede_exceptions_total",
         "counter",
         "Errors and panics raised by tasks.",
+        m.exceptions as f64,
     );
-    sample(o, "stampede_exceptions_total", &[], m.exceptions as f64);
     family(o, "stampede_users", "gauge", "Users running, by user type.");
     for (u, n) in &m.users {
         sample(o, "stampede_users", &[("user_type", u)], *n as f64);
@@ -159,51 +138,79 @@ pub fn render(r: &Reading) -> String {
             o,
             "stampede_state",
             &[("state", s.as_str())],
-            f64::from(u8::from(s == r.state)),
+            flag(s == r.state),
         );
     }
-    generator(o, m);
-    family(o, "stampede_names_capped", "gauge", "1 once more request names than --max-names were seen: the rest are counted under name=\"(other names)\".");
-    sample(
+    let g = &m.generator;
+    single(
         o,
-        "stampede_names_capped",
-        &[],
-        f64::from(u8::from(m.names_capped)),
+        "stampede_generator_saturated",
+        "gauge",
+        "1 while the load generator is saturated: it sends less load than asked.",
+        flag(g.saturated_now),
     );
+    single(
+        o,
+        "stampede_generator_saturated_seconds_total",
+        "counter",
+        "Seconds the generator was saturated (scheduler lag over 10 ms or CPU over 90 %).",
+        g.saturated_secs as f64,
+    );
+    single(
+        o,
+        "stampede_generator_lag_p99_seconds",
+        "gauge",
+        "99th percentile of the generator's scheduler lag.",
+        g.lag_p99_ms / 1000.0,
+    );
+    single(
+        o,
+        "stampede_generator_lag_max_seconds",
+        "gauge",
+        "The generator's worst scheduler lag.",
+        g.worst_lag_ms / 1000.0,
+    );
+    single(
+        o,
+        "stampede_generator_cpu_peak_ratio",
+        "gauge",
+        "The generator's peak CPU use, as a share of the cores it may use.",
+        g.peak_cpu_percent / 100.0,
+    );
+    single(
+        o,
+        "stampede_generator_cores",
+        "gauge",
+        "Cores the generator may use.",
+        g.cores as f64,
+    );
+    single(o, "stampede_names_capped", "gauge", "1 once more request names than --max-names were seen: the rest are counted under name=\"(other names)\".", flag(m.names_capped));
     out
 }
 
-fn histogram(o: &mut String, m: &crate::stats::MetricsSnapshot) {
+fn histogram(o: &mut String, m: &MetricsSnapshot) {
     let name = "stampede_request_duration_seconds";
     family(o, name, "histogram", "Response times, by method and name.");
+    let bucket = format!("{name}_bucket");
     for row in &m.rows {
-        let labels = [("method", row.method.as_str()), ("name", row.name.as_str())];
         let mut cumulative = 0;
         for (i, n) in row.counts.buckets.iter().enumerate() {
             cumulative += n;
             let le = BUCKETS_SECONDS
                 .get(i)
                 .map_or("+Inf".to_owned(), |b| b.to_string());
-            let mut l = labels.to_vec();
-            l.push(("le", &le));
-            sample(o, &format!("{name}_bucket"), &l, cumulative as f64);
+            sample(
+                o,
+                &bucket,
+                &row_labels(row, Some(("le", &le))),
+                cumulative as f64,
+            );
         }
-        sample(
-            o,
-            &format!("{name}_sum"),
-            &labels,
-            row.counts.sum_us as f64 / 1e6,
-        );
-        sample(
-            o,
-            &format!("{name}_count"),
-            &labels,
-            row.counts.requests as f64,
-        );
+        sum_and_count(o, name, row);
     }
 }
 
-fn summary(o: &mut String, m: &crate::stats::MetricsSnapshot) {
+fn summary(o: &mut String, m: &MetricsSnapshot) {
     let name = "stampede_request_percentiles_seconds";
     family(
         o,
@@ -212,98 +219,62 @@ fn summary(o: &mut String, m: &crate::stats::MetricsSnapshot) {
         "Exact response-time percentiles since the statistics' last reset, by method and name.",
     );
     for row in &m.rows {
-        let labels = [("method", row.method.as_str()), ("name", row.name.as_str())];
         for (i, q) in SUMMARY_QUANTILES.iter().enumerate() {
             let v = row.quantiles.map_or(f64::NAN, |qs| qs[i]);
-            let q = q.to_string();
-            let mut l = labels.to_vec();
-            l.push(("quantile", &q));
-            sample(o, name, &l, v);
+            sample(
+                o,
+                name,
+                &row_labels(row, Some(("quantile", &q.to_string()))),
+                v,
+            );
         }
-        sample(
-            o,
-            &format!("{name}_sum"),
-            &labels,
-            row.counts.sum_us as f64 / 1e6,
-        );
-        sample(
-            o,
-            &format!("{name}_count"),
-            &labels,
-            row.counts.requests as f64,
-        );
+        sum_and_count(o, name, row);
     }
 }
 
-fn generator(o: &mut String, m: &crate::stats::MetricsSnapshot) {
-    let g = &m.generator;
-    family(
+/// A counter family with a sample per row.
+fn per_row(o: &mut String, m: &MetricsSnapshot, name: &str, help: &str, value: fn(&Counts) -> u64) {
+    family(o, name, "counter", help);
+    for row in &m.rows {
+        sample(o, name, &row_labels(row, None), value(&row.counts) as f64);
+    }
+}
+
+/// A family of one unlabelled sample.
+fn single(o: &mut String, name: &str, kind: &str, help: &str, value: f64) {
+    family(o, name, kind, help);
+    sample(o, name, &[], value);
+}
+
+/// A histogram's or summary's `_sum` and `_count` for a row.
+fn sum_and_count(o: &mut String, name: &str, row: &MetricRow) {
+    let labels = row_labels(row, None);
+    sample(
         o,
-        "stampede_generator_saturated",
-        "gauge",
-        "1 while the load generator is saturated: it sends less load than asked.",
+        &format!("{name}_sum"),
+        &labels,
+        row.counts.sum_us as f64 / 1e6,
     );
     sample(
         o,
-        "stampede_generator_saturated",
-        &[],
-        f64::from(u8::from(g.saturated_now)),
+        &format!("{name}_count"),
+        &labels,
+        row.counts.requests as f64,
     );
-    family(
-        o,
-        "stampede_generator_saturated_seconds_total",
-        "counter",
-        "Seconds the generator was saturated (scheduler lag over 10 ms or CPU over 90 %).",
-    );
-    sample(
-        o,
-        "stampede_generator_saturated_seconds_total",
-        &[],
-        g.saturated_secs as f64,
-    );
-    family(
-        o,
-        "stampede_generator_lag_p99_seconds",
-        "gauge",
-        "99th percentile of the generator's scheduler lag.",
-    );
-    sample(
-        o,
-        "stampede_generator_lag_p99_seconds",
-        &[],
-        g.lag_p99_ms / 1000.0,
-    );
-    family(
-        o,
-        "stampede_generator_lag_max_seconds",
-        "gauge",
-        "The generator's worst scheduler lag.",
-    );
-    sample(
-        o,
-        "stampede_generator_lag_max_seconds",
-        &[],
-        g.worst_lag_ms / 1000.0,
-    );
-    family(
-        o,
-        "stampede_generator_cpu_peak_ratio",
-        "gauge",
-        "The generator's peak CPU use, as a share of the cores it may use.",
-    );
-    sample(
-        o,
-        "stampede_generator_cpu_peak_ratio",
-        &[],
-        g.peak_cpu_percent / 100.0,
-    );
-    family(
-        o,
-        "stampede_generator_cores",
-        "gauge",
-        "Cores the generator may use.",
-    );
-    sample(o, "stampede_generator_cores", &[], g.cores as f64);
+}
+
+/// A row's `method` and `name`, and one more label if given.
+fn row_labels<'a>(
+    row: &'a MetricRow,
+    extra: Option<(&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut l = vec![("method", row.method.as_str()), ("name", row.name.as_str())];
+    l.extend(extra);
+    l
+}
+
+fn flag(on: bool) -> f64 {
+    f64::from(u8::from(on))
 }
 
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {

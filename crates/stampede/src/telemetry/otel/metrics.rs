@@ -60,31 +60,44 @@ fn row_attrs(method: &str, name: &str) -> [KeyValue; 2] {
     ]
 }
 
+/// A counter of requests per row, `value` of its counts.
+fn row_counter(
+    meter: &opentelemetry::metrics::Meter,
+    readings: &Readings,
+    name: &'static str,
+    description: &'static str,
+    value: fn(&crate::stats::Counts) -> u64,
+) {
+    let r = readings.clone();
+    meter
+        .u64_observable_counter(name)
+        .with_description(description)
+        .with_unit("{request}")
+        .with_callback(move |o| {
+            for row in &r.get().metrics.rows {
+                o.observe(value(&row.counts), &row_attrs(&row.method, &row.name));
+            }
+        })
+        .build();
+}
+
 /// The instruments (`docs/telemetry.md` lists them), all observed from [`Readings`].
 pub(super) fn instruments(provider: &SdkMeterProvider, readings: Readings) {
     let meter = provider.meter("stampede");
-    let r = readings.clone();
-    meter
-        .u64_observable_counter("stampede.requests")
-        .with_description("Requests made, answered or failed")
-        .with_unit("{request}")
-        .with_callback(move |o| {
-            for row in &r.get().metrics.rows {
-                o.observe(row.counts.requests, &row_attrs(&row.method, &row.name));
-            }
-        })
-        .build();
-    let r = readings.clone();
-    meter
-        .u64_observable_counter("stampede.failures")
-        .with_description("Requests that failed")
-        .with_unit("{request}")
-        .with_callback(move |o| {
-            for row in &r.get().metrics.rows {
-                o.observe(row.counts.failures, &row_attrs(&row.method, &row.name));
-            }
-        })
-        .build();
+    row_counter(
+        &meter,
+        &readings,
+        "stampede.requests",
+        "Requests made, answered or failed",
+        |c| c.requests,
+    );
+    row_counter(
+        &meter,
+        &readings,
+        "stampede.failures",
+        "Requests that failed",
+        |c| c.failures,
+    );
     let r = readings.clone();
     meter
         .f64_observable_counter("stampede.request.duration.sum")
