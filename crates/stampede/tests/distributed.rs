@@ -203,8 +203,16 @@ async fn a_killed_worker_is_marked_missing_and_its_users_move() {
             20,
         )
     });
-    let before = swarm.stats.summary().await.total.num_requests;
-    assert!(before > 0);
+    // The users are counted at spawning_complete; the requests come with the next report.
+    let mut before = 0;
+    for _ in 0..200 {
+        before = swarm.stats.summary().await.total.num_requests;
+        if before > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(before > 0, "no report from the workers in 20 s");
 
     doomed.0.kill().unwrap(); // SIGKILL: no goodbye
     tokio::task::block_in_place(|| {

@@ -174,7 +174,7 @@ async fn fake_workers_without_the_token_get_no_users() {
         w.len() == 1 && w[0].user_count == 6
     })
     .await;
-    assert!(srv.hits.get("/") > 0, "the real worker sends load");
+    until("the real worker sends load", || srv.hits.get("/") > 0).await;
     swarm.runner.stop().await;
     swarm.runner.quit().await;
     stop.cancel();
@@ -426,5 +426,61 @@ async fn a_wrong_version_is_admitted_and_reported() {
     assert_eq!(old.version, "0.0.1-not-a-real-version");
     assert!(!old.version_ok);
     assert!(w.iter().find(|w| w.id == "new_1").unwrap().version_ok);
+    swarm.runner.quit().await;
+}
+
+/// A worker's `spawning_complete` moves the master's users gauge at once, as Locust's
+/// master does, not at the next report; a worker claiming more users than it was given,
+/// or sending a count that is not one, is believed only up to what it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawning_complete_counts_users_up_to_what_the_worker_was_given() {
+    let srv = common::start().await;
+    let (swarm, port) = master(Admission::default(), &srv).await;
+    let mut f = Fake::connect(port, "box_1").await;
+    f.say("client_ready", Value::from("2.47.0")).await;
+    f.expect("ack", Duration::from_secs(5)).await.unwrap();
+    swarm.runner.start(3, 100.0, None);
+    // The master ramps in steps; wait for the spawn that gives all 3.
+    let field = |v: &Value, key: &str| -> Option<Value> {
+        let found = v.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key))?;
+        Some(found.1.clone())
+    };
+    let given = |m: &Message| {
+        field(&m.data, "user_classes_count")
+            .and_then(|c| field(&c, "Walker"))
+            .and_then(|n| n.as_u64())
+    };
+    loop {
+        let spawn = f.expect("spawn", Duration::from_secs(5)).await.unwrap();
+        if given(&spawn) == Some(3) {
+            break;
+        }
+    }
+    let classes = |walkers: Value| {
+        Value::Map(vec![
+            (
+                "user_classes_count".into(),
+                Value::Map(vec![("Walker".into(), walkers)]),
+            ),
+            ("user_count".into(), Value::from("many")),
+        ])
+    };
+    f.say("spawning_complete", classes(Value::from(2))).await;
+    until("two users counted with no report sent", || {
+        swarm.stats.users.total() == 2
+    })
+    .await;
+    f.say("spawning_complete", classes(Value::from(1_000_000)))
+        .await;
+    until("the claim capped at the 3 it was given", || {
+        swarm.stats.users.total() == 3 && workers(&swarm)[0].user_count == 3
+    })
+    .await;
+    f.say("spawning_complete", classes(Value::from("x"))).await;
+    until("a count that is not one reads as none", || {
+        swarm.stats.users.total() == 0
+    })
+    .await;
+    assert_eq!(swarm.stats.snapshot().await.total.num_requests, 0);
     swarm.runner.quit().await;
 }

@@ -326,15 +326,20 @@ pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), Str
         }
     }
 
-    let classes = get(data, "user_classes_count")
+    Ok((d, parse_classes(data)))
+}
+
+/// `user_classes_count` of a report or a `spawning_complete`: users per type, entries
+/// that are not a name and a count left out.
+pub fn parse_classes(data: &Value) -> Vec<(String, u64)> {
+    get(data, "user_classes_count")
         .and_then(|c| c.as_map())
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_u64()?)))
                 .collect()
         })
-        .unwrap_or_default();
-    Ok((d, classes))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

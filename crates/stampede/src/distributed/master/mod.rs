@@ -360,11 +360,7 @@ impl Master {
             Kind::Spawning => self.set_state(&id, WorkerState::Spawning),
             Kind::SpawningComplete => {
                 self.set_state(&id, WorkerState::Running);
-                if let Some(w) = self.workers.get_mut(&id) {
-                    w.info.user_count = get(&msg.data, "user_count")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                }
+                self.note_users(&id, &wire::parse_classes(&msg.data));
             }
             Kind::Stats => self.on_stats(&id, &msg.data),
             Kind::Exception => {

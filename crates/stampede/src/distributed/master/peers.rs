@@ -94,6 +94,16 @@ impl Master {
             }
         };
         self.setup.stats.merge(delta);
+        self.note_users(id, &classes);
+    }
+
+    /// The users a worker says it runs, from a report or its `spawning_complete` (so the
+    /// users gauge moves when spawning ends, not at the next report, as Locust's master),
+    /// believed only up to what it was told to run; the totals go to the stats' users.
+    pub(super) fn note_users(&mut self, id: &str, classes: &[(String, u64)]) {
+        let Some(w) = self.workers.get_mut(id) else {
+            return;
+        };
         w.reported = self
             .setup
             .types
