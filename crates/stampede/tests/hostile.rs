@@ -53,6 +53,14 @@ impl Fake {
         })
     }
 
+    /// A fake that said `client_ready` as Locust 2.47 does and was acked.
+    async fn admitted(port: u16, id: &str) -> Self {
+        let mut f = Self::connect(port, id).await;
+        f.say("client_ready", Value::from("2.47.0")).await;
+        f.expect("ack", Duration::from_secs(5)).await.unwrap();
+        f
+    }
+
     async fn say(&mut self, kind: &str, data: Value) {
         let frame = Message::new(kind, data, &self.id).encode();
         let _ = self.socket.send(ZmqMessage::from(frame)).await;
@@ -268,9 +276,7 @@ fn with(mut r: Value, key: &str, v: Value) -> Value {
 async fn crafted_reports_cannot_corrupt_the_totals() {
     let srv = common::start().await;
     let (swarm, port) = master(Admission::default(), &srv).await;
-    let mut f = Fake::connect(port, "box_1").await;
-    f.say("client_ready", Value::from("2.47.0")).await;
-    f.expect("ack", Duration::from_secs(5)).await.unwrap();
+    let mut f = Fake::admitted(port, "box_1").await;
     swarm.runner.start(2, 100.0, None);
     f.expect("spawn", Duration::from_secs(5)).await.unwrap();
     let now = stampede::stats::unix_now();
@@ -436,9 +442,7 @@ async fn a_wrong_version_is_admitted_and_reported() {
 async fn spawning_complete_counts_users_up_to_what_the_worker_was_given() {
     let srv = common::start().await;
     let (swarm, port) = master(Admission::default(), &srv).await;
-    let mut f = Fake::connect(port, "box_1").await;
-    f.say("client_ready", Value::from("2.47.0")).await;
-    f.expect("ack", Duration::from_secs(5)).await.unwrap();
+    let mut f = Fake::admitted(port, "box_1").await;
     swarm.runner.start(3, 100.0, None);
     // The master ramps in steps; wait for the spawn that gives all 3.
     let field = |v: &Value, key: &str| -> Option<Value> {

@@ -69,8 +69,7 @@ impl Master {
         self.rebalance().await;
     }
 
-    /// A worker's report: validated, then merged; its user counts are believed only up to
-    /// what it was told to run.
+    /// A worker's report: validated, then merged, and its users noted.
     pub(super) fn on_stats(&mut self, id: &str, data: &Value) {
         let parsed = wire::parse_stats(data).and_then(|(mut delta, classes)| {
             validate::validate(&mut delta, &self.setup.limits, unix_now())?;
