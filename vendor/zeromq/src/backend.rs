@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 /// Sender for notifying reconnection tasks when a peer disconnects.
 pub(crate) type DisconnectNotifier = mpsc::Sender<PeerIdentity>;
-const PEER_SEND_QUEUE_CAPACITY: usize = 100_000;
+pub(crate) const PEER_SEND_QUEUE_CAPACITY: usize = 100_000;
 
 pub(crate) struct Peer {
     pub(crate) send_queue: mpsc::Sender<Message>,
@@ -149,6 +149,8 @@ impl GenericSocketBackend {
         }
     }
 
+    // Stampede: the ROUTER, its only user, sends through `RouterBackend` now.
+    #[allow(dead_code)]
     pub(crate) async fn send_to_peer(
         &self,
         peer_id: &PeerIdentity,
@@ -247,7 +249,7 @@ impl GenericSocketBackend {
     }
 }
 
-async fn send_to_peer_queue(
+pub(crate) async fn send_to_peer_queue(
     send_queue: &mut mpsc::Sender<Message>,
     message: Message,
 ) -> Result<(), mpsc::SendError> {

@@ -16,6 +16,11 @@ pub(crate) struct QueueInner<S, K: Clone> {
     queued: HashSet<K>,
     streams: HashMap<K, Pin<Box<S>>>,
     waker: Option<Waker>,
+    /// Stampede: the stream `poll_next` has taken out of `streams` to poll, and whether it
+    /// was removed meanwhile (a ROUTER closes a connection from its send half while its
+    /// recv half polls it): such a stream is dropped, not put back.
+    polled: Option<K>,
+    polled_removed: bool,
     /// Callback invoked when a stream ends (peer disconnected).
     /// Wrapped in Arc so it can be cloned and called outside the lock.
     on_disconnect: Option<Arc<dyn Fn(K) + Send + Sync>>,
@@ -31,8 +36,21 @@ impl<S, K: Clone + Eq + Hash> QueueInner<S, K> {
     }
 
     pub fn remove(&mut self, k: &K) {
-        self.streams.remove(k);
+        if self.streams.remove(k).is_none() && self.polled.as_ref() == Some(k) {
+            self.polled_removed = true;
+        }
         self.queued.remove(k);
+    }
+
+    /// Stampede: puts back the stream `poll_next` took out, unless it was removed meanwhile;
+    /// says whether it did.
+    fn put_back(&mut self, k: K, s: Pin<Box<S>>) -> bool {
+        self.polled = None;
+        if std::mem::take(&mut self.polled_removed) {
+            return false;
+        }
+        self.streams.insert(k, s);
+        true
     }
 
     /// Clear all streams and the ready queue.
@@ -40,6 +58,7 @@ impl<S, K: Clone + Eq + Hash> QueueInner<S, K> {
     /// Used during shutdown to ensure TCP connections are closed even when
     /// other components (like reconnect tasks) hold Arc references to the inner.
     pub fn clear(&mut self) {
+        self.polled_removed = self.polled.is_some();
         self.streams.clear();
         self.ready_queue.clear();
         self.queued.clear();
@@ -141,7 +160,11 @@ where
                 };
                 inner.queued.remove(&event.key);
                 match inner.streams.remove(&event.key) {
-                    Some(stream) => (event, stream),
+                    Some(stream) => {
+                        inner.polled = Some(event.key.clone());
+                        inner.polled_removed = false;
+                        (event, stream)
+                    }
                     None => continue,
                 }
             };
@@ -157,8 +180,9 @@ where
                     let key = event.key.clone();
                     let item = Some((key.clone(), res));
                     let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
-                    inner.push_ready(key);
+                    if inner.put_back(event.key, io_stream) {
+                        inner.push_ready(key);
+                    }
                     return Poll::Ready(item);
                 }
                 Poll::Ready(None) => {
@@ -166,7 +190,9 @@ where
                     // Clone the callback Arc so we can call it outside the lock
                     // (to avoid deadlock if callback accesses inner)
                     let callback = {
-                        let inner = fair_queue.inner.lock();
+                        let mut inner = fair_queue.inner.lock();
+                        inner.polled = None;
+                        inner.polled_removed = false;
                         inner.on_disconnect.clone()
                     };
                     // Call callback outside the lock
@@ -178,7 +204,7 @@ where
                 }
                 Poll::Pending => {
                     let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
+                    inner.put_back(event.key, io_stream);
                     continue;
                 }
             }
@@ -211,6 +237,8 @@ impl<S, K: Clone> FairQueue<S, K> {
                 queued: HashSet::new(),
                 streams: HashMap::new(),
                 waker: None,
+                polled: None,
+                polled_removed: false,
                 on_disconnect: None,
             })),
         }
@@ -234,12 +262,14 @@ impl<S, K: Clone> FairQueue<S, K> {
 #[cfg(test)]
 mod test {
     use crate::async_rt;
-    use crate::fair_queue::FairQueue;
+    use crate::fair_queue::{FairQueue, QueueInner};
     use futures::task::noop_waker;
     use futures::Future;
     use futures::{stream, Stream, StreamExt};
+    use parking_lot::Mutex;
     use std::collections::VecDeque;
     use std::pin::Pin;
+    use std::sync::Arc;
     use std::task::{Context, Poll};
 
     /// Test stream that yields Pending for the first N polls, then emits messages FIFO
@@ -340,6 +370,50 @@ mod test {
                 UnifiedStream::CountPending(stream) => Pin::new(stream).poll_next(cx),
                 UnifiedStream::WakePending(stream) => Pin::new(stream).poll_next(cx),
             }
+        }
+    }
+
+    /// Stampede: a stream that removes its own key while it is polled, as a ROUTER's send
+    /// half closes a connection while its recv half polls it.
+    struct RemovedWhilePolled {
+        inner: Arc<Mutex<QueueInner<RemovedWhilePolled, u64>>>,
+        pending: bool,
+    }
+
+    impl Stream for RemovedWhilePolled {
+        type Item = &'static str;
+
+        fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let this = self.get_mut();
+            this.inner.lock().remove(&1);
+            if this.pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some("read before the removal"))
+            }
+        }
+    }
+
+    #[async_rt::test]
+    async fn test_stream_removed_while_polled_is_not_put_back() {
+        for pending in [false, true] {
+            let mut f_queue: FairQueue<RemovedWhilePolled, u64> = FairQueue::new(false);
+            let inner = f_queue.inner();
+            let stream = RemovedWhilePolled {
+                inner: inner.clone(),
+                pending,
+            };
+            inner.lock().insert(1, stream);
+            let first = f_queue.next().await;
+            if !pending {
+                assert_eq!(first, Some((1, "read before the removal")));
+                assert_eq!(f_queue.next().await, None);
+            } else {
+                assert_eq!(first, None);
+            }
+            assert!(inner.lock().streams.is_empty(), "pending: {}", pending);
+            // Break the stream's reference cycle to the queue.
+            inner.lock().clear();
         }
     }
 

@@ -15,6 +15,7 @@ mod reconnect;
 mod rep;
 mod req;
 mod router;
+mod router_backend;
 mod sub;
 mod sub_backend;
 mod task_handle;

@@ -1,13 +1,15 @@
-use crate::backend::GenericSocketBackend;
 use crate::codec::*;
 use crate::endpoint::Endpoint;
 use crate::error::{ZmqError, ZmqResult};
 use crate::fair_queue::FairQueue;
 use crate::message::*;
+use crate::router_backend::RouterBackend;
 use crate::transport::AcceptStopHandle;
 use crate::util::PeerIdentity;
-use crate::{MultiPeerBackend, SocketEvent, SocketOptions, SocketRecv, SocketSend, SocketType};
+use crate::{MultiPeerBackend, SocketEvent, SocketOptions, SocketRecv, SocketSend};
 use crate::{Socket, SocketBackend};
+
+pub use crate::router_backend::ConnectionId;
 
 use async_trait::async_trait;
 use futures::channel::mpsc;
@@ -17,10 +19,14 @@ use std::collections::HashMap;
 use std::convert::TryInto;
 use std::sync::Arc;
 
+/// A ROUTER socket. Stampede's fork: peers are connections, each with a [`ConnectionId`].
+/// An identity is routed to the first connection that announced it, not the last, until
+/// that connection closes or [`RouterSendHalf::handover`] moves it; a later connection
+/// under the same identity is heard only by `recv_from`, which names the connection.
 pub struct RouterSocket {
-    backend: Arc<GenericSocketBackend>,
+    backend: Arc<RouterBackend>,
     binds: HashMap<Endpoint, AcceptStopHandle>,
-    fair_queue: FairQueue<ZmqFramedRead, PeerIdentity>,
+    fair_queue: FairQueue<ZmqFramedRead, ConnectionId>,
 }
 
 impl Drop for RouterSocket {
@@ -33,16 +39,12 @@ impl Drop for RouterSocket {
 impl Socket for RouterSocket {
     fn with_options(options: SocketOptions) -> Self {
         let mut fair_queue = FairQueue::new(true);
-        let backend = Arc::new(GenericSocketBackend::with_options(
-            Some(fair_queue.inner()),
-            SocketType::ROUTER,
-            options,
-        ));
+        let backend = Arc::new(RouterBackend::with_options(fair_queue.inner(), options));
 
         let backend_weak = Arc::downgrade(&backend);
-        fair_queue.set_on_disconnect(move |peer_id: PeerIdentity| {
+        fair_queue.set_on_disconnect(move |conn: ConnectionId| {
             if let Some(backend) = backend_weak.upgrade() {
-                backend.peer_disconnected(&peer_id);
+                backend.close(conn);
             }
         });
 
@@ -68,50 +70,85 @@ impl Socket for RouterSocket {
     }
 }
 
+/// The next message from any connection, with its identity frame first; with
+/// `routed_only`, messages from connections that do not hold their identity's route are
+/// dropped, as libzmq's ROUTER ignores a peer whose identity is taken.
+async fn next_message(
+    fair_queue: &mut FairQueue<ZmqFramedRead, ConnectionId>,
+    backend: &RouterBackend,
+    routed_only: bool,
+) -> ZmqResult<(ConnectionId, ZmqMessage)> {
+    loop {
+        match fair_queue.next().await {
+            Some((conn, Ok(Message::Message(mut message)))) => {
+                // A connection closed since this was read is not heard.
+                let Some((identity, routed)) = backend.heard(conn) else {
+                    continue;
+                };
+                if routed || !routed_only {
+                    message.push_front(identity.into());
+                    return Ok((conn, message));
+                }
+            }
+            Some((_conn, Ok(_msg))) => {}
+            Some((conn, Err(_e))) => backend.close(conn),
+            None => return Err(ZmqError::NoMessage),
+        }
+    }
+}
+
+fn split_identity(mut message: ZmqMessage) -> ZmqResult<(PeerIdentity, ZmqMessage)> {
+    if message.len() <= 1 {
+        return Err(ZmqError::Socket(
+            "ROUTER send requires at least 2 frames: identity frame + message",
+        ));
+    }
+    let peer_id: PeerIdentity = message.pop_front().unwrap().try_into()?;
+    Ok((peer_id, message))
+}
+
 #[async_trait]
 impl SocketRecv for RouterSocket {
+    /// The next message from a connection that holds its identity's route.
     async fn recv(&mut self) -> ZmqResult<ZmqMessage> {
-        loop {
-            match self.fair_queue.next().await {
-                Some((peer_id, Ok(Message::Message(mut message)))) => {
-                    message.push_front(peer_id.into());
-                    return Ok(message);
-                }
-                Some((_peer_id, Ok(_msg))) => {
-                    // todo: Log or handle other message types if needed
-                    // We could take an approach of using `tracing` and have that be an optional feature
-                    // tracing::warn!("Received unimplemented message type: {:?}", msg);
-                }
-                Some((peer_id, Err(_e))) => {
-                    self.backend.peer_disconnected(&peer_id);
-                    // We could take an approach of using `tracing` and have that be an optional feature
-                    // tracing::error!("Error receiving message from peer {}: {:?}", peer_id, e);
-                }
-                None => {
-                    // The fair queue is empty, which shouldn't happen in normal operation
-                    return Err(ZmqError::NoMessage);
-                }
-            };
-        }
+        let (_conn, message) = next_message(&mut self.fair_queue, &self.backend, true).await?;
+        Ok(message)
     }
 }
 
 #[async_trait]
 impl SocketSend for RouterSocket {
-    async fn send(&mut self, mut message: ZmqMessage) -> ZmqResult<()> {
-        if message.len() <= 1 {
-            return Err(ZmqError::Socket(
-                "ROUTER send requires at least 2 frames: identity frame + message",
-            ));
-        }
-        let peer_id: PeerIdentity = message.pop_front().unwrap().try_into()?;
+    async fn send(&mut self, message: ZmqMessage) -> ZmqResult<()> {
+        let (peer_id, message) = split_identity(message)?;
         self.backend
-            .send_to_peer(&peer_id, Message::Message(message))
+            .send_to_identity(&peer_id, Message::Message(message))
             .await
     }
 }
 
 impl RouterSocket {
+    /// See [`RouterRecvHalf::recv_from`].
+    pub async fn recv_from(&mut self) -> ZmqResult<(ConnectionId, ZmqMessage)> {
+        next_message(&mut self.fair_queue, &self.backend, false).await
+    }
+
+    /// See [`RouterSendHalf::send_to`].
+    pub async fn send_to(&mut self, conn: ConnectionId, message: ZmqMessage) -> ZmqResult<()> {
+        self.backend
+            .send_to_connection(conn, Message::Message(message))
+            .await
+    }
+
+    /// See [`RouterSendHalf::handover`].
+    pub fn handover(&self, conn: ConnectionId) -> bool {
+        self.backend.handover(conn)
+    }
+
+    /// See [`RouterSendHalf::close_connection`].
+    pub fn close_connection(&self, conn: ConnectionId) {
+        self.backend.close(conn)
+    }
+
     /// Splits the socket into separate send and recv halves, allowing concurrent
     /// sending and receiving from independent async tasks.
     ///
@@ -119,9 +156,8 @@ impl RouterSocket {
     pub fn split(mut self) -> (RouterSendHalf, RouterRecvHalf) {
         let backend = std::mem::replace(
             &mut self.backend,
-            Arc::new(GenericSocketBackend::with_options(
-                None,
-                SocketType::ROUTER,
+            Arc::new(RouterBackend::with_options(
+                FairQueue::new(true).inner(),
                 SocketOptions::default(),
             )),
         );
@@ -143,7 +179,7 @@ impl RouterSocket {
 }
 
 struct RouterSocketInner {
-    backend: Arc<GenericSocketBackend>,
+    backend: Arc<RouterBackend>,
     _binds: HashMap<Endpoint, AcceptStopHandle>,
 }
 
@@ -161,45 +197,61 @@ pub struct RouterSendHalf {
     inner: Arc<RouterSocketInner>,
 }
 
+impl RouterSendHalf {
+    /// Sends `message` (without an identity frame) to one connection, whatever its
+    /// identity; an error if that connection is closed.
+    pub async fn send_to(&mut self, conn: ConnectionId, message: ZmqMessage) -> ZmqResult<()> {
+        self.inner
+            .backend
+            .send_to_connection(conn, Message::Message(message))
+            .await
+    }
+
+    /// Routes `conn`'s identity to `conn` and closes the connection that held it, as
+    /// libzmq's `ZMQ_ROUTER_HANDOVER` does, but at the application's word. False if
+    /// `conn` is closed.
+    pub fn handover(&self, conn: ConnectionId) -> bool {
+        self.inner.backend.handover(conn)
+    }
+
+    /// Closes one connection: nothing more is read from it.
+    pub fn close_connection(&self, conn: ConnectionId) {
+        self.inner.backend.close(conn)
+    }
+}
+
 /// The recv half of a [`RouterSocket`] produced by [`RouterSocket::split`].
 pub struct RouterRecvHalf {
     inner: Arc<RouterSocketInner>,
-    fair_queue: FairQueue<ZmqFramedRead, PeerIdentity>,
+    fair_queue: FairQueue<ZmqFramedRead, ConnectionId>,
+}
+
+impl RouterRecvHalf {
+    /// The next message from any connection, with its identity frame first, and the
+    /// connection it came from: two connections may announce the same identity, and only
+    /// this tells them apart.
+    pub async fn recv_from(&mut self) -> ZmqResult<(ConnectionId, ZmqMessage)> {
+        next_message(&mut self.fair_queue, &self.inner.backend, false).await
+    }
 }
 
 #[async_trait]
 impl SocketSend for RouterSendHalf {
-    async fn send(&mut self, mut message: ZmqMessage) -> ZmqResult<()> {
-        if message.len() <= 1 {
-            return Err(ZmqError::Socket(
-                "ROUTER send requires at least 2 frames: identity frame + message",
-            ));
-        }
-        let peer_id: PeerIdentity = message.pop_front().unwrap().try_into()?;
+    async fn send(&mut self, message: ZmqMessage) -> ZmqResult<()> {
+        let (peer_id, message) = split_identity(message)?;
         self.inner
             .backend
-            .send_to_peer(&peer_id, Message::Message(message))
+            .send_to_identity(&peer_id, Message::Message(message))
             .await
     }
 }
 
 #[async_trait]
 impl SocketRecv for RouterRecvHalf {
+    /// The next message from a connection that holds its identity's route.
     async fn recv(&mut self) -> ZmqResult<ZmqMessage> {
-        loop {
-            match self.fair_queue.next().await {
-                Some((peer_id, Ok(Message::Message(mut message)))) => {
-                    message.push_front(peer_id.into());
-                    return Ok(message);
-                }
-                Some((_peer_id, Ok(_))) => {}
-                Some((peer_id, Err(_e))) => {
-                    self.inner.backend.peer_disconnected(&peer_id);
-                }
-                None => {
-                    return Err(ZmqError::NoMessage);
-                }
-            };
-        }
+        let (_conn, message) =
+            next_message(&mut self.fair_queue, &self.inner.backend, true).await?;
+        Ok(message)
     }
 }

@@ -8,6 +8,15 @@
 //!   without it (a Locust worker cannot send one) gets no users. The token travels in the
 //!   clear, like everything on Locust's protocol: it stops strays and opportunists on the
 //!   network, not someone who can read the traffic.
+//!
+//! Admission belongs to the connection, not to the ZeroMQ identity a peer announces: that
+//! is no secret (the UI shows it). Under a token, only the connection whose own
+//! `client_ready` carried it is heard or sent to as that worker; any other connection under
+//! the same identity has only its `client_ready` decoded, and is closed unless that carries
+//! the token, in which case it takes the identity over and the old connection is closed (a
+//! worker rebuilds its connection after 5 s of the master's silence). Without a token an
+//! identity is all there is, so a new connection under it speaks for it, as with Locust's
+//! master. The vendored zeromq's ROUTER tells the connections apart (`vendor/zeromq/PATCH.md`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;

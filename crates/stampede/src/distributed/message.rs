@@ -199,6 +199,32 @@ impl Message {
     }
 }
 
+/// The type of a `[type, data, node_id]` frame, read from its first bytes without decoding
+/// the rest: a master decodes nothing but the `client_ready` of a connection it has not
+/// admitted. `None` if the frame does not start that way.
+pub fn peek_kind(frame: &[u8]) -> Option<&str> {
+    let (len, rest) = msgpack_len(frame, (0x90, 0x0f), [None, Some(0xdc), Some(0xdd)])?;
+    if len != 3 {
+        return None;
+    }
+    let (len, rest) = msgpack_len(rest, (0xa0, 0x1f), [Some(0xd9), Some(0xda), Some(0xdb)])?;
+    std::str::from_utf8(rest.get(..len)?).ok()
+}
+
+/// A msgpack array or string header: a fix marker (`fix.0` with the length in the bits of
+/// `fix.1`), or one of the `wide` markers followed by a big-endian length of 1, 2 or 4
+/// bytes (arrays have no 1-byte form).
+fn msgpack_len(bytes: &[u8], fix: (u8, u8), wide: [Option<u8>; 3]) -> Option<(usize, &[u8])> {
+    let (&marker, rest) = bytes.split_first()?;
+    if marker & !fix.1 == fix.0 {
+        return Some((usize::from(marker & fix.1), rest));
+    }
+    let width = 1 << wide.iter().position(|w| *w == Some(marker))?;
+    let (len, rest) = rest.split_at_checked(width)?;
+    let len = len.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b));
+    Some((len, rest))
+}
+
 /// Looks up `key` in a msgpack map.
 pub fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     v.as_map()?
@@ -220,6 +246,31 @@ pub fn map(pairs: Vec<(&str, Value)>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_type_is_read_without_the_rest() {
+        let m = Message::new("client_ready", Value::from("2.47.0"), "host_abc");
+        assert_eq!(peek_kind(&m.encode()), Some("client_ready"));
+        // The data is not read: a broken one after the type still peeks.
+        let mut broken = b"\x93\xa5stats".to_vec();
+        broken.push(0xc1);
+        assert_eq!(peek_kind(&broken), Some("stats"));
+        // Wide headers, as another encoder may write them.
+        assert_eq!(peek_kind(b"\xdc\x00\x03\xd9\x04quit"), Some("quit"));
+        assert_eq!(
+            peek_kind(b"\xdd\x00\x00\x00\x03\xda\x00\x03ack"),
+            Some("ack")
+        );
+        for garbage in [
+            &b""[..],
+            b"\x92\xa1a",
+            b"\x93\x01",
+            b"\x93\xa9short",
+            b"\xc1",
+        ] {
+            assert_eq!(peek_kind(garbage), None, "{garbage:?}");
+        }
+    }
 
     #[test]
     fn round_trips_and_rejects_garbage_by_name() {

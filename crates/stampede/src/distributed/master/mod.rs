@@ -12,10 +12,10 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use url::Url;
-use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{ConnectionId, RouterSocket, Socket, ZmqMessage};
 
 use super::admission::{printable, Admission, Throttled};
-use super::message::{get, map, Kind, Message, WorkerState};
+use super::message::{get, map, peek_kind, Kind, Message, WorkerState};
 use super::wire;
 use crate::runner::{Cmd, Dispatch, Ramp, RunnerHandle, RunnerState, RunnerStatus};
 use crate::stats::{unix_now, Event, StatsHandle};
@@ -45,6 +45,9 @@ pub struct WorkerInfo {
 }
 
 struct Worker {
+    /// The connection that was admitted under this identity: the only one heard, and sent
+    /// to, as this worker. Another connection may announce the same identity.
+    conn: ConnectionId,
     info: WorkerInfo,
     liveness: i32,
     /// Users of each plan type this worker was told to run.
@@ -96,17 +99,14 @@ pub(crate) async fn spawn_master(
     let (send, mut recv) = router.split();
     let (frames_tx, frames) = mpsc::channel(1024);
     tokio::spawn(async move {
-        while let Ok(m) = recv.recv().await {
-            let parts = m.into_vec();
-            let (Some(id), Some(payload)) = (parts.first(), parts.last()) else {
+        while let Ok((conn, m)) = recv.recv_from().await {
+            let mut parts = m.into_vec();
+            // The router puts the identity first; a message has at least one frame more.
+            let Some(payload) = parts.pop().filter(|_| !parts.is_empty()) else {
                 continue;
             };
-            let item = if parts.len() < 2 {
-                Err("a frame without identity".to_owned())
-            } else {
-                Message::decode(payload).map_err(|e| e.to_string())
-            };
-            if frames_tx.send((id.clone(), item)).await.is_err() {
+            let id = String::from_utf8_lossy(&parts[0]).into_owned();
+            if frames_tx.send(Frame { conn, id, payload }).await.is_err() {
                 return;
             }
         }
@@ -138,6 +138,14 @@ pub(crate) async fn spawn_master(
 
 mod peers;
 
+/// A message as the router delivered it, still undecoded: whether it is decoded depends on
+/// whether its connection was admitted.
+struct Frame {
+    conn: ConnectionId,
+    id: String,
+    payload: bytes::Bytes,
+}
+
 struct Master {
     setup: MasterSetup,
     send: zeromq::RouterSendHalf,
@@ -160,17 +168,18 @@ struct Master {
 impl Master {
     async fn run(
         mut self,
-        mut frames: mpsc::Receiver<(bytes::Bytes, Result<Message, String>)>,
+        mut frames: mpsc::Receiver<Frame>,
         mut cmds: mpsc::UnboundedReceiver<Cmd>,
     ) {
         let mut tick = tokio::time::interval(TICK);
         let mut last_beat = Instant::now();
         loop {
             tokio::select! {
-                Some((id, item)) = frames.recv() => match item {
-                    Ok(msg) => self.on_message(String::from_utf8_lossy(&id).into_owned(), msg).await,
-                    Err(e) => tracing::warn!("dropped a frame from {}: {e}", String::from_utf8_lossy(&id)),
-                },
+                Some(frame) = frames.recv() => {
+                    if let Some(msg) = self.accept(&frame) {
+                        self.on_message(frame.conn, frame.id, msg).await;
+                    }
+                }
                 cmd = cmds.recv() => match cmd {
                     None => break,
                     Some(Cmd::Target { users, rate, host }) => self.target(users, rate, host).await,
@@ -307,28 +316,62 @@ impl Master {
         }
     }
 
+    /// Sends to the connection admitted as worker `id`, never to another one that
+    /// announces the same identity.
     async fn send_to(&mut self, id: &str, kind: Kind, data: Value) {
-        let mut m = ZmqMessage::from(Message::new(kind.clone(), data, id).encode());
-        m.push_front(bytes::Bytes::from(id.as_bytes().to_vec()));
-        if let Err(e) = self.send.send(m).await {
-            tracing::warn!("cannot send {kind} to worker {id}: {e}");
+        let Some(conn) = self.workers.get(id).map(|w| w.conn) else {
+            return;
+        };
+        let m = ZmqMessage::from(Message::new(kind.clone(), data, id).encode());
+        if let Err(e) = self.send.send_to(conn, m).await {
+            tracing::warn!("cannot send {kind} to worker {}: {e}", printable(id));
         }
     }
 
-    async fn on_message(&mut self, id: String, msg: Message) {
-        match msg.kind {
-            Kind::ClientReady => self.admit(id, &msg.data).await,
-            _ if !self.workers.contains_key(&id) => {
-                // Not admitted (or forgotten): nothing it says counts.
-                self.strangers.warn(|| {
-                    format!(
-                        "ignoring '{}' from {}, which is not an admitted worker",
-                        msg.kind,
-                        printable(&id)
-                    )
-                });
-                return;
+    /// A frame decoded, if its connection is the one admitted under its identity. From any
+    /// other connection (not admitted, forgotten, or, under `--worker-token`, borrowing an
+    /// admitted worker's identity), only a `client_ready` is decoded; the rest is dropped
+    /// unread.
+    fn accept(&mut self, frame: &Frame) -> Option<Message> {
+        let holder = self.workers.get(&frame.id).map(|w| w.conn);
+        let mut admitted = holder == Some(frame.conn);
+        // Without a token an identity is all a worker has, and anyone may join: a new
+        // connection under an admitted identity speaks for it, as with Locust's master (a
+        // Locust worker's libzmq reconnects on its own and sends no new client_ready).
+        if holder.is_some() && !admitted && self.setup.admission.token.is_none() {
+            admitted = self.send.handover(frame.conn);
+            if let (true, Some(w)) = (admitted, self.workers.get_mut(&frame.id)) {
+                w.conn = frame.conn;
             }
+        }
+        let id = || printable(&frame.id);
+        if !admitted && peek_kind(&frame.payload) != Some(Kind::ClientReady.as_str()) {
+            self.strangers.warn(|| {
+                format!(
+                    "ignoring a message from {}, a connection not admitted as a worker",
+                    id()
+                )
+            });
+            return None;
+        }
+        match Message::decode(&frame.payload) {
+            Ok(msg) => Some(msg),
+            Err(e) if admitted => {
+                tracing::warn!("dropped a frame from {}: {e}", id());
+                None
+            }
+            Err(e) => {
+                self.strangers
+                    .warn(|| format!("dropped a frame from {}: {e}", id()));
+                None
+            }
+        }
+    }
+
+    /// A decoded message from the admitted connection of worker `id`, or a `client_ready`.
+    async fn on_message(&mut self, conn: ConnectionId, id: String, msg: Message) {
+        match msg.kind {
+            Kind::ClientReady => self.admit(conn, id, &msg.data).await,
             Kind::Heartbeat => {
                 let came_back = self
                     .workers
@@ -448,7 +491,7 @@ impl Master {
     /// Locust worker sleeps through its stop timeout after `stop` and reports only on
     /// `quit`), and waits until each live worker's final report has arrived, or the stop
     /// timeout plus 3 s. Workers say `quit` after their last report.
-    async fn quit(&mut self, frames: &mut mpsc::Receiver<(bytes::Bytes, Result<Message, String>)>) {
+    async fn quit(&mut self, frames: &mut mpsc::Receiver<Frame>) {
         self.ramp = None;
         self.pending = None;
         let mut waiting: std::collections::BTreeSet<String> = self
@@ -461,9 +504,11 @@ impl Master {
             self.send_to(&id, Kind::Quit, Value::Nil).await;
         }
         let deadline = Instant::now() + self.setup.stop_timeout + Duration::from_secs(3);
-        while let Ok(Some((id, item))) = tokio::time::timeout_at(deadline, frames.recv()).await {
-            let Ok(msg) = item else { continue };
-            let id = String::from_utf8_lossy(&id).into_owned();
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, frames.recv()).await {
+            let Some(msg) = self.accept(&frame) else {
+                continue;
+            };
+            let id = frame.id;
             match msg.kind {
                 Kind::Stats => self.on_stats(&id, &msg.data),
                 Kind::Quit => {

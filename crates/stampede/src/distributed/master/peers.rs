@@ -3,6 +3,7 @@
 
 use rmpv::Value;
 use tokio::time::Instant;
+use zeromq::ConnectionId;
 
 use super::{Master, Worker, WorkerInfo, LIVENESS};
 use crate::distributed::admission::{printable, version_of, Throttled};
@@ -14,12 +15,26 @@ use std::time::Duration;
 
 impl Master {
     /// A `client_ready`: admitted if it has the token (when one is asked for), then given
-    /// an index, acknowledged, and users on the next dispatch.
-    pub(super) async fn admit(&mut self, id: String, ready: &Value) {
+    /// an index, acknowledged, and users on the next dispatch. Admission is the
+    /// connection's: a refused one is closed, and an admitted one takes the identity from
+    /// the connection that held it, which is closed (a worker that rebuilt its connection
+    /// after the master's silence leaves the old one behind).
+    pub(super) async fn admit(&mut self, conn: ConnectionId, id: String, ready: &Value) {
+        let holder = self.workers.get(&id).map(|w| w.conn);
         if let Err(why) = self.setup.admission.check(ready) {
+            let borrowed = match holder {
+                Some(c) if c != conn => " under an admitted worker's identity",
+                _ => "",
+            };
             self.refused
-                .warn(|| format!("refused worker {}: {why}", printable(&id)));
+                .warn(|| format!("refused worker {}{borrowed}: {why}", printable(&id)));
+            if holder != Some(conn) {
+                self.send.close_connection(conn);
+            }
             return;
+        }
+        if !self.send.handover(conn) {
+            return; // Closed since it spoke.
         }
         let (version, version_ok) = version_of(ready);
         if !version_ok {
@@ -46,6 +61,7 @@ impl Master {
             rejected_reports: 0,
         };
         let worker = Worker {
+            conn,
             info,
             liveness: LIVENESS,
             assigned: vec![0; n],
@@ -140,8 +156,14 @@ impl Master {
         // identities which go silent cannot grow the master without end.
         let before = self.workers.len();
         let forget = self.setup.forget_after;
-        self.workers
-            .retain(|_, w| w.missing_since.is_none_or(|t| now - t < forget));
+        let send = &self.send;
+        self.workers.retain(|_, w| {
+            let keep = w.missing_since.is_none_or(|t| now - t < forget);
+            if !keep {
+                send.close_connection(w.conn);
+            }
+            keep
+        });
         if self.workers.len() < before {
             eprintln!(
                 "Forgot {} worker(s) missing for {} s",
