@@ -112,6 +112,9 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS order_lines (
     order_id INTEGER NOT NULL REFERENCES orders(id), variant_id INTEGER NOT NULL REFERENCES variants(id),
     product_name TEXT NOT NULL, size TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    digest TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
 ";
 
 const SIZES: [&str; 6] = ["XS", "S", "M", "L", "XL", "XXL"];
@@ -129,7 +132,10 @@ impl Db {
         Ok(db)
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>) -> DbResult<R> {
+    pub(crate) fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    ) -> DbResult<R> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut conn)?)
     }
@@ -215,7 +221,7 @@ impl Db {
         })
     }
 
-    fn products_where(
+    pub(crate) fn products_where(
         &self,
         clause: &str,
         args: &[&dyn rusqlite::ToSql],
@@ -342,7 +348,7 @@ impl Db {
         })
     }
 
-    fn cart_token(
+    pub(crate) fn cart_token(
         c: &Connection,
         owner: &CartOwner,
         create: bool,
@@ -531,7 +537,7 @@ fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     })
 }
 
-fn variant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Variant> {
+pub(crate) fn variant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Variant> {
     Ok(Variant {
         id: r.get(0)?,
         product_id: r.get(1)?,

@@ -10,6 +10,7 @@
 //! ```
 
 mod address;
+mod api;
 mod csrf;
 mod db;
 mod embedded;

@@ -12,7 +12,7 @@ use crate::pages;
 use crate::password;
 
 /// The shortest password accepted, as Django's default validator.
-const MIN_PASSWORD: usize = 8;
+pub(crate) const MIN_PASSWORD: usize = 8;
 
 pub async fn signup_page(State(shop): State<Shop>, headers: HeaderMap) -> HandlerResult {
     let mut v = visit(&shop, &headers);
@@ -20,7 +20,7 @@ pub async fn signup_page(State(shop): State<Shop>, headers: HeaderMap) -> Handle
     Ok(finish(&shop, v, page(StatusCode::OK, body)))
 }
 
-fn valid_email(e: &str) -> bool {
+pub(crate) fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.split_once('@') else {
         return false;
     };

@@ -21,6 +21,8 @@ use crate::form::Form;
 use crate::pages;
 use crate::visit::{Sessions, Visit};
 
+pub(crate) use account::{valid_email, MIN_PASSWORD};
+
 /// Everything the handlers share.
 pub struct ShopState {
     pub db: Db,
@@ -94,13 +96,18 @@ pub fn router(shop: Shop) -> Router {
             "/order/{token}/payment/default/",
             get(order::gateway_page).post(order::gateway),
         )
+        .nest("/api", crate::api::router())
         .fallback(fallback)
         .with_state(shop)
 }
 
-/// Django's APPEND_SLASH: `/cart` redirects to `/cart/`; anything else is a 404 page.
+/// Django's APPEND_SLASH: `/cart` redirects to `/cart/`; anything else is a 404 page, in
+/// JSON under `/api`.
 async fn fallback(req: Request) -> Response {
     let path = req.uri().path();
+    if crate::api::is_api_path(path) {
+        return crate::api::no_route(req.method(), path);
+    }
     if !path.ends_with('/') && req.method() == http::Method::GET {
         let query = req
             .uri()
