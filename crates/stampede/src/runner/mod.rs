@@ -6,6 +6,8 @@ mod factory;
 mod life;
 mod open;
 mod panics;
+#[cfg(test)]
+mod spawn_tests;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -25,6 +27,12 @@ pub(crate) use life::{Erased, ErasedUserType};
 use crate::client::ClientConfig;
 use crate::stats::StatsHandle;
 use factory::UserFactory;
+
+/// Users started (or stopped) before the runner yields to the runtime. Starting 20,000
+/// users in one go queued 20,000 first polls ahead of the UI's and the stats loop's
+/// tasks, and the UI did not answer for 10-14 s; between batches of this many, whatever
+/// else is due runs first.
+pub(crate) const SPAWN_BATCH: usize = 16;
 
 /// Where the runner is, with Locust's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -177,6 +185,10 @@ struct Runner {
     open: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Current ramp: from `from` users at `started` towards the target.
     ramp: Option<Ramp>,
+    /// Users per type still to start for an exact count (a master's `spawn`).
+    owed: Vec<u64>,
+    /// The last step left users to start or stop now: the next one comes after a yield.
+    behind: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -245,6 +257,8 @@ pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
         status: status_tx,
         open: None,
         ramp: None,
+        owed: Vec::new(),
+        behind: false,
     };
     tokio::spawn(runner.run(rx));
     RunnerHandle {
@@ -257,21 +271,38 @@ pub(crate) fn spawn_runner(setup: RunnerSetup) -> RunnerHandle {
 impl Runner {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         loop {
+            if self.behind {
+                // Let the users just started, the UI and the stats loop run, then take a
+                // command if one came, else the next batch.
+                tokio::task::yield_now().await;
+                match rx.try_recv() {
+                    Ok(cmd) => self.command(cmd).await,
+                    Err(mpsc::error::TryRecvError::Empty) => self.step(),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+                continue;
+            }
             let step_at = self.ramp.map(|r| r.next_step());
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None => break,
-                    Some(Cmd::Target { users, rate, host }) => self.retarget(users, rate, host),
-                    Some(Cmd::Exact { counts, host }) => self.set_counts(counts, host),
-                    Some(Cmd::Stop { done }) | Some(Cmd::Quit { done }) => {
-                        self.stop_all().await;
-                        let _ = done.send(());
-                    }
+                    Some(cmd) => self.command(cmd).await,
                 },
                 _ = sleep_until_opt(step_at) => self.step(),
             }
         }
         self.stop_all().await;
+    }
+
+    async fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Target { users, rate, host } => self.retarget(users, rate, host),
+            Cmd::Exact { counts, host } => self.set_counts(counts, host),
+            Cmd::Stop { done } | Cmd::Quit { done } => {
+                self.stop_all().await;
+                let _ = done.send(());
+            }
+        }
     }
 
     fn set_host(&mut self, host: Option<Url>) {
@@ -315,6 +346,7 @@ impl Runner {
             .capacity()
             .map_or(users, |cap| users.min(cap));
         self.prune();
+        self.owed.clear();
         let from = self.users.len() as u64;
         self.ramp = Some(Ramp {
             from,
@@ -331,25 +363,58 @@ impl Runner {
         self.step();
     }
 
-    /// Moves the user count towards the ramp's line.
+    /// Starts or stops up to [`SPAWN_BATCH`] users towards an exact count or the ramp's
+    /// line, and notes whether more are due now.
     fn step(&mut self) {
-        let Some(ramp) = self.ramp else { return };
+        self.behind = if !self.owed.is_empty() {
+            self.step_owed()
+        } else {
+            self.step_ramp()
+        };
+    }
+
+    fn step_ramp(&mut self) -> bool {
+        let Some(ramp) = self.ramp else { return false };
         let wanted = ramp.wanted(Instant::now());
-        while (self.users.len() as u64) < wanted {
+        let mut budget = SPAWN_BATCH;
+        while budget > 0 && (self.users.len() as u64) < wanted {
             let slot = self.users.len() as u64;
             match self.setup.dispatch.type_for_slot(slot) {
                 Some(t) => self.spawn_user(t),
                 None => break,
             }
+            budget -= 1;
         }
-        while (self.users.len() as u64) > wanted {
+        while budget > 0 && (self.users.len() as u64) > wanted {
             let user = self.users.pop().expect("len > wanted >= 0");
-            user.ctl.stop.cancel();
+            self.stop_user(user);
+            budget -= 1;
         }
-        if wanted == ramp.to {
+        let have = self.users.len() as u64;
+        if wanted == ramp.to && (have == wanted || budget > 0) {
+            // There, or as near as the dispatch can place users.
             self.ramp = None;
             self.status.send_modify(|s| s.state = RunnerState::Running);
+            return false;
         }
+        budget == 0 && have != wanted
+    }
+
+    fn step_owed(&mut self) -> bool {
+        let mut budget = SPAWN_BATCH;
+        for t in 0..self.owed.len() {
+            while budget > 0 && self.owed[t] > 0 {
+                self.spawn_user(t);
+                self.owed[t] -= 1;
+                budget -= 1;
+            }
+        }
+        let more = self.owed.iter().any(|&n| n > 0);
+        if !more {
+            self.owed.clear();
+            self.status.send_modify(|s| s.state = RunnerState::Running);
+        }
+        more
     }
 
     fn spawn_user(&mut self, type_idx: usize) {
@@ -363,12 +428,22 @@ impl Runner {
             ctl,
             handle,
         });
+        self.setup.stats.users.note_spawner_moves(1);
     }
 
+    /// Tells one user to finish (its task ends on its own).
+    fn stop_user(&self, user: RunningUser) {
+        user.ctl.stop.cancel();
+        self.setup.stats.users.note_spawner_moves(1);
+    }
+
+    /// Runs exactly `counts[t]` users of each type `t`: the surplus stops at once, the
+    /// missing start [`SPAWN_BATCH`] at a time.
     fn set_counts(&mut self, counts: Vec<u64>, host: Option<Url>) {
         self.set_host(host);
         self.ramp = None;
         self.prune();
+        self.owed = vec![0; counts.len()];
         for (t, &want) in counts.iter().enumerate() {
             let mut have = self.users.iter().filter(|u| u.type_idx == t).count() as u64;
             while have > want {
@@ -377,18 +452,18 @@ impl Runner {
                     .iter()
                     .rposition(|u| u.type_idx == t)
                     .expect("have > 0");
-                self.users.remove(i).ctl.stop.cancel();
+                let user = self.users.remove(i);
+                self.stop_user(user);
                 have -= 1;
             }
-            for _ in have..want {
-                self.spawn_user(t);
-            }
+            self.owed[t] = want - have;
         }
         let total: u64 = counts.iter().sum();
         self.status.send_modify(|s| {
-            s.state = RunnerState::Running;
+            s.state = RunnerState::Spawning;
             s.target_users = total;
         });
+        self.step();
     }
 
     /// Forgets users that ended by themselves (`StopUser`), keeping slot order.
@@ -398,6 +473,8 @@ impl Runner {
 
     async fn stop_all(&mut self) {
         self.ramp = None;
+        self.owed.clear();
+        self.behind = false;
         if let Some((stop, drivers)) = self.open.take() {
             stop.cancel();
             for d in drivers {

@@ -22,12 +22,25 @@ const PULL_EVERY: Duration = Duration::from_millis(250);
 pub struct UserCounts {
     pub names: Vec<String>,
     counts: Vec<AtomicU64>,
+    /// Users the spawner started or stopped so far (a ramp or a master's counts, not the
+    /// open model's arrivals): the saturation alarm forgives a short lag while it moves.
+    spawner_moves: AtomicU64,
 }
 
 impl UserCounts {
     pub fn new(names: Vec<String>) -> Self {
         let counts = names.iter().map(|_| AtomicU64::new(0)).collect();
-        Self { names, counts }
+        Self {
+            names,
+            counts,
+            spawner_moves: AtomicU64::new(0),
+        }
+    }
+    pub fn note_spawner_moves(&self, users: u64) {
+        self.spawner_moves.fetch_add(users, Ordering::Relaxed);
+    }
+    pub fn spawner_moves(&self) -> u64 {
+        self.spawner_moves.load(Ordering::Relaxed)
     }
     pub fn add(&self, idx: usize, delta: i64) {
         if delta >= 0 {
@@ -211,7 +224,7 @@ async fn run(
             }
             _ = tick.tick() => {
                 books.state.push_history(unix_now(), users.total());
-                if let Some(alarm) = generator.end_second() {
+                if let Some(alarm) = generator.end_second(users.spawner_moves()) {
                     say(alarm);
                 }
                 continue;
@@ -356,16 +369,7 @@ impl Books {
     }
 }
 
-/// The console's word when the generator falls behind, and when it catches up.
+/// The console's word when the generator falls behind (saying why), and when it catches up.
 fn say(alarm: Alarm) {
-    match alarm {
-        Alarm::Raised { lag, cpu, cores } => tracing::warn!(
-            "the generator is saturated: its scheduler fell {:.0} ms behind in the last second (CPU {:.0}% of {cores} cores), so it sends less load than was asked; response times stay right. Use fewer users per process or more workers (--master/--worker)",
-            lag.as_secs_f64() * 1000.0,
-            cpu * 100.0
-        ),
-        Alarm::Cleared { secs } => {
-            tracing::warn!("the generator keeps its schedule again ({secs} s saturated so far)")
-        }
-    }
+    tracing::warn!("{alarm}");
 }

@@ -159,7 +159,10 @@ function showGenerator(g) {
   const b = $("#generator-banner");
   if (!g || !(g.saturated_now || (REPORT && g.saturated))) { b.hidden = true; return; }
   const when = REPORT ? `for ${g.saturated_secs} s` : "now";
-  b.textContent = `The load generator is saturated ${when}: its scheduler fell up to ${fmt(g.worst_lag_ms, 0)} ms behind (peak CPU ${fmt(g.peak_cpu_percent, 0)}% of ${g.cores} cores), so it sent less load than was asked. Response times stay right; add workers or lower the users.`;
+  // Little CPU of its own (under OWN_CPU_LOW in generator.rs): other processes held the machine.
+  const busyMachine = g.peak_cpu_percent > 0 && g.peak_cpu_percent < 50;
+  const advice = busyMachine ? "It used little CPU itself: the machine is busy with other work; free it or run the generator elsewhere." : "Add workers or lower the users.";
+  b.textContent = `The load generator is saturated ${when}: its scheduler fell up to ${fmt(g.worst_lag_ms, 0)} ms behind (peak CPU ${fmt(g.peak_cpu_percent, 0)}% of ${g.cores} cores), so it sent less load than was asked. Response times stay right. ${advice}`;
   b.hidden = false;
 }
 function showReport() {
