@@ -8,9 +8,15 @@ use std::sync::OnceLock;
 /// Descriptors kept for everything that is not a user: the UI, the master's sockets,
 /// report files, DNS.
 const RESERVED_FDS: u64 = 256;
+/// What a user's cookies may hold: its jar, and the `Cookie` headers made of it
+/// (client/cookies.rs counts each cookie as stored and again as its text in a header).
+/// Room for a browser's 180 cookies when they are small; of 4 KB cookies, eleven (a 43 KB
+/// header, where nginx, Apache and gunicorn refuse a header line over 8 KB by default).
+pub const COOKIE_BUDGET: usize = 96 * 1024;
 /// Memory set aside per user for the cap: an idle user takes about 18-26 KB (bench/memory),
-/// a busy one with a 100 KB page and its parsed form several times that.
-const BYTES_PER_USER: u64 = 200 * 1024;
+/// a busy one with a 100 KB page and its parsed form several times that; and its cookies,
+/// up to their budget.
+const BYTES_PER_USER: u64 = 200 * 1024 + COOKIE_BUDGET as u64;
 
 /// Raises the soft open-file limit to the hard limit, once; the limit now in force.
 pub fn raise_nofile() -> u64 {

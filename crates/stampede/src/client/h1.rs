@@ -21,6 +21,7 @@ use http::{Method, StatusCode, Uri, Version};
 use super::fields::Fields;
 pub(crate) use super::framing::Framing;
 use super::framing::{chunk_size, framing, keep_alive_timeout, value};
+use super::io::Heard;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// The stream a connection runs on: TCP, or TLS over TCP.
@@ -79,14 +80,6 @@ pub(crate) struct Head {
     pub reusable: bool,
     /// The server's `Keep-Alive: timeout=N`.
     pub keep_alive: Option<Duration>,
-}
-
-/// What a look at the socket found.
-enum Heard {
-    Nothing,
-    Data,
-    /// The end of the stream, or an error.
-    End,
 }
 
 /// What the read buffer held.
@@ -422,19 +415,17 @@ impl H1 {
         }
     }
 
-    /// Whether the idle connection is finished: the server closed it, reset it, or sent
-    /// something unasked. Looks without waiting. The next real read registers the user's
-    /// waker again, and tokio keeps readiness itself, so no wake-up is lost.
-    pub fn finished(&mut self) -> bool {
+    /// What an idle connection holds above its socket, without waiting: bytes that came
+    /// after the last answer and were read with it, or what the stream gives at once (TLS
+    /// records rustls already took off the socket: a stray answer, or `close_notify`).
+    /// The socket itself is `io::peek`'s: this poll sees only what tokio's reactor has
+    /// reported. The next real read registers the user's waker again, so no wake-up is
+    /// lost.
+    pub fn leftover(&mut self) -> Heard {
         if !self.read.is_empty() {
-            return true;
+            return Heard::Data;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut probe = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut probe);
-        Pin::new(&mut self.io)
-            .poll_read(&mut cx, &mut buf)
-            .is_ready()
+        self.poll_answer(&mut Context::from_waker(Waker::noop()))
     }
 
     /// Gives back the read buffer's room after a big body, so an idle user holds little.

@@ -250,7 +250,10 @@ pub struct Client {
     targets: target::Targets,
     /// Bumped whenever the jar may have changed: a `Cookie` header made before is stale.
     jar_generation: u64,
-    /// A buffer reused for text built per request (a form body, a `Cookie` header).
+    /// The `Cookie` header made for each origin, and the jar's count against its budget
+    /// (see `cookies.rs`).
+    cookie_lines: cookies::CookieLines,
+    /// A buffer reused for text built per request (a form body).
     scratch: String,
     /// The headers of the hop going out, kept between requests for their room.
     out_headers: http::HeaderMap,
@@ -311,6 +314,7 @@ impl Client {
             last: None,
             targets: Default::default(),
             jar_generation: 0,
+            cookie_lines: Default::default(),
             scratch: String::new(),
             body_buf: bytes::BytesMut::new(),
             out_headers: http::HeaderMap::new(),
@@ -415,8 +419,8 @@ impl Client {
     /// once (`retried` says it was), on a new connection when it was never written or is
     /// safe to repeat (every method but POST and PATCH, as browsers and hyper-util's pool
     /// do). A written POST is a failure that says so: the server may have acted on it. (A
-    /// POST after a second of idleness gets a fresh connection to begin with, see
-    /// [`conn::FRESH_FOR_UNSAFE_AFTER`].)
+    /// POST is kept off a connection that may be closing under it to begin with, see
+    /// [`Client::connection`].)
     async fn send_hop(
         &mut self,
         origin: &Arc<Origin>,
@@ -501,11 +505,13 @@ impl Client {
     }
 
     /// The connection to `origin`, with how long it had been idle if it is a reused one;
-    /// opens one when there is none
-    /// or the open one cannot take another request.
+    /// opens one when there is none or the open one cannot take another request (closed,
+    /// or written on unasked).
     /// A POST or PATCH is not sent on a connection that may be closing under it: one idle
-    /// for a second or more, or any kept-alive connection of a server seen hanging up
-    /// within a second of an answer without saying so (it will race every such request).
+    /// half as long as this server was seen to keep an idle connection, or longer (see
+    /// [`conn::may_risk_unrepeatable`]), or any kept-alive connection of a server seen
+    /// hanging up within a second of an answer without saying so (it will race every such
+    /// request).
     async fn connection(
         &mut self,
         origin: &Arc<Origin>,
@@ -515,14 +521,18 @@ impl Client {
             match self.conns[i].health() {
                 Health::Open { idle }
                     if idempotent
-                        || (idle < conn::FRESH_FOR_UNSAFE_AFTER
-                            && !self.closes_quickly(origin)) =>
+                        || (!self.closes_quickly(origin)
+                            && conn::may_risk_unrepeatable(
+                                idle,
+                                self.targets.idle_close(origin),
+                            )) =>
                 {
                     return Ok((i, Some(idle)));
                 }
                 Health::Closed { idle, said: false } if idle < conn::FRESH_FOR_UNSAFE_AFTER => {
                     self.mark_closes_quickly(origin);
                 }
+                Health::Closed { idle, said: false } => self.targets.saw_idle_close(origin, idle),
                 _ => {}
             }
             self.conns.swap_remove(i);

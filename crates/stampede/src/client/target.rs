@@ -1,9 +1,10 @@
 //! Where a request goes, prepared once: a user requests the same few paths over and over,
 //! and the URL, its origin, its `Host` header and its request line do not change between
 //! requests. Each client keeps the targets of its recent paths, so a repeated request
-//! parses, joins and formats nothing.
+//! parses, joins and formats nothing; and what it has seen of each origin's idle timeout.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use http::HeaderValue;
 use url::Url;
@@ -20,19 +21,9 @@ pub(crate) struct Target {
     pub host: Option<HeaderValue>,
     /// Path and query, the request target of HTTP/1.1's origin form.
     pub uri: http::Uri,
-    /// The URL as the next page's `Referer`, made the first time it is one.
+    /// The URL as the next page's `Referer`, made the first time it is one. (Its `Cookie`
+    /// header is its origin's, kept by the client: cookies.rs.)
     referer: OnceLock<Option<HeaderValue>>,
-    /// The `Cookie` header last sent here, and until when it holds.
-    pub cookies: Mutex<Option<CookieLine>>,
-}
-
-/// A `Cookie` header as the jar gave it: it holds while the jar has not changed
-/// (`generation`) and none of its cookies has expired (`until`, unix seconds).
-#[derive(Debug)]
-pub(crate) struct CookieLine {
-    pub generation: u64,
-    pub until: f64,
-    pub value: Option<HeaderValue>,
 }
 
 impl Target {
@@ -60,7 +51,6 @@ impl Target {
             host,
             uri,
             referer: OnceLock::new(),
-            cookies: Mutex::new(None),
         })
     }
 
@@ -76,6 +66,9 @@ impl Target {
 /// memory stays low.
 const KEPT: usize = 8;
 
+/// Origins whose idle timeout a client remembers: a user talks to one or two.
+const ORIGINS_KEPT: usize = 4;
+
 /// A client's recent targets, by the path they were asked for (relative to the base).
 #[derive(Default)]
 pub(crate) struct Targets {
@@ -83,6 +76,10 @@ pub(crate) struct Targets {
     kept: Vec<(Box<str>, Arc<Target>)>,
     /// The slot the next new path replaces once full.
     next: usize,
+    /// Per origin, the shortest idle after which its server was found to have closed a
+    /// kept-alive connection unannounced: its idle timeout is at most that. Kept here, for
+    /// the user, because connections come and go (`conn::may_risk_unrepeatable`).
+    idle_closes: Vec<(Arc<Origin>, Duration)>,
 }
 
 impl Targets {
@@ -103,6 +100,28 @@ impl Targets {
             self.next = (self.next + 1) % KEPT;
         }
         Ok(target)
+    }
+
+    /// The shortest idle after which `origin`'s server was found to have closed a
+    /// connection without announcing it, if it has been.
+    pub fn idle_close(&self, origin: &Origin) -> Option<Duration> {
+        self.idle_closes
+            .iter()
+            .find(|(o, _)| **o == *origin)
+            .map(|(_, d)| *d)
+    }
+
+    /// Notes that `origin`'s server had closed a connection idle for `idle`.
+    pub fn saw_idle_close(&mut self, origin: &Arc<Origin>, idle: Duration) {
+        match self.idle_closes.iter_mut().find(|(o, _)| **o == **origin) {
+            Some((_, d)) => *d = (*d).min(idle),
+            None => {
+                if self.idle_closes.len() == ORIGINS_KEPT {
+                    self.idle_closes.remove(0);
+                }
+                self.idle_closes.push((origin.clone(), idle));
+            }
+        }
     }
 }
 
@@ -132,5 +151,26 @@ mod tests {
         }
         assert_eq!(targets.kept.len(), KEPT);
         assert!(targets.get(&base, "ftp://x/").is_err());
+    }
+
+    #[test]
+    fn an_origins_idle_timeout_is_the_shortest_idle_found_closed() {
+        let base: Url = "http://shop.test/".parse().unwrap();
+        let mut targets = Targets::default();
+        let shop = targets.get(&base, "/").unwrap().origin.clone();
+        assert_eq!(targets.idle_close(&shop), None);
+        targets.saw_idle_close(&shop, Duration::from_secs(3));
+        targets.saw_idle_close(&shop, Duration::from_secs(5));
+        targets.saw_idle_close(&shop, Duration::from_secs(2));
+        assert_eq!(targets.idle_close(&shop), Some(Duration::from_secs(2)));
+        for port in 0..ORIGINS_KEPT as u16 {
+            let other = Origin {
+                port,
+                ..(*shop).clone()
+            };
+            targets.saw_idle_close(&Arc::new(other), Duration::from_secs(1));
+        }
+        assert_eq!(targets.idle_closes.len(), ORIGINS_KEPT, "bounded");
+        assert_eq!(targets.idle_close(&shop), None, "the oldest went first");
     }
 }
