@@ -95,7 +95,14 @@ impl<P: Args + 'static> App<P> {
         let code = rt.block_on(async {
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            match self.run(std::env::args(), shutdown).await {
+            let argv = match utf8_args(std::env::args_os()) {
+                Ok(argv) => argv,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return crate::run::EXIT_USAGE;
+                }
+            };
+            match self.run(argv, shutdown).await {
                 Ok(outcome) => outcome.exit_code,
                 Err(code) => code,
             }
@@ -134,6 +141,24 @@ impl<P: Args + 'static> App<P> {
         drop(guard);
         outcome
     }
+}
+
+/// The arguments as UTF-8, or a usage error that names the first one that is not.
+/// (`std::env::args` panics on such an argument; a usage error is what it is.)
+pub(crate) fn utf8_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|bad| {
+                format!(
+                    "argument {i} is not valid UTF-8: {:?} (every argument must be UTF-8 text)",
+                    bad.to_string_lossy()
+                )
+            })
+        })
+        .collect()
 }
 
 /// Runs the default-host hook and reads its URL; `Err` is the exit code, said first.

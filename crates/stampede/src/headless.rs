@@ -57,7 +57,8 @@ pub(crate) async fn run_headless(
     let (runner, stats) = (swarm.runner.clone(), swarm.stats.clone());
     telemetry.watch(stats.clone(), runner.clone());
     eprintln!(
-        "Stampede: {users} users at {rate}/s against {host}{}",
+        "Stampede: {users} users at {rate}/s against {}{}",
+        crate::config::redacted_host(&host),
         match opts.run_time {
             Some(t) => format!(" for {}", humantime::format_duration(t)),
             None => " until Ctrl-C".to_owned(),
@@ -181,8 +182,9 @@ fn write_reports(
     }
     if opts.report_json.is_some() || opts.html.is_some() {
         let infos = plan.user_types();
+        let shown = crate::config::redacted_host(host);
         let ctx = json::ReportContext {
-            host: host.as_str(),
+            host: &shown,
             user_types: &infos,
             peak_users: peak,
             funnel: plan.funnel_steps(),

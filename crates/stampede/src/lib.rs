@@ -54,6 +54,7 @@ pub mod web;
 pub use app::{main, App};
 pub use client::{
     Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response,
+    UserError,
 };
 pub use config::{Cli, NoOptions, Options};
 pub use funnel::{FunnelName, Step};
@@ -86,4 +87,6 @@ pub mod prelude {
         between, constant, constant_pacing, constant_throughput, funnel, task, App, Client, Plan,
         Response, Step, Task, TaskError, TaskResult, UserContext, UserType,
     };
+    /// `json!({..})` for request bodies, without a `serde_json` dependency of the plan's own.
+    pub use serde_json::json;
 }

@@ -21,6 +21,7 @@ pub struct Plan {
     pub(crate) on_test_start: Vec<Hook>,
     pub(crate) on_test_stop: Vec<Hook>,
     pub(crate) on_request: Vec<RequestListener>,
+    pub(crate) on_user_error: Vec<crate::client::UserErrorListener>,
     pub(crate) shape: Option<Arc<dyn LoadShape>>,
     /// Mistakes in the plan's declarations, reported when a run starts.
     pub(crate) problems: Vec<String>,
@@ -110,6 +111,16 @@ impl Plan {
     /// Called after every request of every user (Locust's `events.request.add_listener`).
     pub fn on_request(mut self, f: impl Fn(&RequestEvent<'_>) + Send + Sync + 'static) -> Self {
         self.on_request.push(Arc::new(f));
+        self
+    }
+
+    /// Called when a user's `on_start` fails (Locust's `events.user_error`), with the user
+    /// type and what failed; the user then stops (see [`UserType::on_start`]).
+    pub fn on_user_error(
+        mut self,
+        f: impl Fn(&crate::client::UserError<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_user_error.push(Arc::new(f));
         self
     }
 

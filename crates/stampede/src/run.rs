@@ -151,7 +151,9 @@ async fn run_inner(
     let t = &telemetry;
     let result = if o.worker {
         crate::distributed::run_worker(o, plan, rebuild, shutdown, t).await
-    } else if o.headless {
+    } else if o.headless || o.single_user {
+        // `--single-user` runs one user in the foreground with or without `--headless`, as
+        // Locust's does: there is nothing to start from a page.
         let Some(host) = o.host.clone() else {
             let master = if o.master {
                 " (a master does not start a plan's default target)"
@@ -202,6 +204,14 @@ pub(crate) async fn cancel_on_signal(token: CancellationToken) {
     std::process::exit(130);
 }
 
+/// Whether log lines on stderr may carry ANSI colour: only on a terminal, and not under
+/// `NO_COLOR` (https://no-color.org: any non-empty value).
+fn stderr_wants_colour() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
+}
+
 pub(crate) fn init_logging(level: &str, file: Option<&std::path::Path>) {
     let level = match level.to_ascii_uppercase().as_str() {
         "ERROR" | "CRITICAL" => tracing::Level::ERROR,
@@ -224,6 +234,11 @@ pub(crate) fn init_logging(level: &str, file: Option<&std::path::Path>) {
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(f))
             .try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+        // Colour only for a terminal: escapes in a file or a pipe are noise to whoever
+        // reads the log (NO_COLOR turns it off on a terminal too).
+        None => builder
+            .with_ansi(stderr_wants_colour())
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
 }

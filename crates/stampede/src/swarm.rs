@@ -46,6 +46,8 @@ pub struct NetConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body: usize,
+    /// `--max-cookies`: cookies one user's jar keeps.
+    pub max_cookies: u16,
     pub ca_cert: Option<std::path::PathBuf>,
     pub resolve: Vec<Resolve>,
 }
@@ -56,6 +58,7 @@ impl Default for NetConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_body: crate::client::DEFAULT_MAX_BODY,
+            max_cookies: crate::client::DEFAULT_MAX_COOKIES,
             ca_cert: None,
             resolve: Vec::new(),
         }
@@ -69,6 +72,7 @@ impl NetConfig {
         c.connect_timeout = self.connect_timeout;
         c.request_timeout = self.request_timeout;
         c.max_body = self.max_body;
+        c.max_cookies = self.max_cookies;
         c.resolve = self.resolve.clone().into();
         Ok(c)
     }
@@ -111,6 +115,7 @@ impl SwarmConfig {
             connect_timeout: o.connect_timeout,
             request_timeout: o.request_timeout,
             max_body: o.max_body,
+            max_cookies: o.max_cookies,
             ca_cert: o.ca_cert.clone(),
             resolve: o.resolve.clone(),
         };
@@ -235,6 +240,7 @@ impl Plan {
         client_config.correct_omission = cfg.correct_omission;
         client_config.wait_scale = cfg.wait_scale;
         client_config.listeners = self.on_request.clone();
+        client_config.user_error = self.on_user_error.clone();
         client_config.tracing = cfg.tracing;
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),

@@ -48,6 +48,9 @@ pub struct Verdict {
     pub threshold: Threshold,
     pub actual: Option<f64>,
     pub passed: bool,
+    /// When the rule's name matched no row: the rows there are, as the table prints them
+    /// (`METHOD NAME`), so the fix is in the message.
+    pub rows: Vec<String>,
 }
 
 impl fmt::Display for Verdict {
@@ -60,10 +63,16 @@ impl fmt::Display for Verdict {
                 self.threshold.text,
                 self.threshold.metric.format(a)
             ),
+            None if self.rows.is_empty() => write!(
+                f,
+                "{mark}: {} (no requests with that name; there were no requests at all)",
+                self.threshold.text
+            ),
             None => write!(
                 f,
-                "{mark}: {} (no requests with that name)",
-                self.threshold.text
+                "{mark}: {} (no requests with that name; the rows are: {})",
+                self.threshold.text,
+                self.rows.join(", ")
             ),
         }
     }
@@ -108,7 +117,9 @@ impl Metric {
         }
     }
 
-    fn of(&self, e: &EndpointStats) -> f64 {
+    /// The measure on row `e`; `total` (the Aggregated row) gives the test's window for
+    /// the rate, as Locust's `total_rps` takes it.
+    fn of(&self, e: &EndpointStats, total: &EndpointStats) -> f64 {
         match self {
             Metric::Percentile(q) => e.percentile_ms(*q),
             Metric::Avg => e.avg_ms(),
@@ -117,7 +128,7 @@ impl Metric {
             Metric::FailRatio => e.fail_ratio(),
             Metric::Failures => e.num_failures as f64,
             Metric::Requests => e.num_requests as f64,
-            Metric::Rps => e.total_rps(),
+            Metric::Rps => e.total_rps(total),
             // A run-level measure, judged in `check`.
             Metric::GeneratorLag => 0.0,
         }
@@ -193,17 +204,8 @@ impl Threshold {
         let actual = match &self.name {
             // The generator's p99 scheduler lag: how far behind its schedule it fell.
             _ if self.metric == Metric::GeneratorLag => Some(stats.generator.lag_p99_ms),
-            None => Some(self.metric.of(&stats.total)),
-            Some(name) => {
-                let mut merged: Option<EndpointStats> = None;
-                for e in stats.entries.values().filter(|e| &e.name == name) {
-                    match &mut merged {
-                        Some(m) => m.merge(e),
-                        None => merged = Some(e.clone()),
-                    }
-                }
-                merged.map(|e| self.metric.of(&e))
-            }
+            None => Some(self.metric.of(&stats.total, &stats.total)),
+            Some(name) => named_row(stats, name).map(|e| self.metric.of(&e, &stats.total)),
         };
         let passed = actual.is_some_and(|a| match self.op {
             Op::Lt => a < self.value,
@@ -211,12 +213,41 @@ impl Threshold {
             Op::Gt => a > self.value,
             Op::Ge => a >= self.value,
         });
+        let rows = if actual.is_none() {
+            stats
+                .entries
+                .values()
+                .map(|e| format!("{} {}", e.method, e.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Verdict {
             threshold: self.clone(),
             actual,
             passed,
+            rows,
         }
     }
+}
+
+/// The row a threshold names: the exact name first (all its methods merged), then
+/// `METHOD NAME` as the console table prints rows (`GET 1 home`).
+fn named_row(stats: &StatsState, name: &str) -> Option<EndpointStats> {
+    let merged = |keep: &dyn Fn(&EndpointStats) -> bool| {
+        let mut merged: Option<EndpointStats> = None;
+        for e in stats.entries.values().filter(|e| keep(e)) {
+            match &mut merged {
+                Some(m) => m.merge(e),
+                None => merged = Some(e.clone()),
+            }
+        }
+        merged
+    };
+    merged(&|e| e.name == name).or_else(|| {
+        let (method, rest) = name.split_once(' ')?;
+        merged(&|e| e.method == method && e.name == rest)
+    })
 }
 
 #[cfg(test)]
@@ -246,5 +277,64 @@ mod tests {
             let err = bad.parse::<Threshold>().unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
+    }
+
+    /// Two rows, `GET 1 home` (3 requests over the test's first second) and `POST 2 buy`
+    /// (1 request at 10 s): Aggregated's window is the test's 10 s.
+    fn two_rows() -> StatsState {
+        let mut stats = StatsState::new(100.0, false);
+        let mut add = |method: &str, name: &str, at: &[f64]| {
+            let mut e = EndpointStats::new(method, name, 100.0);
+            for t in at {
+                e.record(20_000, 10, false, *t);
+                stats.total.record(20_000, 10, false, *t);
+            }
+            stats
+                .entries
+                .insert((name.to_owned(), method.to_owned()), e);
+        };
+        add("GET", "1 home", &[100.0, 100.5, 101.0]);
+        add("POST", "2 buy", &[110.0]);
+        stats
+    }
+
+    #[test]
+    fn a_row_is_found_by_its_name_or_as_the_table_prints_it() {
+        let stats = two_rows();
+        for rule in [
+            "1 home:requests>=3",
+            "GET 1 home:requests>=3",
+            "GET 1 home:p99<60s",
+        ] {
+            let v = rule.parse::<Threshold>().unwrap().check(&stats);
+            assert!(v.passed, "{v}");
+        }
+        let v = "POST 1 home:requests>=1"
+            .parse::<Threshold>()
+            .unwrap()
+            .check(&stats);
+        assert!(!v.passed);
+        let said = v.to_string();
+        assert!(
+            said.contains("the rows are: GET 1 home, POST 2 buy"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_rows_rate_is_over_the_whole_tests_window_as_in_locust() {
+        let stats = two_rows();
+        // 3 requests over the test's 10 s, not over the row's own 1 s.
+        let v = "1 home:rps>=0.29"
+            .parse::<Threshold>()
+            .unwrap()
+            .check(&stats);
+        assert!((v.actual.unwrap() - 0.3).abs() < 1e-9, "{v}");
+        let sum: f64 = stats
+            .entries
+            .values()
+            .map(|e| e.total_rps(&stats.total))
+            .sum();
+        assert!((sum - stats.total.total_rps(&stats.total)).abs() < 1e-9);
     }
 }

@@ -74,6 +74,8 @@ pub struct UserType<U> {
     pub(crate) tasks: Vec<Task<U>>,
     pub(crate) sequential: bool,
     pub(crate) on_start: Option<Arc<dyn TaskFn<U>>>,
+    /// Whether an error from `on_start` stops the user (Locust's rule; the default).
+    pub(crate) on_start_error_stops: bool,
     pub(crate) on_stop: Option<Arc<dyn TaskFn<U>>>,
     pub(crate) new: Constructor<U>,
     pub(crate) arrivals: Option<Arrivals>,
@@ -91,6 +93,7 @@ impl<U: Send + 'static> UserType<U> {
             tasks: Vec::new(),
             sequential: false,
             on_start: None,
+            on_start_error_stops: true,
             on_stop: None,
             new: Arc::new(new),
             arrivals: None,
@@ -154,8 +157,23 @@ impl<U: Send + 'static> UserType<U> {
     }
 
     /// Runs once when a user starts, before its first task.
+    ///
+    /// An error from it stops that user, as an exception in Locust's `on_start` does: a
+    /// user whose login failed would otherwise run its tasks logged out and fill the
+    /// failures table with misleading rows. The error is logged, counted in the exceptions
+    /// with its cause and passed to [`Plan::on_user_error`](crate::Plan::on_user_error);
+    /// `on_stop` does not run for it (`TaskError::StopUser` from `on_start` does run it, as in
+    /// Locust). [`keep_going_after_on_start_error`](Self::keep_going_after_on_start_error)
+    /// opts out.
     pub fn on_start(mut self, f: impl TaskFn<U>) -> Self {
         self.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Lets a user whose `on_start` failed go on to its tasks (the error is still counted
+    /// and passed to the hook): for an `on_start` that only warms a cache, say.
+    pub fn keep_going_after_on_start_error(mut self) -> Self {
+        self.on_start_error_stops = false;
         self
     }
 

@@ -73,6 +73,7 @@ fn bad_values_are_usage_errors_naming_the_value() {
         (vec!["--stop-timeout", "500000000000y"], "'500000000000y'"),
         (vec!["--request-timeout", "0"], "'0'"),
         (vec!["--max-body", "10T"], "'10T'"),
+        (vec!["--max-cookies", "0"], "--max-cookies"),
         (vec!["--wait-scale", "-1"], "'-1' is not a scale"),
         (vec!["--think-scale", "fast"], "'fast' is not a scale"),
         (vec!["--resolve", "shop.test:443"], "HOST:PORT:ADDR"),
@@ -508,4 +509,22 @@ async fn the_served_ui_autostarts_and_writes_reports_when_shut_down() {
         ",Aggregated,{},",
         outcome.stats.total.num_requests
     )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_user_runs_one_user_in_the_foreground_without_headless_too() {
+    let srv = common::start().await;
+    let host = srv.url().to_string();
+    // No --headless: a UI would wait for Start and the run would never end by itself.
+    let (argv, plan) = (
+        ["--single-user", "-H", host.as_str(), "-t", "1s"],
+        plan(false),
+    );
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), run(&argv, &plan))
+        .await
+        .expect("--single-user without --headless served the UI instead of running")
+        .unwrap();
+    assert!(outcome.stats.total.num_requests > 0);
+    assert_eq!(outcome.exit_code, 0);
+    assert!(srv.hits.get("/") > 0);
 }

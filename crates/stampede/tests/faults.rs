@@ -164,13 +164,108 @@ async fn an_endless_body_times_out_naming_the_body_phase() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        e.reason,
-        format!(
-            "timed out after 300ms reading the response body ({})",
-            srv.addr
-        )
+    let start = format!(
+        "timed out after 300ms reading the response body ({}): the response was still arriving at the timeout (",
+        srv.addr
     );
+    assert!(e.reason.starts_with(&start), "{}", e.reason);
+    assert!(
+        e.reason
+            .contains("bytes so far; a response keeps at most --max-body bytes"),
+        "{}",
+        e.reason
+    );
+}
+
+/// A server whose every answer is a head and a body that never ends; `sent` counts the
+/// body bytes written, all connections together.
+async fn endless_body_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let sent = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                if sock.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 107374182400\r\n\r\n";
+                let _ = sock.write_all(head.as_bytes()).await;
+                let zeros = vec![0u8; 64 * 1024];
+                while sock.write_all(&zeros).await.is_ok() {
+                    sent.fetch_add(zeros.len() as u64, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_off_mid_body_says_the_body_was_arriving_not_that_nobody_answered() {
+    let (addr, sent) = endless_body_server().await;
+    struct U(Client);
+    impl U {
+        async fn get(&mut self) -> TaskResult {
+            self.0.get("/").send().await?;
+            Ok(())
+        }
+    }
+    let plan = Plan::new().user_type(UserType::new("U", |ctx| U(ctx.client())).task(task!(U::get)));
+    let host = format!("http://{addr}/");
+    let cli = try_parse_args::<NoOptions>(
+        [
+            "plan",
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-H",
+            &host,
+            "--only-summary",
+        ]
+        .map(str::to_owned),
+    )
+    .unwrap_or_else(|u| panic!("{}", u.message));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let stop = stop.clone();
+        async move { stampede::advanced::run_with_shutdown(&cli, &plan, stop).await }
+    });
+    // 64 MB written is more than loopback's socket buffers hold for two connections: the
+    // client has read heads and is deep in the bodies. Bounded at 30 s.
+    for _ in 0..3000 {
+        if sent.load(std::sync::atomic::Ordering::SeqCst) >= 64 << 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        sent.load(std::sync::atomic::Ordering::SeqCst) >= 64 << 20,
+        "the bodies never flowed"
+    );
+    stop.cancel();
+    let outcome = run.await.unwrap().unwrap();
+    let total = &outcome.stats.total;
+    assert_eq!(
+        (total.num_unanswered, total.num_unanswered_mid_body),
+        (2, 2)
+    );
+    let said = stampede::report::console::problems(&outcome.stats.summary(0.0, 0, Vec::new()));
+    assert!(
+        said.contains("2 of them had their response head, and the body was still arriving"),
+        "{said}"
+    );
+    assert!(!said.contains("never responded"), "{said}");
 }
 
 #[tokio::test]
@@ -392,6 +487,19 @@ async fn a_cookie_flood_is_capped_like_a_browser_would() {
         "{} bytes of cookies",
         sent.content_length()
     );
+}
+
+#[tokio::test]
+async fn max_cookies_caps_the_jar() {
+    let srv = raw::start(Fault::CookieFlood).await;
+    let mut cfg = stampede::ClientConfig::new(false);
+    cfg.max_cookies = 5;
+    let (mut c, _stats) = common::client_with(srv.url(), cfg);
+    c.get("/").send().await.unwrap();
+    c.get("/").send().await.unwrap();
+    // The server answers with the request's Cookie header: the first five cookies it set.
+    let sent = c.get("/echo").send().await.unwrap().text();
+    assert_eq!(sent.matches('=').count(), 5, "{sent}");
 }
 
 #[tokio::test]

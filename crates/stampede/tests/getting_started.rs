@@ -70,35 +70,58 @@ async fn the_getting_started_guide_builds_a_plan_that_runs() {
         .collect();
     let (new_crate, run_line) = (sh[0], sh[1].trim());
     let tmp = tempfile::tempdir().unwrap();
+    // Its own target directory: cargo may hold this run's lock on `target/` while the tests
+    // run. (The plan's `.cargo/config.toml` points at `target/`; `CARGO_TARGET_DIR` wins.)
     let target = repo().join("target/getting-started");
 
-    // 1. `cargo new my-load-test`, `cd my-load-test`, outside any workspace.
-    let mut dir = tmp.path().to_owned();
-    for line in new_crate.lines() {
-        match line.strip_prefix("cd ") {
-            Some(sub) => dir = dir.join(sub.trim()),
-            None => drop(run(&dir, line, &target)),
-        }
-    }
-    // 2. The document's Cargo.toml lines, the path pointing at this checkout, and the lock
-    //    file the document suggests copying.
+    // 1. The starter, from the checkout, as the guide runs it; the crate goes into a
+    //    temporary directory (its optional second argument) instead of next to the checkout.
+    let mut lines = new_crate.lines();
+    let starter = lines.next().unwrap();
+    assert_eq!(
+        starter, "cargo run -p new-plan -- my-load-test",
+        "the guide's starter changed"
+    );
+    let line = format!("{starter} {}", tmp.path().display());
+    run(&repo(), &line, &target);
+    assert_eq!(
+        lines.next(),
+        Some("cd ../my-load-test"),
+        "the guide's cd changed"
+    );
+    let dir = tmp.path().join("my-load-test");
+
+    // 2. What the guide says the starter wrote: its Cargo.toml lines (the path pointing at
+    //    this checkout), the checkout's lock file, its plan.
     let stampede = repo().join("crates/stampede");
     let toml = block(&all, "toml Cargo.toml").replace(
         "/path/to/stampede/crates/stampede",
         stampede.to_str().unwrap(),
     );
-    let manifest = dir.join("Cargo.toml");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    assert!(
-        text.trim_end().ends_with("[dependencies]"),
-        "cargo new's manifest changed: {text}"
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    for line in toml.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            manifest.contains(line),
+            "the starter's Cargo.toml lacks {line:?}:\n{manifest}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.join("Cargo.lock")).unwrap(),
+        std::fs::read(repo().join("Cargo.lock")).unwrap(),
+        "the starter did not copy the checkout's lock file"
     );
-    text.push_str(&toml);
-    std::fs::write(&manifest, text).unwrap();
-    std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    // 3. The plan.
-    let main_rs = block(&all, "rust src/main.rs");
-    std::fs::write(dir.join("src/main.rs"), main_rs).unwrap();
+    let main_rs = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert_eq!(
+        main_rs,
+        block(&all, "rust src/main.rs"),
+        "the guide shows another plan than the starter writes"
+    );
+    let config = std::fs::read_to_string(dir.join(".cargo/config.toml")).unwrap();
+    let shared = repo().join("target");
+    assert!(
+        config.contains(&format!("target-dir = \"{}\"", shared.display())),
+        "{config}"
+    );
 
     // 4. The document's command line, aimed at a Hoodie Shop, for 4 s instead of 30 and
     //    with every user started at once (so the count below is no race with the clock).

@@ -273,3 +273,88 @@ async fn request_listeners_see_every_request() {
     );
     assert_eq!(FAILED.load(Ordering::SeqCst), 0);
 }
+
+/// A user whose `on_start` logs in against `/fail` (a 500): Locust's failed login.
+struct LogsIn {
+    client: Client,
+}
+
+static LOGIN_STOPS: AtomicU64 = AtomicU64::new(0);
+static LOGIN_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+impl LogsIn {
+    async fn log_in(&mut self) -> TaskResult {
+        self.client.get("/fail").name("login").send().await?;
+        Ok(())
+    }
+    async fn browse(&mut self) -> TaskResult {
+        self.client.get("/").name("browse").send().await?;
+        Ok(())
+    }
+    async fn stop(&mut self) -> TaskResult {
+        LOGIN_STOPS.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn logs_in(keep_going: bool) -> Plan {
+    let mut t = UserType::new("LogsIn", |ctx| LogsIn {
+        client: ctx.client(),
+    })
+    .wait_time(constant(0.01))
+    .on_start(LogsIn::log_in)
+    .on_stop(LogsIn::stop)
+    .task(task!(LogsIn::browse));
+    if keep_going {
+        t = t.keep_going_after_on_start_error();
+    }
+    Plan::new().user_type(t).on_user_error(|e| {
+        assert_eq!((e.user_type, e.task), ("LogsIn", "on_start"));
+        assert!(e.message.contains("GET login"), "{}", e.message);
+        LOGIN_ERRORS.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_on_start_stops_its_user_without_on_stop_as_in_locust() {
+    let srv = common::start().await;
+    let s = swarm(&logs_in(false), srv.url(), Duration::ZERO);
+    s.runner.start(3, 100.0, None);
+    assert!(
+        wait_for(
+            || LOGIN_ERRORS.load(Ordering::SeqCst) == 3,
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    assert!(wait_for(|| s.runner.user_count() == 0, Duration::from_secs(5)).await);
+    s.runner.stop().await;
+    assert_eq!(srv.hits.get("/fail"), 3);
+    assert_eq!(
+        srv.hits.get("/"),
+        0,
+        "a user whose login failed ran its tasks"
+    );
+    assert_eq!(
+        LOGIN_STOPS.load(Ordering::SeqCst),
+        0,
+        "on_stop ran after a failed on_start"
+    );
+    let st = s.stats.snapshot().await;
+    let e = st
+        .exceptions
+        .values()
+        .find(|e| {
+            e.msg
+                .starts_with("on_start failed: GET login: HTTPError('500")
+        })
+        .unwrap_or_else(|| panic!("{:?}", st.exceptions));
+    assert_eq!((e.count, e.traceback.as_str()), (3, "LogsIn.on_start"));
+
+    // Opted out: the users go on to their tasks.
+    let s = swarm(&logs_in(true), srv.url(), Duration::ZERO);
+    s.runner.start(1, 100.0, None);
+    assert!(wait_for(|| srv.hits.get("/") >= 3, Duration::from_secs(5)).await);
+    s.runner.stop().await;
+    assert_eq!(LOGIN_ERRORS.load(Ordering::SeqCst), 4);
+}

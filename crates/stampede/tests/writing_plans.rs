@@ -295,6 +295,74 @@ async fn credentials_stay_on_their_origin_across_redirects() {
 }
 
 #[tokio::test]
+async fn a_hand_set_cookie_stays_on_its_origin_and_the_jar_speaks_for_the_next() {
+    let (site, other) = (common::start().await, common::start().await);
+    let (mut c, _stats) = common::client(site.url());
+    // The jar's own cookies for the other origin (127.0.0.1, another port: cookies are
+    // kept per host, so they are this site's too).
+    c.get(format!("{}set-cookie", other.url())).await.unwrap();
+    c.set_header("Cookie", "session=plan-client");
+    let away = format!("/redirect-to?url={}echo-headers", other.url());
+    let seen = c
+        .get(&away)
+        .header("Cookie", "session=plan-request")
+        .header("Authorization", "Bearer secret")
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        !seen.contains("plan-client") && !seen.contains("plan-request") && !seen.contains("secret"),
+        "a hand-set credential followed the redirect: {seen}"
+    );
+    assert!(
+        seen.contains("csrftoken=abc123"),
+        "the jar's cookies were not sent: {seen}"
+    );
+    // On the same origin the request's own Cookie is sent, as it was asked for.
+    let home = c
+        .get("/redirect-to?url=/echo-headers")
+        .header("Cookie", "session=plan-request")
+        .await
+        .unwrap()
+        .text();
+    assert!(home.contains("session=plan-request"), "{home}");
+}
+
+#[tokio::test]
+async fn user_info_in_the_host_is_basic_auth_for_that_origin_only() {
+    let (site, other) = (common::start().await, common::start().await);
+    let base = format!("http://ann:s%40cret@{}/", site.addr)
+        .parse()
+        .unwrap();
+    let (mut c, _stats) = common::client(base);
+    let seen = c.get("/echo-headers").await.unwrap();
+    // base64("ann:s@cret")
+    assert!(
+        seen.text()
+            .contains(r#""authorization": "Basic YW5uOnNAY3JldA==""#),
+        "{}",
+        seen.text()
+    );
+    assert_eq!(
+        seen.url().as_str(),
+        format!("{}echo-headers", site.url()),
+        "the URL keeps no user info"
+    );
+    let away = format!("/redirect-to?url={}echo-headers", other.url());
+    let there = c.get(&away).await.unwrap().text();
+    assert!(!there.contains("authorization"), "{there}");
+    let direct = c
+        .get(format!("{}echo-headers", other.url()))
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        !direct.contains("authorization"),
+        "sent to another origin: {direct}"
+    );
+}
+
+#[tokio::test]
 async fn every_invalid_header_is_named_until_it_is_removed() {
     let srv = common::start().await;
     let (mut c, _stats) = common::client(srv.url());
@@ -381,4 +449,52 @@ fn a_funnel_with_a_step_out_of_place_is_refused_when_the_run_starts() {
         err.to_string(),
         "the plan is inconsistent: funnel step '2 second' says it is step 2, but the funnel lists it as step 1"
     );
+}
+
+#[tokio::test]
+async fn extract_hands_back_a_value_or_fails_the_request_naming_what_was_missing() {
+    let srv = common::start().await;
+    let (mut c, stats) = common::client(srv.url());
+    let token = c
+        .get("/form")
+        .name("form")
+        .extract(|r| r.form_field("csrfmiddlewaretoken"))
+        .await
+        .unwrap();
+    assert_eq!(token, "tok-123");
+    let link: String = c
+        .get("/form")
+        .name("form")
+        .extract(|r| r.regex(r#"href="(/p/\d+/)""#))
+        .await
+        .unwrap();
+    assert_eq!(link, "/p/1/");
+    let missing = c
+        .get("/form")
+        .name("form")
+        .extract(|r| r.json_path::<String>("token"))
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .reason
+            .starts_with("could not extract: the body is not JSON"),
+        "{}",
+        missing.reason
+    );
+    // The status rule stays: a 500 fails as a 500, and the extractor does not run.
+    let failed = c
+        .get("/fail")
+        .extract(|_| -> Result<(), String> { panic!("ran on a failed response") })
+        .await
+        .unwrap_err();
+    assert!(
+        failed.reason.starts_with("HTTPError('500"),
+        "{}",
+        failed.reason
+    );
+    c.recorder().flush();
+    let s = stats.snapshot().await;
+    let form = &s.entries[&("form".to_owned(), "GET".to_owned())];
+    assert_eq!((form.num_requests, form.num_failures), (3, 1));
 }

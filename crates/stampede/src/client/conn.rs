@@ -198,6 +198,7 @@ impl Conn {
             phase,
             after: limit,
             target: origin.target(),
+            arrived: None,
         };
         let began = Instant::now();
         let mut setup = Setup {

@@ -19,8 +19,9 @@ use super::conn::Origin;
 use super::{fields, target, Client};
 use crate::capacity::COOKIE_BUDGET;
 
-/// Cookies a user's jar holds (browsers keep about 180 per site).
-const MAX_COOKIES: usize = 180;
+/// Cookies a user's jar holds unless `--max-cookies` says otherwise (browsers keep about
+/// 180 per site).
+pub const DEFAULT_MAX_COOKIES: u16 = 180;
 /// The longest `Set-Cookie` value kept (browsers: 4 KB per cookie).
 const MAX_COOKIE_BYTES: usize = 4096;
 /// What the jar spends on a cookie besides its text: the store's maps and entry, the
@@ -193,14 +194,14 @@ impl Client {
     }
 
     /// Keeps the response's cookies, within a browser's limits and the user's budget: a
-    /// cookie of more than 4 KB is refused, and so is a new one once the jar holds 180
+    /// cookie of more than 4 KB is refused, and so is a new one once the jar holds `--max-cookies` (180)
     /// cookies or its budget is spent (expired cookies make room first), so a target
     /// setting new cookies on every answer cannot grow memory and every `Cookie` header
     /// without end. What came first stays: a session cookie survives a flood.
     pub(super) fn store_cookies(&mut self, fields: &fields::Fields, url: &Url) {
         for s in fields.get_all("set-cookie") {
             if s.len() > MAX_COOKIE_BYTES {
-                cookie_refused();
+                cookie_refused(self.config.max_cookies);
                 continue;
             }
             // A malformed attribute (Saleor's `Max-Age=315360000.0`) is ignored by the
@@ -214,7 +215,7 @@ impl Client {
             // An expired cookie only ends the one it names: it takes no room.
             let fits = c.is_expired() || self.fits(&c) || self.drop_expired() && self.fits(&c);
             if !fits {
-                cookie_refused();
+                cookie_refused(self.config.max_cookies);
                 continue;
             }
             if self.cookies.insert(c, url).is_ok() {
@@ -231,7 +232,8 @@ impl Client {
             .cookies
             .get_any(&domain, &c.path, c.name())
             .map(counted);
-        let full = old.is_none() && self.cookies.iter_any().count() >= MAX_COOKIES;
+        let full = old.is_none()
+            && self.cookies.iter_any().count() >= usize::from(self.config.max_cookies);
         !full && self.cookie_lines.jar + counted(c) - old.unwrap_or(0) <= COOKIE_BUDGET
     }
 
@@ -265,11 +267,11 @@ impl Client {
 }
 
 /// Says once per process that a target sent more cookies than a user keeps.
-fn cookie_refused() {
+fn cookie_refused(max_cookies: u16) {
     static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!(
-            "the target sets more cookies than a user keeps ({MAX_COOKIES} cookies of at most {MAX_COOKIE_BYTES} bytes, {} KB with the Cookie header made of them): the rest are refused, and this is said once",
+            "the target sets more cookies than a user keeps ({max_cookies} cookies (--max-cookies) of at most {MAX_COOKIE_BYTES} bytes, {} KB with the Cookie header made of them): the rest are refused, and this is said once",
             COOKIE_BUDGET / 1024
         );
     }
@@ -330,7 +332,10 @@ mod tests {
         let mut c = client();
         let small = |n: usize| format!("cookie{n}=v; Path=/");
         set(&mut c, "/", &(0..200).map(small).collect::<Vec<_>>());
-        assert_eq!(c.cookies.iter_any().count(), MAX_COOKIES);
+        assert_eq!(
+            c.cookies.iter_any().count(),
+            usize::from(DEFAULT_MAX_COOKIES)
+        );
         assert!(header(&mut c, "/").is_some());
         assert!(c.cookie_lines.held() <= COOKIE_BUDGET);
     }

@@ -37,11 +37,14 @@ pub enum ClientError {
     #[error("invalid URL: {0}")]
     Url(String),
     /// A limit ran out (`--connect-timeout`, `--request-timeout`, or a plan's own).
-    #[error("timed out after {} {phase} ({target})", humantime::format_duration(*after))]
+    #[error("timed out after {} {phase} ({target}){}", humantime::format_duration(*after), still_arriving(*arrived))]
     Timeout {
         phase: Phase,
         after: Duration,
         target: String,
+        /// Reading a body: the response bytes that had come by then. A body that never
+        /// ends is then told from a server that never answered.
+        arrived: Option<u64>,
     },
     /// The network or the server ended the exchange.
     #[error("failed while {phase} ({target}): {detail}")]
@@ -84,6 +87,16 @@ impl ClientError {
             ClientError::Timeout { phase, .. } | ClientError::Failed { phase, .. } => Some(*phase),
             _ => None,
         }
+    }
+}
+
+/// The end of a body timeout's message: what had come, and that it had not stopped.
+fn still_arriving(arrived: Option<u64>) -> String {
+    match arrived {
+        Some(n) => format!(
+            ": the response was still arriving at the timeout ({n} bytes so far; a response keeps at most --max-body bytes, the rest is read and dropped)"
+        ),
+        None => String::new(),
     }
 }
 

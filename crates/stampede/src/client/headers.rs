@@ -18,14 +18,20 @@ pub(super) struct DefaultHeaders {
     /// Headers HTTP refuses, given to `set_header`, by lowercased name: every request fails
     /// with the first (and says so in the failures table) until each is replaced or removed.
     invalid: Vec<(String, ClientError)>,
+    /// Basic auth from the base URL's user info (`http://user:pass@host`), sent to the
+    /// base's own origin only, as requests sends a URL's auth to that URL alone.
+    pub(super) base_auth: Option<(Url, HeaderValue)>,
 }
 
-/// Headers that carry credentials: a redirect to another origin drops them, as browsers
-/// (the Fetch standard) and reqwest do, so a token for the site under test never reaches
-/// the site it redirects to. Cookies need no such rule: the jar sends each to its own site.
-const CREDENTIALS: [HeaderName; 2] = [
+/// Headers that carry credentials: a redirect to another origin (scheme, host or port)
+/// drops them, as browsers (the Fetch standard), curl and requests do, so a token for the
+/// site under test never reaches the site it redirects to. That includes a `Cookie` the
+/// plan set by hand: the jar then builds `Cookie` afresh for the new origin, from the
+/// cookies that belong to it (docs/conformance.md, "What a redirect keeps").
+const CREDENTIALS: [HeaderName; 3] = [
     http::header::AUTHORIZATION,
     http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
 ];
 
 /// Whether `name` carries credentials that must not follow a redirect to another origin.
@@ -53,7 +59,15 @@ impl Client {
     /// `.header` still wins). A name or value HTTP refuses fails every later request with
     /// an error that names it, as a request's own invalid header does. Bytes beyond ASCII
     /// are sent as they are (HTTP's obs-text); servers often read them as Latin-1.
-    /// `Authorization` is not sent after a redirect to another origin.
+    /// `Authorization`, `Proxy-Authorization` and `Cookie` are not sent after a redirect
+    /// to another origin.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.set_header("Authorization", "Bearer 3f2a...");
+    /// client.get("/api/cart").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn set_header(&mut self, name: &str, value: &str) -> &mut Self {
         self.remove_header(name);
         match parse(name, value) {
@@ -67,6 +81,13 @@ impl Client {
 
     /// Stops sending a header set by [`set_header`](Self::set_header) or
     /// [`header_from_cookie`](Self::header_from_cookie).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.remove_header("Authorization"); // logged out
+    /// client.get("/api/products").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn remove_header(&mut self, name: &str) -> &mut Self {
         let lower = name.to_ascii_lowercase();
         self.defaults.invalid.retain(|(n, _)| *n != lower);
@@ -82,6 +103,13 @@ impl Client {
     /// `client.header_from_cookie("X-CSRFToken", "csrftoken")`. The value is read at each
     /// request, so a token the site rotates (Django does at login) is followed. An invalid
     /// header name fails every later request, as with [`set_header`](Self::set_header).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.header_from_cookie("X-CSRFToken", "csrftoken");
+    /// client.post("/cart/add/").ajax().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn header_from_cookie(&mut self, header: &str, cookie: &str) -> &mut Self {
         self.remove_header(header);
         match parse(header, "") {
@@ -99,6 +127,11 @@ impl Client {
     /// Adds this client's own headers for a request to `url`; `cross_origin` (a redirect
     /// away from the request's first origin) leaves out credentials.
     pub(super) fn add_default_headers(&self, url: &Url, cross_origin: bool, h: &mut HeaderMap) {
+        if let Some((base, v)) = &self.defaults.base_auth {
+            if !cross_origin && super::same_origin(base, url) {
+                h.insert(http::header::AUTHORIZATION, v.clone());
+            }
+        }
         for (k, v) in &self.defaults.fixed {
             if !(cross_origin && is_credential(k)) {
                 h.insert(k.clone(), v.clone());

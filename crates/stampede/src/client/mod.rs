@@ -17,9 +17,12 @@ mod conn;
 mod cookies;
 mod error;
 mod expect;
+mod extract;
 mod fields;
 mod framing;
 mod h1;
+#[cfg(test)]
+mod h1_props;
 mod headers;
 mod io;
 mod request;
@@ -29,6 +32,7 @@ mod stamp;
 mod target;
 mod think;
 pub(crate) mod tls;
+mod userinfo;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -41,6 +45,7 @@ use cookie_store::CookieStore;
 use url::Url;
 
 pub use conn::Resolve;
+pub use cookies::DEFAULT_MAX_COOKIES;
 pub use error::{ClientError, Phase};
 pub use request::RequestBuilder;
 pub use response::{ExtractError, Response};
@@ -78,6 +83,20 @@ pub struct RequestEvent<'a> {
 /// Called on every request of every user, on the user's own task: keep it cheap.
 pub type RequestListener = Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>;
 
+/// A user's `on_start` that failed, as the plan's `on_user_error` hooks see it (Locust's
+/// `events.user_error`).
+#[derive(Debug)]
+pub struct UserError<'a> {
+    pub user_type: &'a str,
+    /// Where it failed: `on_start`.
+    pub task: &'a str,
+    /// What failed, as the exceptions table says it.
+    pub message: &'a str,
+}
+
+/// Called when a user's `on_start` fails, on the user's own task.
+pub type UserErrorListener = Arc<dyn Fn(&UserError<'_>) + Send + Sync>;
+
 /// Settings shared by every user's client in a run.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -89,6 +108,8 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Body bytes a plan can read (`--max-body`); the rest is counted, not kept.
     pub max_body: usize,
+    /// `--max-cookies`: cookies a user's jar keeps, all domains together.
+    pub max_cookies: u16,
     /// Names pinned to addresses (`--resolve`).
     pub resolve: Arc<[Resolve]>,
     pub user_agent: http::HeaderValue,
@@ -100,6 +121,8 @@ pub struct ClientConfig {
     /// (`--wait-scale`); 0 runs flat out.
     pub wait_scale: f64,
     pub listeners: Vec<RequestListener>,
+    /// The plan's `on_user_error` hooks, called by each user's life (Locust's `user_error`).
+    pub user_error: Vec<UserErrorListener>,
     /// Trace context and spans (`--trace-context`, `--otel`); `None` costs nothing.
     pub tracing: Option<Arc<crate::telemetry::Tracing>>,
 }
@@ -121,6 +144,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_body: DEFAULT_MAX_BODY,
+            max_cookies: DEFAULT_MAX_COOKIES,
             resolve: Arc::from(Vec::new()),
             user_agent: http::HeaderValue::from_static(concat!(
                 "stampede/",
@@ -130,6 +154,7 @@ impl ClientConfig {
             correct_omission: false,
             wait_scale: 1.0,
             listeners: Vec::new(),
+            user_error: Vec::new(),
             tracing: None,
         })
     }
@@ -171,6 +196,13 @@ impl Progress {
     /// Server hits so far, the hop in flight included once it was written.
     pub fn hits(&self) -> u32 {
         self.answered + u32::from(self.hop_written())
+    }
+
+    /// While a body is being read: the response bytes (head included) that had arrived on
+    /// its hop, to say that a timed-out body was still arriving, not absent.
+    pub fn body_arrived(&self) -> Option<u64> {
+        let (io, mark) = self.hop.as_ref().filter(|_| self.phase == Phase::Body)?;
+        Some(io.since(*mark).read)
     }
 
     /// The phase to name when time runs out: a written request waits for its answer.
@@ -303,7 +335,8 @@ impl Client {
 
     pub fn new(base: Url, config: ClientConfig, recorder: Recorder) -> Self {
         let trace = config.tracing.as_ref().map(|t| t.user());
-        Self {
+        let (base, basic) = userinfo::split(base);
+        let mut client = Self {
             base,
             config,
             cookies: CookieStore::default(),
@@ -323,7 +356,9 @@ impl Client {
             stop: None,
             trace,
             span: None,
-        }
+        };
+        client.defaults.base_auth = basic.map(|v| (client.base.clone(), v));
+        client
     }
 
     /// Times the next request from `intended` (an open-model arrival's scheduled start),
@@ -334,6 +369,13 @@ impl Client {
     }
 
     /// The host every relative path is joined to.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let host = client.base_url().host_str().unwrap_or("").to_owned();
+    /// # let _ = host;
+    /// # Ok(()) }
+    /// ```
     pub fn base_url(&self) -> &Url {
         &self.base
     }
@@ -343,26 +385,76 @@ impl Client {
         &self.recorder
     }
 
+    /// A GET of `path` (joined to the base URL, or a whole URL), sent when awaited.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/products/codemash-1/").name("product").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn get<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::GET, path)
     }
+    /// A POST of `path`; give it a body with `form`, `json` or `body`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/api/orders").json(&stampede::prelude::json!({})).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn post<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::POST, path)
     }
+    /// A PUT of `path`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.put("/api/profile").json(&stampede::prelude::json!({ "name": "Ann" })).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn put<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::PUT, path)
     }
+    /// A PATCH of `path`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.patch("/api/cart/items/1").json(&stampede::prelude::json!({ "quantity": 3 })).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn patch<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::PATCH, path)
     }
+    /// A DELETE of `path`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.delete("/api/cart/items/1").expect_status(204).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn delete<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::DELETE, path)
     }
+    /// A HEAD of `path`: the status and headers, no body.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.head("/static/app.js").await?;
+    /// let size = r.header("content-length");
+    /// # let _ = size;
+    /// # Ok(()) }
+    /// ```
     pub fn head<'c>(&'c mut self, path: impl Into<Cow<'c, str>>) -> RequestBuilder<'c> {
         self.request(http::Method::HEAD, path)
     }
     /// A request with any method. `path` is joined to the base URL; a `&str` is borrowed,
     /// not copied.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.request(http::Method::OPTIONS, "/api/products").expect_status(204).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn request<'c>(
         &'c mut self,
         method: http::Method,
@@ -372,6 +464,13 @@ impl Client {
     }
 
     /// Closes every connection; the next request opens a new one.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.close_connections(); // as a new browser session would
+    /// client.get("/").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn close_connections(&mut self) {
         self.conns.clear();
     }

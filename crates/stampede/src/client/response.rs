@@ -22,6 +22,19 @@ pub enum ExtractError {
     NoAttribute { selector: String, attr: String },
     #[error("'{0}' does not hold valid JSON: {1}")]
     Json(String, String),
+    /// The body was to be read as JSON and is not: the parser's words, and the body's start.
+    #[error("the body is not JSON ({0}): {1}")]
+    NotJson(String, String),
+    #[error("no JSON value at '{0}' in {1}")]
+    NoJsonValue(String, String),
+    #[error("the JSON value at '{path}' is not of the wanted type: {detail}")]
+    JsonType { path: String, detail: String },
+    #[error("no header '{0}'")]
+    NoHeader(String),
+    #[error("invalid regex /{0}/: {1}")]
+    Regex(String, String),
+    #[error("no match for /{0}/ in the body")]
+    NoMatch(String),
 }
 
 /// The answer to a request, after any redirects.
@@ -39,49 +52,140 @@ pub struct Response {
 }
 
 impl Response {
+    /// The final status code, after redirects.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/").await?;
+    /// assert!(r.status().is_success());
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
     /// The response's headers (built from the raw head the first time they are asked for).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/").await?;
+    /// let kind = r.headers().get("content-type");
+    /// # let _ = kind;
+    /// # Ok(()) }
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         self.headers.map()
     }
     /// How many redirects were followed to get here (0: the first answer).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.post("/account/signup/").form(&[("email", "a@b.c")]).await?;
+    /// if r.redirects() == 0 { /* the form was shown again */ }
+    /// # Ok(()) }
+    /// ```
     pub fn redirects(&self) -> u32 {
         self.redirects
     }
     /// The URL that answered, after redirects.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.post("/checkout/summary/").await?;
+    /// let order_page = r.url().path().to_owned();
+    /// # let _ = order_page;
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> &Url {
         &self.url
     }
     /// The body, up to `--max-body` bytes.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/logo.png").await?;
+    /// assert!(r.bytes().starts_with(b"\x89PNG"));
+    /// # Ok(()) }
+    /// ```
     pub fn bytes(&self) -> &Bytes {
         &self.body
     }
     /// Body bytes that arrived, whether kept or not.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/big-download").await?;
+    /// println!("{} bytes arrived", r.content_length());
+    /// # Ok(()) }
+    /// ```
     pub fn content_length(&self) -> u64 {
         self.content_length
     }
     /// Whether the body was longer than `--max-body` and only its start was kept.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/big-download").await?;
+    /// if r.body_truncated() { /* only the first --max-body bytes are in r.bytes() */ }
+    /// # Ok(()) }
+    /// ```
     pub fn body_truncated(&self) -> bool {
         self.content_length > self.body.len() as u64
     }
     /// The body as text (invalid UTF-8 replaced).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let page = client.get("/").await?.text();
+    /// assert!(page.contains("Hoodie"));
+    /// # Ok(()) }
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     /// Time from sending the first request to reading the last body byte.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/").await?;
+    /// println!("{:?}", r.elapsed());
+    /// # Ok(()) }
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
+    /// The value of header `name` (case-insensitive), if it is there and is text.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/").await?;
+    /// let server = r.header("server").unwrap_or("unknown");
+    /// # let _ = server;
+    /// # Ok(()) }
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.map().get(name).and_then(|v| v.to_str().ok())
     }
+    /// The body parsed as JSON into `T`: a type of your own, or `serde_json::Value`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let products: serde_json::Value = client.get("/api/products").await?.json()?;
+    /// # let _ = products;
+    /// # Ok(()) }
+    /// ```
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
 
     /// Runs `f` on the parsed HTML document.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/").await?;
+    /// let title = r.with_html(|doc| doc.root_element().text().count());
+    /// # let _ = title;
+    /// # Ok(()) }
+    /// ```
     pub fn with_html<R>(&self, f: impl FnOnce(&Html) -> R) -> R {
         let doc = Html::parse_document(&String::from_utf8_lossy(&self.body));
         f(&doc)
@@ -90,6 +194,14 @@ impl Response {
     /// The value of `<input name="{name}">`: Django's `csrfmiddlewaretoken`, for example.
     /// Found by a streaming scan of the body (no DOM is built), which defers to the full
     /// parser whenever the page holds anything it cannot be sure of.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let page = client.get("/account/signup/").await?;
+    /// let csrf = page.hidden_input("csrfmiddlewaretoken")?;
+    /// # let _ = csrf;
+    /// # Ok(()) }
+    /// ```
     pub fn hidden_input(&self, name: &str) -> Result<String, ExtractError> {
         let css = || format!("input[name=\"{name}\"]");
         match super::scan::input_value(&self.body, name) {
@@ -105,6 +217,14 @@ impl Response {
     }
 
     /// The attribute `attr` of every element matching `css`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let page = client.get("/products/category/apparel-1/").await?;
+    /// let links = page.select_attr(".product-list a", "href")?;
+    /// # let _ = links;
+    /// # Ok(()) }
+    /// ```
     pub fn select_attr(&self, css: &str, attr: &str) -> Result<Vec<String>, ExtractError> {
         let sel = selector(css)?;
         Ok(self.with_html(|doc| {
@@ -115,6 +235,14 @@ impl Response {
     }
 
     /// The text content of every element matching `css`, whitespace-trimmed.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let page = client.get("/cart/").await?;
+    /// let prices = page.select_text(".cart-item .price")?;
+    /// # let _ = prices;
+    /// # Ok(()) }
+    /// ```
     pub fn select_text(&self, css: &str) -> Result<Vec<String>, ExtractError> {
         let sel = selector(css)?;
         Ok(self.with_html(|doc| {
@@ -125,6 +253,15 @@ impl Response {
     }
 
     /// Parses the JSON held in an attribute, such as Saleor's `data-variant-picker-data`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let page = client.get("/products/codemash-1/").await?;
+    /// let picker = page.attr_json("#variant-picker", "data-variant-picker-data")?;
+    /// let first = &picker["variants"][0]["id"];
+    /// # let _ = first;
+    /// # Ok(()) }
+    /// ```
     pub fn attr_json(&self, css: &str, attr: &str) -> Result<serde_json::Value, ExtractError> {
         let values = self.select_attr(css, attr)?;
         let raw = match values.into_iter().next() {

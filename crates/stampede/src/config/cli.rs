@@ -101,6 +101,11 @@ pub struct Options {
     /// Response body bytes a plan can read; the rest is counted, not kept.
     #[arg(long, value_name = "SIZE", env = "STAMPEDE_MAX_BODY", value_parser = parse_size, default_value = "16MiB", help_heading = "Network")]
     pub max_body: usize,
+    /// Cookies one user's jar keeps, all domains together (180, as browsers keep per site,
+    /// by default); the rest are refused, said once. The jar's bytes count in the memory
+    /// --user-limit guards, whatever this says.
+    #[arg(long, value_name = "N", env = "STAMPEDE_MAX_COOKIES", default_value_t = crate::client::DEFAULT_MAX_COOKIES, value_parser = clap::value_parser!(u16).range(1..), help_heading = "Network")]
+    pub max_cookies: u16,
     /// Distinct request names kept; the rest share one "(other names)" row per method.
     #[arg(long, value_name = "N", env = "STAMPEDE_MAX_NAMES", default_value_t = 2000, value_parser = clap::value_parser!(usize), help_heading = "Reports")]
     pub max_names: usize,

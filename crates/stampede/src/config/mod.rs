@@ -7,4 +7,4 @@ mod parse;
 
 pub use cli::{Cli, NoOptions, Options};
 pub use file::{expand_config_file, ConfigFileError};
-pub use parse::{parse_duration, parse_host, WebAuth};
+pub use parse::{parse_duration, parse_host, redacted_host, WebAuth};

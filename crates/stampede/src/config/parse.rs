@@ -79,6 +79,18 @@ pub fn parse_host(s: &str) -> Result<Url, String> {
     }
 }
 
+/// `host` as it may be shown (logs, reports, the UI, telemetry): user info keeps its user
+/// and hides its password, `http://user:***@host/`. The client still sends the password
+/// (as Basic auth, as requests does); nothing that prints the host may.
+pub fn redacted_host(host: &Url) -> String {
+    if host.password().is_none() {
+        return host.to_string();
+    }
+    let mut shown = host.clone();
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
 /// `USER:PASSWORD` for the web UI's Basic auth.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebAuth {
@@ -114,6 +126,14 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         let err = parse_duration("5x").unwrap_err();
         assert!(err.contains("'5x'"), "{err}");
+    }
+
+    #[test]
+    fn a_hosts_password_is_never_shown() {
+        let h = parse_host("http://ann:s3cret@shop.test:8000/").unwrap();
+        assert_eq!(redacted_host(&h), "http://ann:***@shop.test:8000/");
+        let plain = parse_host("http://shop.test/").unwrap();
+        assert_eq!(redacted_host(&plain), "http://shop.test/");
     }
 
     #[test]

@@ -133,5 +133,8 @@ fn check_entry(e: &EndpointStats) -> Result<(), String> {
     if e.num_unanswered > MAX_REQUESTS || e.num_hops > MAX_REQUESTS.saturating_mul(21) {
         return Err("implausible unanswered or hop counts".into());
     }
+    if e.num_unanswered_mid_body > e.num_unanswered {
+        return Err("more unanswered requests mid-body than unanswered ones".into());
+    }
     Ok(())
 }

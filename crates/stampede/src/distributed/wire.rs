@@ -105,6 +105,7 @@ pub fn stats_payload(d: &StatsState, users_by_type: &[(String, u64)], with_hdr: 
                     ("method", e.method.as_str().into()),
                     ("hist", histogram_pairs(e)),
                     ("unanswered", e.num_unanswered.into()),
+                    ("unanswered_mid_body", e.num_unanswered_mid_body.into()),
                     ("hops", e.num_hops.into()),
                     ("resent", e.num_resent.into()),
                 ])
@@ -281,6 +282,9 @@ pub fn parse_stats(data: &Value) -> Result<(StatsState, Vec<(String, u64)>), Str
             };
             if let Some(e) = d.entries.get_mut(&(name.to_owned(), method.to_owned())) {
                 e.num_unanswered = get(h, "unanswered").and_then(|v| v.as_u64()).unwrap_or(0);
+                e.num_unanswered_mid_body = get(h, "unanswered_mid_body")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
                 e.num_hops = get(h, "hops").and_then(|v| v.as_u64()).unwrap_or(0);
                 e.num_resent = get(h, "resent").and_then(|v| v.as_u64()).unwrap_or(0);
                 for pair in pairs.chunks(2) {

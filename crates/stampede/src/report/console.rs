@@ -108,7 +108,14 @@ pub fn problems(summary: &Summary) -> String {
         for r in summary.rows.iter().filter(|r| r.num_unanswered > 0) {
             let _ = writeln!(out, "{:>8}  {} {}", r.num_unanswered, r.method, r.name);
         }
-        if summary.total.num_requests == 0 {
+        let mid_body = summary.total.num_unanswered_mid_body;
+        if mid_body > 0 {
+            let _ = writeln!(
+                out,
+                "{mid_body} of them had their response head, and the body was still arriving when the run ended: an endless or very slow body (a response keeps at most --max-body bytes; the rest is read and dropped)."
+            );
+        }
+        if summary.total.num_requests == 0 && mid_body < summary.total.num_unanswered {
             let _ = writeln!(
                 out,
                 "No request was answered: the target accepted requests but never responded."

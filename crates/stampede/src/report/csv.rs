@@ -83,8 +83,8 @@ pub fn stats_csv(stats: &StatsState) -> String {
             py_float(e.min_ms()),
             py_float(e.max_ms()),
             py_float(e.avg_content_length()),
-            py_float(e.total_rps()),
-            py_float(e.total_fail_per_sec()),
+            py_float(e.total_rps(&stats.total)),
+            py_float(e.total_fail_per_sec(&stats.total)),
         ];
         percentile_fields(e, &mut row);
         line(&mut out, &row);

@@ -78,7 +78,8 @@ pub(crate) fn timing_row(t: &TimingTotals) -> TimingRow {
     }
 }
 
-fn request_row(e: &EndpointStats) -> RequestRow {
+/// A row of the report; `total` is the Aggregated row, whose window the rates use.
+fn request_row(e: &EndpointStats, total: &EndpointStats) -> RequestRow {
     let by_label = |f: &dyn Fn(f64) -> f64| {
         let mut m = serde_json::Map::new();
         for (label, q) in super::csv::percentile_labels()
@@ -107,8 +108,8 @@ fn request_row(e: &EndpointStats) -> RequestRow {
         percentiles_ms,
         percentiles_corrected_ms,
         avg_content_length: e.avg_content_length(),
-        total_rps: e.total_rps(),
-        total_fail_per_sec: e.total_fail_per_sec(),
+        total_rps: e.total_rps(total),
+        total_fail_per_sec: e.total_fail_per_sec(total),
         unanswered: e.num_unanswered,
         server_hits: e.num_hops,
         resent: e.num_resent,
@@ -194,8 +195,8 @@ pub fn report_json(stats: &StatsState, ctx: &ReportContext<'_>) -> Value {
         "start_time": stats.start_time,
         "end_time": ctx.end_time,
         "duration_s": (ctx.end_time - stats.start_time).max(0.0),
-        "requests": stats.entries.values().map(request_row).collect::<Vec<_>>(),
-        "total": request_row(&stats.total),
+        "requests": stats.entries.values().map(|e| request_row(e, &stats.total)).collect::<Vec<_>>(),
+        "total": request_row(&stats.total, &stats.total),
         "user_types": user_types,
         "tasks": task_rows(stats, ctx.user_types),
         "failures": stats.errors.values().collect::<Vec<_>>(),

@@ -93,17 +93,16 @@ async fn live<U: Send + 'static>(
 
     let mut stopped_by_task = false;
     if let Some(on_start) = &ut.on_start {
-        stopped_by_task = matches!(
-            run_task(
-                on_start.as_ref(),
-                &mut user,
-                &recorder,
-                &ut.name,
-                "on_start"
-            )
-            .await,
-            Next::Stop
-        );
+        match start(on_start.as_ref(), &mut user, &recorder, &ctx, &ut.name).await {
+            Started::Go => {}
+            Started::StopUser => stopped_by_task = true,
+            Started::Failed if ut.on_start_error_stops => {
+                // Locust re-raises: the user ends here, without `on_stop`.
+                recorder.flush();
+                return;
+            }
+            Started::Failed => {}
+        }
     }
     let passes = if ut.sequential { enabled.len() } else { 1 };
     let mut runs = 0usize;
@@ -157,6 +156,64 @@ async fn live<U: Send + 'static>(
         run_task(on_stop.as_ref(), &mut user, &recorder, &ut.name, "on_stop").await;
     }
     recorder.flush();
+}
+
+/// How a user's `on_start` ended.
+enum Started {
+    Go,
+    /// `TaskError::StopUser`: the user ends, through `on_stop`.
+    StopUser,
+    /// An error or a panic: logged, counted, passed to the user-error hooks.
+    Failed,
+}
+
+/// Runs `on_start`. A failure of any kind (a failed request included: a login that failed
+/// is the case this is for) is logged, counted in the exceptions with its cause and passed
+/// to the plan's `on_user_error` hooks, as Locust fires `user_error`.
+async fn start<U: Send + 'static>(
+    f: &dyn TaskFn<U>,
+    user: &mut U,
+    recorder: &Recorder,
+    ctx: &UserContext,
+    user_type: &str,
+) -> Started {
+    let outcome: Result<TaskResult, Panicked> = CatchPanic(f.call(user)).await;
+    let (message, place) = match outcome {
+        Ok(Ok(())) => return Started::Go,
+        Ok(Err(TaskError::Reschedule)) => return Started::Go,
+        Ok(Err(TaskError::StopUser)) => return Started::StopUser,
+        Ok(Err(TaskError::Request(e))) => (
+            format!("on_start failed: {} {}: {}", e.method, e.name, e.reason),
+            String::new(),
+        ),
+        Ok(Err(TaskError::Failed { message, location })) => (
+            format!("on_start failed: {message}"),
+            format!(
+                " at {}:{}:{}",
+                location.file(),
+                location.line(),
+                location.column()
+            ),
+        ),
+        Err(p) => (
+            format!("on_start failed: panic: {}", p.message),
+            p.location.map(|l| format!(" at {l}")).unwrap_or_default(),
+        ),
+    };
+    tracing::error!("{user_type}: {message}; the user stops");
+    recorder.record(Event::Exception {
+        message: message.clone(),
+        location: format!("{user_type}.on_start{place}"),
+    });
+    let error = crate::client::UserError {
+        user_type,
+        task: "on_start",
+        message: &message,
+    };
+    for hook in &ctx.client_config.user_error {
+        hook(&error);
+    }
+    Started::Failed
 }
 
 /// Index into `weights`, picked with probability proportional to the weight.

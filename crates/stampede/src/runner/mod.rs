@@ -73,7 +73,7 @@ impl RunnerStatus {
             state: RunnerState::Ready,
             target_users: 0,
             spawn_rate: 0.0,
-            host: host.to_string(),
+            host: crate::config::redacted_host(host),
         }
     }
 }
@@ -358,7 +358,7 @@ impl Runner {
             s.state = RunnerState::Spawning;
             s.target_users = users;
             s.spawn_rate = rate;
-            s.host = self.setup.host.to_string();
+            s.host = crate::config::redacted_host(&self.setup.host);
         });
         self.step();
     }

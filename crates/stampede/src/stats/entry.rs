@@ -56,6 +56,8 @@ pub struct EndpointStats {
     pub last_request_timestamp: Option<f64>,
     /// Requests that left the machine but had no answer when the run ended.
     pub num_unanswered: u64,
+    /// Of those, the ones whose response head had come, with the body still arriving.
+    pub num_unanswered_mid_body: u64,
     /// Server hits: a redirect chain is one request but a hit per hop. Compared with a
     /// server's own access log, hits = completed hops + unanswered hops.
     pub num_hops: u64,
@@ -131,6 +133,7 @@ impl EndpointStats {
             start_time,
             last_request_timestamp: None,
             num_unanswered: 0,
+            num_unanswered_mid_body: 0,
             num_hops: 0,
             num_resent: 0,
             failure_keys: 0,
@@ -190,6 +193,9 @@ impl EndpointStats {
         self.num_requests = self.num_requests.saturating_add(other.num_requests);
         self.num_failures = self.num_failures.saturating_add(other.num_failures);
         self.num_unanswered = self.num_unanswered.saturating_add(other.num_unanswered);
+        self.num_unanswered_mid_body = self
+            .num_unanswered_mid_body
+            .saturating_add(other.num_unanswered_mid_body);
         self.num_hops = self.num_hops.saturating_add(other.num_hops);
         self.num_resent = self.num_resent.saturating_add(other.num_resent);
         self.timing.merge(&other.timing);
@@ -283,30 +289,28 @@ impl EndpointStats {
         }
     }
 
-    /// Seconds between the start and the newest request, as Locust computes total RPS.
-    fn duration(&self) -> f64 {
+    /// Seconds between the start and the newest request. On the Aggregated row it is the
+    /// test's window, which every row's total rate is taken over (see [`total_rps`]).
+    ///
+    /// [`total_rps`]: Self::total_rps
+    pub fn span_secs(&self) -> f64 {
         match self.last_request_timestamp {
             Some(last) if last > self.start_time => last - self.start_time,
             _ => 0.0,
         }
     }
 
-    pub fn total_rps(&self) -> f64 {
-        let d = self.duration();
-        if d > 0.0 {
-            self.num_requests as f64 / d
-        } else {
-            0.0
-        }
+    /// Requests per second over the whole test, as Locust defines `total_rps`: every row's
+    /// count over the test's window (`total`, the Aggregated row: the stats' start to the
+    /// newest request of any name), not over the row's own first-to-last request. So the
+    /// rows add up to Aggregated, as in Locust's `stats.py`.
+    pub fn total_rps(&self, total: &EndpointStats) -> f64 {
+        per_second(self.num_requests, total.span_secs())
     }
 
-    pub fn total_fail_per_sec(&self) -> f64 {
-        let d = self.duration();
-        if d > 0.0 {
-            self.num_failures as f64 / d
-        } else {
-            0.0
-        }
+    /// Failures per second over the whole test, as [`total_rps`](Self::total_rps).
+    pub fn total_fail_per_sec(&self, total: &EndpointStats) -> f64 {
+        per_second(self.num_failures, total.span_secs())
     }
 
     /// Requests per second over the current window (see [`super::window`]).
@@ -340,6 +344,15 @@ pub fn locust_bucket(ms: f64) -> u64 {
         1000.0
     };
     (round_even(ms / scale) * scale) as u64
+}
+
+/// `n` over `secs`, or 0 for an empty window (Locust's ZeroDivisionError answer).
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]

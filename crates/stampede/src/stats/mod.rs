@@ -85,6 +85,9 @@ pub enum Event {
         id: NameId,
         /// Server hits it made, the unanswered one included.
         hops: u32,
+        /// Its response head had come and its body was still arriving: an endless or a
+        /// very slow body, not a silent server.
+        mid_body: bool,
     },
     /// A task ran to its end (whatever its result).
     TaskRun { user_type: Arc<str>, task: Arc<str> },

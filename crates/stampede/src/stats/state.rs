@@ -306,11 +306,13 @@ impl StatsState {
                     self.count_error(&key.1, &key.0, &error, 1, at, at);
                 }
             }
-            Event::Unanswered { id, hops } => {
+            Event::Unanswered { id, hops, mid_body } => {
                 let entry = self.entry_at(names.key(id));
                 entry.num_unanswered += 1;
+                entry.num_unanswered_mid_body += u64::from(mid_body);
                 entry.num_hops += u64::from(hops);
                 self.total.num_unanswered += 1;
+                self.total.num_unanswered_mid_body += u64::from(mid_body);
                 self.total.num_hops += u64::from(hops);
             }
             Event::TaskRun { user_type, task } => {
@@ -496,9 +498,9 @@ impl StatsState {
             rows: self
                 .entries
                 .values()
-                .map(|e| RowSummary::of(e, w))
+                .map(|e| RowSummary::of(e, &self.total, w))
                 .collect(),
-            total: RowSummary::of(&self.total, w),
+            total: RowSummary::of(&self.total, &self.total, w),
             errors: self.errors.values().cloned().collect(),
             exceptions: self.exceptions.values().cloned().collect(),
             task_runs: self
@@ -534,11 +536,14 @@ pub struct RowSummary {
     pub fail_ratio: f64,
     /// Requests with no answer when the run ended (not failures).
     pub num_unanswered: u64,
+    /// Of those, the ones with a response head and a body still arriving.
+    pub num_unanswered_mid_body: u64,
     pub timing: super::TimingTotals,
 }
 
 impl RowSummary {
-    pub fn of(e: &EndpointStats, w: Window) -> Self {
+    /// The row of `e`, with its total rates over the test's window (`total`'s).
+    pub fn of(e: &EndpointStats, total: &EndpointStats, w: Window) -> Self {
         Self {
             method: e.method.clone(),
             name: e.name.clone(),
@@ -555,10 +560,11 @@ impl RowSummary {
             avg_content_length: e.avg_content_length(),
             current_rps: e.current_rps(w),
             current_fail_per_sec: e.current_fail_per_sec(w),
-            total_rps: e.total_rps(),
-            total_fail_per_sec: e.total_fail_per_sec(),
+            total_rps: e.total_rps(total),
+            total_fail_per_sec: e.total_fail_per_sec(total),
             fail_ratio: e.fail_ratio(),
             num_unanswered: e.num_unanswered,
+            num_unanswered_mid_body: e.num_unanswered_mid_body,
             timing: e.timing,
         }
     }

@@ -77,7 +77,7 @@ pub async fn config(State(ui): Shared) -> Json<Value> {
         .map(|t| json!({ "name": t.name, "weight": t.weight, "fixed_count": t.fixed_count, "open": t.arrivals.is_some() }))
         .collect();
     Json(json!({
-        "host": c.options.host.as_ref().map(|h| h.to_string()),
+        "host": c.options.host.as_ref().map(crate::config::redacted_host),
         "users": c.options.users.unwrap_or(1),
         "spawn_rate": c.options.spawn_rate.unwrap_or(1.0),
         "run_time": c.options.run_time.map(|t| humantime::format_duration(t).to_string()),
@@ -87,6 +87,17 @@ pub async fn config(State(ui): Shared) -> Json<Value> {
         "shape": c.has_shape(),
         "state": c.status().map(|s| s.state.as_str()).unwrap_or("ready"),
     }))
+}
+
+/// The form shows `--host` with its password hidden (`user:***@host`); posted back as it
+/// was shown, it means `--host` itself, password and all.
+fn unredacted(posted: url::Url, given: Option<&url::Url>) -> url::Url {
+    match given {
+        Some(g) if g.password().is_some() && crate::config::redacted_host(g) == posted.as_str() => {
+            g.clone()
+        }
+        _ => posted,
+    }
 }
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
@@ -113,7 +124,7 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
         .options
         .host
         .as_ref()
-        .map(|h| h.to_string())
+        .map(crate::config::redacted_host)
         .unwrap_or_default();
     let users = match get("user_count").map(|v| v.parse::<u64>().map_err(|_| v)) {
         Some(Ok(n)) => n,
@@ -144,7 +155,7 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
         None => return swarm_error("Missing spawn_rate".into(), &default_host),
     };
     let host = match get("host").map(|h| crate::config::parse_host(&h)) {
-        Some(Ok(h)) => Some(h),
+        Some(Ok(h)) => Some(unredacted(h, ui.control.options.host.as_ref())),
         Some(Err(e)) => return swarm_error(format!("Invalid host: {e}"), &default_host),
         None => None,
     };
@@ -173,8 +184,7 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
             } else {
                 "Swarming started".to_owned()
             };
-            let mut answer =
-                json!({ "success": true, "message": message, "host": host.to_string() });
+            let mut answer = json!({ "success": true, "message": message, "host": crate::config::redacted_host(&host) });
             if let Some(t) = run_time {
                 answer["run_time"] = json!(t.as_secs_f64());
             }
@@ -380,7 +390,7 @@ async fn report(ui: &Ui) -> Option<(Value, StatsState)> {
         let t = test.lock().unwrap_or_else(|p| p.into_inner());
         (
             t.swarm.stats.clone(),
-            t.host.to_string(),
+            crate::config::redacted_host(&t.host),
             t.swarm.users_by_type(t.peak_users),
         )
     };

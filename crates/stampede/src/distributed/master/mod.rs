@@ -234,7 +234,7 @@ impl Master {
 
     fn begin(&mut self, users: u64, rate: f64) {
         self.ramp = Some(Ramp::new(self.dispatched, users, rate));
-        let host = self.setup.host.to_string();
+        let host = crate::config::redacted_host(&self.setup.host);
         self.status.send_modify(|s| {
             s.state = RunnerState::Spawning;
             s.target_users = users;

@@ -1,17 +1,18 @@
-//! Building and sending one request: the part of the session a task talks to.
+//! Building and sending one request: the part of the session a task talks to. The trip
+//! over the wire (hops, redirects, each hop's headers) is in `exchange.rs`.
 
+mod exchange;
+
+use std::any::Any;
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 
-use super::conn::Origin;
 use super::expect::Check;
-use super::target::Target;
-use super::{Client, ClientError, Hop, RequestError, RequestEvent, Response};
+use super::{Client, ClientError, RequestError, RequestEvent, Response};
 use crate::stats::Event;
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
@@ -41,6 +42,10 @@ pub struct RequestBuilder<'c> {
     checks: Vec<Check<'c>>,
     /// A check decides success instead of the status code (`check`, `expect_status`).
     status_decided: bool,
+    /// `extract(..)`: runs on a response that passed every check; its value is kept in
+    /// `extracted` for `extract` to hand back.
+    extractor: Option<Extractor<'c>>,
+    extracted: Option<Box<dyn Any + Send>>,
     /// A problem found while building, reported (and recorded) at `send`.
     error: Option<ClientError>,
     /// `send` has begun and not yet recorded an outcome: dropped in this state (the run
@@ -60,6 +65,7 @@ impl Drop for RequestBuilder<'_> {
             recorder.record(Event::Unanswered {
                 id: recorder.name_id(self.method.as_str(), name),
                 hops: hits,
+                mid_body: self.client.progress.phase == super::Phase::Body,
             });
             // The user's task is being dropped: nothing else will flush its buffer.
             recorder.flush();
@@ -83,18 +89,32 @@ impl<'c> RequestBuilder<'c> {
             timeout: None,
             checks: Vec::new(),
             status_decided: false,
+            extractor: None,
+            extracted: None,
             error,
             in_flight: false,
         }
     }
 
     /// The name this request is grouped under in the statistics (default: the path).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/products/42/").name("/products/[id]/").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'c, str>>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Adds query parameters, encoded.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/search/").query(&[("q", "hoodie"), ("page", "2")]).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn query<K: ToString, V: ToString>(mut self, pairs: &[(K, V)]) -> Self {
         self.query
             .extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -103,6 +123,12 @@ impl<'c> RequestBuilder<'c> {
 
     /// Adds a header, over the client's defaults. An invalid name or value is reported (and
     /// counted as a failure) when the request is sent.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/api/items").header("Accept", "application/json").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match super::headers::parse(name, value) {
             Ok((n, v)) => {
@@ -117,6 +143,13 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// A URL-encoded form body, as a browser submits a `<form method="post">`.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let csrf = client.get("/account/login/").await?.form_field("csrfmiddlewaretoken")?;
+    /// client.post("/account/login/").form(&[("csrfmiddlewaretoken", csrf.as_str()), ("username", "ann")]).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, fields: &[(K, V)]) -> Self {
         let text = &mut self.client.scratch;
         text.clear();
@@ -130,6 +163,12 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// A JSON body.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/api/cart/items").json(&stampede::prelude::json!({ "variant_id": 1, "quantity": 2 })).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         let body = self.client.body_buffer();
         match serde_json::to_writer(bytes::BufMut::writer(&mut *body), value) {
@@ -153,6 +192,12 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// A raw body.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.put("/api/blob").header("Content-Type", "text/plain").body("plain text").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
@@ -160,16 +205,37 @@ impl<'c> RequestBuilder<'c> {
 
     /// Marks the request as sent by JavaScript (`X-Requested-With: XMLHttpRequest`), which
     /// Django views use to answer JSON instead of a page.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/products/codemash-1/add/").form(&[("quantity", "1")]).ajax().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn ajax(self) -> Self {
         self.header("X-Requested-With", "XMLHttpRequest")
     }
 
     /// Returns redirects as they are instead of following them.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let r = client.get("/old-page/").no_redirects().await?;
+    /// assert!(r.status().is_redirection());
+    /// # Ok(()) }
+    /// ```
     pub fn no_redirects(mut self) -> Self {
         self.follow_redirects = false;
         self
     }
 
+    /// This request's limit, instead of `--request-timeout` (60 s by default); the
+    /// failure names the phase the time ran out in.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/report.pdf").timeout(std::time::Duration::from_secs(120)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -178,6 +244,18 @@ impl<'c> RequestBuilder<'c> {
     /// Decides success or failure instead of the status code (Locust's `catch_response`):
     /// `Err(reason)` counts the request as failed with that reason, `Ok` as a success even
     /// for a 404. Expectations added beside it still apply.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client
+    ///     .get("/search/?q=none")
+    ///     .check(|r| match r.status().as_u16() {
+    ///         200 | 404 => Ok(()),
+    ///         other => Err(format!("unexpected {other}")),
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn check(
         mut self,
         check: impl FnOnce(&Response) -> Result<(), String> + Send + 'c,
@@ -188,6 +266,12 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// Fails the request unless the final status is `status` (which may then be a 404).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/api/orders").expect_status(201).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn expect_status(mut self, status: u16) -> Self {
         self.status_decided = true;
         self.checks.push(Check::Status(status));
@@ -198,6 +282,12 @@ impl<'c> RequestBuilder<'c> {
     /// plan's host (`/`, compared with the final URL's path and query) or a whole URL. A
     /// form that a site accepts redirects; one it refuses is shown again, so this tells
     /// them apart.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/account/signup/").form(&[("email", "ann@example.com")]).expect_redirect_to("/").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn expect_redirect_to(mut self, target: impl Into<Cow<'c, str>>) -> Self {
         self.checks.push(Check::RedirectTo(target.into()));
         self
@@ -205,6 +295,12 @@ impl<'c> RequestBuilder<'c> {
 
     /// Fails the request unless the final URL's path passes `test`, as in
     /// `.expect_path(|p| p.ends_with("/payment/"))`. The failure names this line.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.post("/checkout/summary/").expect_path(|p| p.ends_with("/payment/")).await?;
+    /// # Ok(()) }
+    /// ```
     #[track_caller]
     pub fn expect_path(mut self, test: impl FnOnce(&str) -> bool + Send + 'c) -> Self {
         let at = std::panic::Location::caller();
@@ -213,6 +309,12 @@ impl<'c> RequestBuilder<'c> {
     }
 
     /// Fails the request unless the body contains `text` (within `--max-body`).
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/cart/").expect_text("Your cart").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn expect_text(mut self, text: impl Into<Cow<'c, str>>) -> Self {
         self.checks.push(Check::Text(text.into()));
         self
@@ -222,7 +324,59 @@ impl<'c> RequestBuilder<'c> {
     ///
     /// Returns `Err` when the request failed: no response, an HTTP status of 400 or more, or
     /// a failed [`check`](Self::check). The failure is already counted in the statistics.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// match client.get("/maybe/").send().await {
+    ///     Ok(r) => println!("{}", r.status()),
+    ///     Err(e) => println!("failed: {} (already counted)", e.reason),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn send(mut self) -> Result<Response, RequestError> {
+        self.run().await
+    }
+
+    /// Sends the request as [`send`](Self::send) does, then hands back what `f` takes out
+    /// of the response: a token, an id, a CSRF field. `f` runs only on a response that
+    /// passed (the status rule or a [`check`](Self::check), and every expectation); when it
+    /// fails, the request is counted as failed with `could not extract: ` and `f`'s error,
+    /// which for the built-in extractors says what was missing.
+    ///
+    /// ```
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// let token: String = client
+    ///     .post("/api/login")
+    ///     .json(&serde_json::json!({ "email": "ann@example.com", "password": "hoodies!" }))
+    ///     .name("login")
+    ///     .extract(|r| r.json_path("token"))
+    ///     .await?;
+    /// client.set_header("Authorization", &format!("Bearer {token}"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn extract<T, E>(
+        mut self,
+        f: impl FnOnce(&Response) -> Result<T, E> + Send + 'c,
+    ) -> Result<T, RequestError>
+    where
+        T: Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.extractor = Some(Box::new(move |r| match f(r) {
+            Ok(v) => Ok(Box::new(v) as Box<dyn Any + Send>),
+            Err(e) => Err(format!("could not extract: {e}")),
+        }));
+        self.run().await?;
+        let value = self
+            .extracted
+            .take()
+            .and_then(|v| v.downcast::<T>().ok())
+            .expect("a request that passed ran its extractor, of this type");
+        Ok(*value)
+    }
+
+    /// The body of [`send`](Self::send) and [`extract`](Self::extract).
+    async fn run(&mut self) -> Result<Response, RequestError> {
         let method = self.method.clone();
         let started = Instant::now();
         // An arrival's lag behind its schedule, up to the moment its request goes out.
@@ -248,6 +402,7 @@ impl<'c> RequestBuilder<'c> {
                         phase: self.client.progress.timeout_phase(),
                         after: timeout,
                         target: self.client.progress.target(),
+                        arrived: self.client.progress.body_arrived(),
                     })
                 }
             },
@@ -331,149 +486,25 @@ impl<'c> RequestBuilder<'c> {
             }
         }
         let base = &self.client.base;
-        std::mem::take(&mut self.checks)
+        let failed = std::mem::take(&mut self.checks)
             .into_iter()
-            .find_map(|check| check.run(resp, base).err())
-    }
-
-    /// The request and its redirects, up to the final response with its body read.
-    async fn exchange(&mut self) -> Result<Response, ClientError> {
-        let mut target = if self.query.is_empty() {
-            self.client.targets.get(&self.client.base, &self.path)?
-        } else {
-            let mut url = self
-                .client
-                .base
-                .join(&self.path)
-                .map_err(|e| ClientError::Url(format!("{}: {e}", self.path)))?;
-            url.query_pairs_mut().extend_pairs(self.query.iter());
-            Arc::new(Target::new(url)?)
-        };
-        let mut method = self.method.clone();
-        let mut body = std::mem::take(&mut self.body);
-        // The first hop's origin, kept once a redirect happens.
-        let mut first: Option<Arc<Origin>> = None;
-        for redirects in 0..=MAX_REDIRECTS {
-            let cross = first.as_ref().is_some_and(|f| **f != *target.origin);
-            let (parts, answer) = self.hop(&target, &method, &body, cross).await?;
-            self.client.store_cookies(&parts.fields, &target.url);
-            let location = parts.fields.get("location");
-            match location {
-                Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
-                    first.get_or_insert_with(|| target.origin.clone());
-                    // Kept like a path: a form's redirect lands on the same page every time.
-                    target = self.client.redirect_target(&target, loc)?;
-                    if matches!(
-                        parts.status,
-                        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
-                    ) && method != Method::HEAD
-                    {
-                        method = Method::GET;
-                        body = Bytes::new();
-                    }
-                }
-                _ => {
-                    let url = target.url.clone();
-                    self.client.last = Some(target);
-                    return Ok(Response {
-                        status: parts.status,
-                        headers: parts.fields,
-                        url,
-                        content_length: answer.total,
-                        body: answer.kept,
-                        elapsed: Duration::ZERO,
-                        redirects: redirects as u32,
-                    });
-                }
+            .find_map(|check| check.run(resp, base).err());
+        if failed.is_some() {
+            return failed;
+        }
+        match self.extractor.take().map(|f| f(resp)) {
+            Some(Ok(value)) => {
+                self.extracted = Some(value);
+                None
             }
-        }
-        Err(ClientError::TooManyRedirects(MAX_REDIRECTS))
-    }
-
-    /// One hop: sent, and sent again on a new connection when the kept-alive one turned out
-    /// closed (see [`Client::send_hop`]). Its headers are built again for each attempt,
-    /// into the client's reused map.
-    async fn hop(
-        &mut self,
-        target: &Target,
-        method: &Method,
-        body: &Bytes,
-        cross: bool,
-    ) -> Result<(super::h1::Head, super::conn::Body), ClientError> {
-        let mut retried = false;
-        loop {
-            // The client's own map, cleared and filled again: its room is reused.
-            let mut headers = std::mem::take(&mut self.client.out_headers);
-            headers.clear();
-            self.request_headers(&mut headers, target, method, body, cross);
-            let out = super::Outgoing {
-                method,
-                uri: &target.uri,
-                headers: &headers,
-                body,
-            };
-            let sent = self.client.send_hop(&target.origin, out, retried).await;
-            self.client.out_headers = headers;
-            match sent {
-                Ok(answer) => return Ok(answer),
-                Err(Hop::Stale) => retried = true,
-                Err(Hop::Failed(e)) => return Err(e),
-            }
-        }
-    }
-
-    /// The headers of one hop. A hop to another origin than the request's first (`cross`)
-    /// carries no credentials, the client's or the request's own.
-    fn request_headers(
-        &mut self,
-        h: &mut HeaderMap,
-        target: &Target,
-        method: &Method,
-        body: &Bytes,
-        cross: bool,
-    ) {
-        if let Some(host) = &target.host {
-            h.insert(header::HOST, host.clone());
-        }
-        h.insert(header::USER_AGENT, self.client.config.user_agent.clone());
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        if let Some(v) = self.client.cookie_header(target) {
-            h.insert(header::COOKIE, v);
-        }
-        if let Some(v) = self.client.span.as_ref().and_then(|s| s.header.as_ref()) {
-            h.insert(TRACEPARENT, v.clone());
-        }
-        if let Some(prev) = &self.client.last {
-            if super::same_origin(&prev.url, &target.url) {
-                if let Some(v) = prev.referer() {
-                    h.insert(header::REFERER, v.clone());
-                }
-            }
-        }
-        // A redirected POST becomes a GET and loses its body's content type.
-        let body_lost = *method == Method::GET && self.method != Method::GET;
-        if !body.is_empty() {
-            // hyper would format (and allocate) this one itself.
-            h.insert(
-                header::CONTENT_LENGTH,
-                super::headers::content_length(body.len()),
-            );
-        }
-        self.client.add_default_headers(&target.url, cross, h);
-        if let Some(v) = self.content_type.as_ref().filter(|_| !body_lost) {
-            h.insert(header::CONTENT_TYPE, v.clone());
-        }
-        for (k, v) in &self.headers {
-            if cross && super::headers::is_credential(k) {
-                continue;
-            }
-            if body_lost && k == header::CONTENT_TYPE {
-                continue;
-            }
-            h.insert(k.clone(), v.clone());
+            Some(Err(reason)) => Some(reason),
+            None => None,
         }
     }
 }
+
+/// What `extract` runs on the response: the value, boxed, or why there was none.
+type Extractor<'c> = Box<dyn FnOnce(&Response) -> Result<Box<dyn Any + Send>, String> + Send + 'c>;
 
 /// `client.get("/").await?` sends the request, as [`RequestBuilder::send`] does, with the
 /// error a task returns, so a task may also end with a request:
