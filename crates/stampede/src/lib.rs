@@ -63,10 +63,15 @@ pub use plan::{Plan, SelectionError};
 
 /// The steps [`App`] is made of, for tests and programs that drive a run themselves:
 /// parse a command line, then run it with a shutdown token of their own.
+///
+/// It is also the seam for users written in something other than Rust:
+/// [`ErasedUserType`](advanced::ErasedUserType) is how another front plugs its users into
+/// the runner.
 pub mod advanced {
     pub use crate::run::{
         run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
     };
+    pub use crate::runner::{ErasedUserType, UserControl};
 }
 pub use swarm::{MasterConfig, Swarm, SwarmConfig};
 pub use task::{AsyncUserFn, IntoTaskResult, Task, TaskError, TaskFn, TaskFuture, TaskResult};

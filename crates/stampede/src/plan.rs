@@ -68,6 +68,13 @@ impl Plan {
         self
     }
 
+    /// Adds a user type of another front, whose users' bodies are not Rust
+    /// [`UserType`]s (see [`ErasedUserType`](crate::advanced::ErasedUserType)).
+    pub fn erased_user_type(mut self, t: Arc<dyn ErasedUserType>) -> Self {
+        self.types.push(t);
+        self
+    }
+
     /// Declares the funnel: request names (or [`Step`](crate::Step)s from
     /// [`funnel!`](crate::funnel)) in the order a buyer passes them. The report and the UI
     /// show each step's count and its conversion from the step before. A name listed twice,

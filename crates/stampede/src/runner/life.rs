@@ -15,18 +15,31 @@ use crate::task::{TaskError, TaskFn, TaskResult};
 use crate::user::{UserContext, UserType, UserTypeInfo};
 
 /// How the runner tells a user to end.
-#[derive(Clone)]
-pub(crate) struct UserControl {
-    /// Finish the current task, run `on_stop`, and end.
+#[derive(Clone, Debug)]
+pub struct UserControl {
+    /// Cancelled when the user is to finish its current task, run `on_stop`, and end.
     pub stop: CancellationToken,
     /// An open-model arrival: one pass over the tasks, no waits, then leave.
     pub once: bool,
 }
 
-/// A user type with its state type erased, so the runner can hold a list of them.
-pub(crate) trait ErasedUserType: Send + Sync {
+/// A user type with its state type erased, so the runner can hold a list of them: the
+/// seam through which any front plugs its users into the runner.
+///
+/// [`UserType`] implements it for plans in Rust. Another front (a Python one, running a
+/// locustfile's classes) implements it for users whose body is foreign code: the runner
+/// spawns, counts, stops and distributes them like any other, and the front's users make
+/// their requests through [`UserContext::client`], so they are timed, counted and capped
+/// as every request is. Add one to a plan with
+/// [`Plan::erased_user_type`](crate::Plan::erased_user_type).
+///
+/// A user's life must end soon after [`UserControl::stop`] is cancelled (after its
+/// current task and its `on_stop`); the runner aborts it when `--stop-timeout` runs out.
+pub trait ErasedUserType: Send + Sync {
+    /// The name, weight and tasks, as reports and the UI show them.
     fn info(&self) -> &UserTypeInfo;
-    /// The whole life of one user; `enabled` lists the task indexes left after tag filters.
+    /// The whole life of one user; `enabled` lists the indexes into `info().tasks` that
+    /// `--tags` and `--exclude-tags` left.
     fn live(
         &self,
         ctx: UserContext,

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub(crate) use dispatch::{locust_worker_order, Dispatch};
-use life::UserControl;
-pub(crate) use life::{Erased, ErasedUserType};
+pub(crate) use life::Erased;
+pub use life::{ErasedUserType, UserControl};
 
 use crate::client::ClientConfig;
 use crate::stats::StatsHandle;
