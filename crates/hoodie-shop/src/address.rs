@@ -105,7 +105,7 @@ impl Address {
             errors
                 .entry(field.to_owned())
                 .or_default()
-                .push(msg.to_owned())
+                .push(msg.to_owned());
         };
         for (field, value) in [
             ("first_name", &self.first_name),
@@ -146,7 +146,7 @@ impl Address {
                 .find(|(s, _)| *s == self.country_area)
             {
                 None if self.country_area.is_empty() => {
-                    err("country_area", "This field is required.")
+                    err("country_area", "This field is required.");
                 }
                 None => err("country_area", "This value is not valid for the address."),
                 Some((_, ranges)) => {

@@ -53,7 +53,7 @@ impl Drop for EmbeddedShop {
     fn drop(&mut self) {
         match self.shop.counts() {
             Ok((users, orders)) => {
-                eprintln!("Embedded Hoodie Shop database: {users} users, {orders} orders")
+                eprintln!("Embedded Hoodie Shop database: {users} users, {orders} orders");
             }
             Err(e) => eprintln!("Embedded Hoodie Shop database unreadable: {e}"),
         }

@@ -134,10 +134,7 @@ async fn idle(_: &mut Nobody) -> TaskResult {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::args()
-        .filter_map(|a| a.parse().ok())
-        .next()
-        .unwrap_or(30);
+    let seconds: u64 = std::env::args().find_map(|a| a.parse().ok()).unwrap_or(30);
     if let Ok(port) = std::env::var("STAMPEDE_BENCH_FLEET_PORT") {
         fleet(port.parse().unwrap(), seconds).await;
         return;

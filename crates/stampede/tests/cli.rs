@@ -349,7 +349,7 @@ async fn json_outputs_match_locust_and_the_committed_schema() {
     assert_eq!(doc["thresholds"][0]["passed"], true);
     assert_eq!(doc["exit_code"], 1);
     // The schema is strict: an unknown field is refused.
-    let mut bad = doc.clone();
+    let mut bad = doc;
     bad["surprise"] = serde_json::json!(1);
     assert!(!validator.is_valid(&bad));
 

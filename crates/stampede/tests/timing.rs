@@ -157,7 +157,7 @@ struct Paced(stampede::Client, u32);
 impl Paced {
     async fn visit(&mut self) -> stampede::TaskResult {
         self.1 += 1;
-        let ms = if self.1 % 5 == 0 { 450 } else { 5 };
+        let ms = if self.1.is_multiple_of(5) { 450 } else { 5 };
         self.0
             .get(format!("/slow?ms={ms}"))
             .name("paced")

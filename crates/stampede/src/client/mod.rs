@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
 mod conn;
 mod cookies;
 mod error;
@@ -25,6 +26,7 @@ mod h1;
 mod h1_props;
 mod headers;
 mod io;
+mod progress;
 mod request;
 mod response;
 mod scan;
@@ -35,7 +37,6 @@ pub(crate) mod tls;
 mod userinfo;
 
 use std::borrow::Cow;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,15 +45,17 @@ use bytes::Bytes;
 use cookie_store::CookieStore;
 use url::Url;
 
+pub use config::{ClientConfig, DEFAULT_MAX_BODY};
 pub use conn::Resolve;
 pub use cookies::DEFAULT_MAX_COOKIES;
 pub use error::{ClientError, Phase};
 pub use request::RequestBuilder;
 pub use response::{ExtractError, Response};
 
-use crate::stats::{Recorder, Timing};
-use conn::{Conn, Health, Origin, Setup};
-use io::{IoCounters, IoMark};
+use crate::stats::Recorder;
+use conn::{Conn, Health, Origin};
+use io::IoMark;
+pub(crate) use progress::Progress;
 
 /// A request that was counted as a failure. It has already been recorded in the statistics;
 /// a task that returns it with `?` ends quietly, without an entry in the exceptions table.
@@ -96,172 +99,6 @@ pub struct UserError<'a> {
 
 /// Called when a user's `on_start` fails, on the user's own task.
 pub type UserErrorListener = Arc<dyn Fn(&UserError<'_>) + Send + Sync>;
-
-/// Settings shared by every user's client in a run.
-#[derive(Clone)]
-pub struct ClientConfig {
-    pub(crate) tls: Arc<rustls::ClientConfig>,
-    /// DNS, TCP connect and TLS handshake together (`--connect-timeout`).
-    pub connect_timeout: Duration,
-    /// A whole request, redirects included (`--request-timeout`); Locust's FastHttpUser
-    /// also uses 60 s.
-    pub request_timeout: Duration,
-    /// Body bytes a plan can read (`--max-body`); the rest is counted, not kept.
-    pub max_body: usize,
-    /// `--max-cookies`: cookies a user's jar keeps, all domains together.
-    pub max_cookies: u16,
-    /// Names pinned to addresses (`--resolve`).
-    pub resolve: Arc<[Resolve]>,
-    pub user_agent: http::HeaderValue,
-    /// Log every request and response (the single-user debugging mode).
-    pub verbose: bool,
-    /// Paced users' requests also feed corrected histograms (`--correct-omission`).
-    pub correct_omission: bool,
-    /// Multiplies every `think()` (and the runner multiplies every `wait_time`) by this
-    /// (`--wait-scale`); 0 runs flat out.
-    pub wait_scale: f64,
-    pub listeners: Vec<RequestListener>,
-    /// The plan's `on_user_error` hooks, called by each user's life (Locust's `user_error`).
-    pub user_error: Vec<UserErrorListener>,
-    /// Trace context and spans (`--trace-context`, `--otel`); `None` costs nothing.
-    pub tracing: Option<Arc<crate::telemetry::Tracing>>,
-}
-
-/// The default of `--max-body`.
-pub const DEFAULT_MAX_BODY: usize = 16 << 20;
-
-impl ClientConfig {
-    pub fn new(insecure: bool) -> Self {
-        Self::with_tls(insecure, None).expect("no CA file, nothing to fail")
-    }
-
-    /// With an extra CA (`--ca-cert`): fails when the file holds no usable certificate.
-    pub fn with_tls(insecure: bool, ca_cert: Option<&Path>) -> Result<Self, String> {
-        // Before any connection, so that the first responses are stamped too.
-        stamp::keep_stamping_on();
-        Ok(Self {
-            tls: tls::tls_config(insecure, ca_cert)?,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            max_body: DEFAULT_MAX_BODY,
-            max_cookies: DEFAULT_MAX_COOKIES,
-            resolve: Arc::from(Vec::new()),
-            user_agent: http::HeaderValue::from_static(concat!(
-                "stampede/",
-                env!("CARGO_PKG_VERSION")
-            )),
-            verbose: false,
-            correct_omission: false,
-            wait_scale: 1.0,
-            listeners: Vec::new(),
-            user_error: Vec::new(),
-            tracing: None,
-        })
-    }
-}
-
-/// How far the request in flight has got: read when its time runs out (to name the phase)
-/// and when it is abandoned at the end of a run (to count it as unanswered).
-#[derive(Default)]
-pub(crate) struct Progress {
-    pub phase: Phase,
-    /// Responses received so far: each is one hit in the server's log.
-    pub answered: u32,
-    /// Sends written on a connection that turned out closed, then sent again: the server
-    /// may or may not have logged them.
-    pub resent: u32,
-    /// The connection of the hop in flight, and its byte counts when the hop began.
-    pub hop: Option<(Arc<IoCounters>, IoMark)>,
-    pub origin: Option<Arc<Origin>>,
-    /// The request's start on the kernel timestamps' clock (0: not yet): when its first
-    /// connection began opening, or else its first write.
-    pub began_ns: u64,
-    /// A hop went over a connection the kernel does not stamp: time it in user space.
-    pub unstamped: bool,
-    /// The last answered hop's (write, first byte, last byte) on the kernel's clock.
-    pub stamps: Option<(u64, u64, u64)>,
-    /// Connections opened for this request, and what opening them took.
-    pub opened: u32,
-    pub setup: Setup,
-}
-
-impl Progress {
-    /// Whether the hop in flight has written anything: it has left the machine.
-    pub fn hop_written(&self) -> bool {
-        self.hop
-            .as_ref()
-            .is_some_and(|(io, mark)| io.since(*mark).written > 0)
-    }
-
-    /// Server hits so far, the hop in flight included once it was written.
-    pub fn hits(&self) -> u32 {
-        self.answered + u32::from(self.hop_written())
-    }
-
-    /// While a body is being read: the response bytes (head included) that had arrived on
-    /// its hop, to say that a timed-out body was still arriving, not absent.
-    pub fn body_arrived(&self) -> Option<u64> {
-        let (io, mark) = self.hop.as_ref().filter(|_| self.phase == Phase::Body)?;
-        Some(io.since(*mark).read)
-    }
-
-    /// The phase to name when time runs out: a written request waits for its answer.
-    pub fn timeout_phase(&self) -> Phase {
-        match self.phase {
-            Phase::Send if self.hop_written() => Phase::Headers,
-            p => p,
-        }
-    }
-
-    /// A new connection was opened for this request.
-    fn opened(&mut self, setup: Setup) {
-        if self.began_ns == 0 {
-            self.began_ns = setup.began_ns;
-        }
-        self.opened += 1;
-        self.setup.dns += setup.dns;
-        self.setup.connect += setup.connect;
-        self.setup.tls += setup.tls;
-    }
-
-    /// The response time on the kernel's clock (last byte in, less the start), when every
-    /// hop was stamped; `None` sends the caller to its monotonic measurement.
-    pub fn kernel_elapsed(&self) -> Option<Duration> {
-        let (sent, _, last) = self.stamps?;
-        let valid = !self.unstamped && self.began_ns > 0 && sent > 0 && last >= sent;
-        valid.then(|| Duration::from_nanos(last.saturating_sub(self.began_ns)))
-    }
-
-    /// When the request completed, in unix seconds: its last bytes' arrival when the kernel
-    /// timed it, so it counts in the second it really completed.
-    pub fn completed_at(&self, kernel: bool) -> f64 {
-        match self.stamps {
-            Some((_, _, last)) if kernel => last as f64 / 1e9,
-            _ => crate::stats::unix_now(),
-        }
-    }
-
-    pub fn timing(&self, kernel: bool) -> Timing {
-        let us = |d: Duration| d.as_micros() as u64;
-        Timing {
-            kernel,
-            opened: self.opened,
-            dns_us: us(self.setup.dns),
-            connect_us: us(self.setup.connect),
-            tls_us: us(self.setup.tls),
-            ttfb_us: self
-                .stamps
-                .filter(|(sent, first, _)| kernel && *first >= *sent && *sent > 0)
-                .map(|(sent, first, _)| (first - sent) / 1000),
-        }
-    }
-
-    pub fn target(&self) -> String {
-        self.origin
-            .as_ref()
-            .map_or_else(String::new, |o| o.target())
-    }
-}
 
 /// One simulated user's browser.
 pub struct Client {

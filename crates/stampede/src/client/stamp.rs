@@ -191,7 +191,7 @@ impl AsyncRead for StampedTcp {
                     return Poll::Ready(Ok(()));
                 }
                 Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
+                Err(_would_block) => {} // readiness was stale: poll again
             }
         }
     }
@@ -224,7 +224,7 @@ fn write_ready(
                 return Poll::Ready(Ok(n));
             }
             Ok(Err(e)) => return Poll::Ready(Err(e)),
-            Err(_would_block) => continue,
+            Err(_would_block) => {} // readiness was stale: poll again
         }
     }
 }

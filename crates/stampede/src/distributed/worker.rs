@@ -360,7 +360,7 @@ impl Worker<'_> {
                         self.swarm = None;
                     }
                     Err(e) => {
-                        tracing::error!("the master's plan options do not fit this plan: {e}")
+                        tracing::error!("the master's plan options do not fit this plan: {e}");
                     }
                 }
             }

@@ -68,7 +68,7 @@ pub fn percentile_table(summary: &Summary) -> String {
     let labels = super::csv::percentile_labels();
     let _ = write!(out, "{:<8} {:<40}", "Type", "Name");
     for l in &labels {
-        let _ = write!(out, " {:>7}", l);
+        let _ = write!(out, " {l:>7}");
     }
     let _ = writeln!(out, " {:>8}", "# reqs");
     let _ = writeln!(out, "{}", "-".repeat(50 + 8 * labels.len() + 9));

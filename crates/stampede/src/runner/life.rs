@@ -255,7 +255,7 @@ async fn run_task<U: Send + 'static>(
 ) -> Next {
     let outcome: Result<TaskResult, Panicked> = CatchPanic(f.call(user)).await;
     match outcome {
-        Ok(Ok(())) | Ok(Err(TaskError::Request(_))) => Next::Wait,
+        Ok(Ok(()) | Err(TaskError::Request(_))) => Next::Wait,
         Ok(Err(TaskError::Reschedule)) => Next::NoWait,
         Ok(Err(TaskError::StopUser)) => Next::Stop,
         Ok(Err(TaskError::Failed { message, location })) => {

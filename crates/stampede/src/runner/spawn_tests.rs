@@ -41,7 +41,7 @@ async fn requeue() {
         cx.waker().wake_by_ref();
         std::task::Poll::Pending
     })
-    .await
+    .await;
 }
 
 /// Reads the live user count now, then starts a task that is always ready to run and

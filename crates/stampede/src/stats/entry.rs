@@ -391,9 +391,9 @@ mod tests {
             let v = (i * 31) % 9000 + 1;
             all.record(v, i, i % 10 == 0, (i / 100) as f64);
             if i % 2 == 0 {
-                a.record(v, i, i % 10 == 0, (i / 100) as f64)
+                a.record(v, i, i % 10 == 0, (i / 100) as f64);
             } else {
-                b.record(v, i, i % 10 == 0, (i / 100) as f64)
+                b.record(v, i, i % 10 == 0, (i / 100) as f64);
             }
         }
         a.merge(&b);

@@ -353,7 +353,7 @@ mod tests {
         );
         let mut now =
             MetricsSnapshot::of(&none, &state_with(&[3_000], 0), vec![], Default::default());
-        let mut ended = old.clone();
+        let mut ended = old;
         ended.forget_quantiles();
         let mut total = ended.clone();
         total.add_counts(&now, 100);

@@ -231,7 +231,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
                 self.poster.explain(&e.to_string())
             ),
             Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
-                tracing::warn!("--otel: metrics are exported again")
+                tracing::warn!("--otel: metrics are exported again");
             }
             _ => {}
         }
