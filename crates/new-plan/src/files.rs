@@ -38,7 +38,8 @@ fn main() -> ExitCode {
 /// A crate name cargo accepts: ASCII letters, digits, `-` and `_`, not starting with a digit.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && !name.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        && !matches!(name, "test" | "self" | "crate" | "super" | "std" | "core")
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -46,7 +47,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "'{name}' is not a crate name: use letters, digits, '-' and '_', not starting with a digit"
+            "'{name}' is not a crate name: use letters, digits, '-' and '_', not starting with a digit or '-', and not a reserved name"
         ))
     }
 }
@@ -62,6 +63,9 @@ version = "0.1.0"
 edition = "2021"
 publish = false
 
+# A workspace of its own, wherever it is written (even inside another workspace).
+[workspace]
+
 [dependencies]
 stampede = {{ path = "{stampede}" }}
 
@@ -73,7 +77,7 @@ opt-level = 2
 [profile.release]
 debug = false
 "#,
-        stampede = stampede.display()
+        stampede = toml_escaped(&stampede)
     );
     let config = format!(
         r#"# Built in the Stampede checkout's own target directory: the Hoodie Shop and this plan
@@ -81,7 +85,7 @@ debug = false
 [build]
 target-dir = "{}"
 "#,
-        target.display()
+        toml_escaped(&target)
     );
     vec![
         ("Cargo.toml", manifest),
@@ -91,13 +95,21 @@ target-dir = "{}"
     ]
 }
 
+/// `path` for a TOML basic string: `\\` and `"` escaped.
+fn toml_escaped(path: &Path) -> String {
+    path.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+}
+
 /// What to do next, printed once the crate is written.
 pub fn next_steps(at: &Path) -> String {
     format!(
         "Wrote the plan crate {at}.\n\
          Its Cargo.lock is this checkout's, so it builds with exactly the versions Stampede is tested with.\n\
          Start the Hoodie Shop (in this checkout):\n    cargo run --release -p hoodie-shop -- --bind 127.0.0.1:8000 --db /tmp/hoodie-shop.db\n\
-         Then run the plan:\n    cd {at}\n    cargo run --release -- --host http://localhost:8000 --headless -u 10 -r 2 -t 30s",
+         Then run the plan:\n    cd '{at}'\n    cargo run --release -- --host http://localhost:8000 --headless -u 10 -r 2 -t 30s",
         at = at.display()
     )
 }
@@ -110,7 +122,7 @@ mod tests {
     fn names_cargo_refuses_are_refused_naming_them() {
         assert!(check_name("my-load-test").is_ok());
         assert!(check_name("plan_2").is_ok());
-        for bad in ["", "2fast", "my plan", "café", "a/b"] {
+        for bad in ["", "2fast", "my plan", "café", "a/b", "--help", "test"] {
             let e = check_name(bad).unwrap_err();
             assert!(e.contains(&format!("'{bad}'")), "{e}");
         }
@@ -127,5 +139,14 @@ mod tests {
         assert!(files[1]
             .1
             .contains(r#"target-dir = "/src/stampede/target""#));
+        // A quote or a backslash in the path is escaped, not the end of the string.
+        let odd = crate_files("p", Path::new(r#"/src/a "b" \c"#));
+        assert!(
+            odd[0]
+                .1
+                .contains(r#"path = "/src/a \"b\" \\c/crates/stampede""#),
+            "{}",
+            odd[0].1
+        );
     }
 }

@@ -33,7 +33,7 @@ fn main() -> std::process::ExitCode {
         let spread = opts.spread.max(1);
         Plan::new().user_type(
             UserType::new("Idler", move |ctx| {
-                let mut base = ctx.host().clone();
+                let mut base = ctx.host();
                 let _ = base.set_host(Some(&format!("127.0.0.{}", 1 + ctx.user_id() % spread)));
                 Idler { client: ctx.client_for(base), done: false }
             })

@@ -141,6 +141,10 @@ async fn run_inner(
         return Err(0);
     }
 
+    if let Some(e) = password_for_anyone(o) {
+        eprintln!("error: {e}");
+        return Err(EXIT_USAGE);
+    }
     let (telemetry, exporters) = match crate::telemetry::start(o, &shutdown).await {
         Ok(t) => t,
         Err(e) => {
@@ -201,6 +205,21 @@ pub(crate) async fn cancel_on_signal(token: CancellationToken) {
     // A second Ctrl-C while reports are written ends the process at once.
     let _ = tokio::signal::ctrl_c().await;
     std::process::exit(130);
+}
+
+/// A master sends `--host` to every worker it admits, password and all (they need it to
+/// log in). With neither `--worker-token` nor `--allow-workers` it admits anyone who can
+/// reach its port, so a password in `--host` would go to anyone: refused, with the way out.
+fn password_for_anyone(o: &crate::config::Options) -> Option<String> {
+    let host = o.host.as_ref()?;
+    let secret = host.password().is_some() || !host.username().is_empty();
+    (o.master && secret && o.worker_token.is_none() && o.allow_workers.is_empty()).then(|| {
+        format!(
+            "--host {} carries credentials, which a master sends to every worker it admits, and without --worker-token SECRET or --allow-workers CIDR it admits anyone who reaches port {}: pass one of them",
+            crate::config::redacted_host(host),
+            o.master_bind_port
+        )
+    })
 }
 
 /// Whether log lines on stderr may carry ANSI colour: only on a terminal, and not under

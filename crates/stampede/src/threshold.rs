@@ -245,8 +245,10 @@ fn named_row(stats: &StatsState, name: &str) -> Option<EndpointStats> {
         merged
     };
     merged(&|e| e.name == name).or_else(|| {
+        // The table pads the method column: `GET      1 home` copied from it matches too.
         let (method, rest) = name.split_once(' ')?;
-        merged(&|e| e.method == method && e.name == rest)
+        let rest = rest.trim_start();
+        merged(&|e| e.method.eq_ignore_ascii_case(method) && e.name == rest)
     })
 }
 

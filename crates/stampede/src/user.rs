@@ -46,9 +46,13 @@ impl UserContext {
         client.set_stop(self.stop.clone());
         client
     }
-    /// The host under test.
-    pub fn host(&self) -> &Url {
-        &self.host
+    /// The host under test, without the user info `--host` may carry (that is sent as
+    /// Basic auth by the user's clients, never in a URL).
+    pub fn host(&self) -> Url {
+        let mut host = self.host.clone();
+        let _ = host.set_username("");
+        let _ = host.set_password(None);
+        host
     }
     /// A number unique to this user within the process.
     pub fn user_id(&self) -> u64 {

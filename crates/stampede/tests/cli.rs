@@ -528,3 +528,23 @@ async fn single_user_runs_one_user_in_the_foreground_without_headless_too() {
     assert_eq!(outcome.exit_code, 0);
     assert!(srv.hits.get("/") > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_will_not_send_a_hosts_password_to_just_anyone() {
+    let host = "http://ann:hunter2@127.0.0.1:9/";
+    let argv = [
+        "--master",
+        "--headless",
+        "-H",
+        host,
+        "--master-bind-port",
+        "0",
+        "-t",
+        "1s",
+    ];
+    let plan = plan(false);
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(10), run(&argv, &plan))
+        .await
+        .expect("the master started instead of refusing");
+    assert_eq!(refused.err(), Some(2));
+}

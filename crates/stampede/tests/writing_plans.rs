@@ -498,3 +498,20 @@ async fn extract_hands_back_a_value_or_fails_the_request_naming_what_was_missing
     let form = &s.entries[&("form".to_owned(), "GET".to_owned())];
     assert_eq!((form.num_requests, form.num_failures), (3, 1));
 }
+
+#[tokio::test]
+async fn credentials_stay_off_a_chain_that_left_its_origin_even_when_it_comes_back() {
+    let (site, other) = (common::start().await, common::start().await);
+    let (mut c, _stats) = common::client(site.url());
+    c.set_header("Authorization", "Bearer secret");
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    // site -> other -> back to site, on a path the other site chose.
+    let back = format!("{}echo-headers", site.url());
+    let via_other = format!("{}redirect-to?url={}", other.url(), enc(&back));
+    let seen = c
+        .get(format!("/redirect-to?url={}", enc(&via_other)))
+        .await
+        .unwrap();
+    assert_eq!(seen.redirects(), 2);
+    assert!(!seen.text().contains("secret"), "{}", seen.text());
+}

@@ -33,7 +33,7 @@ impl Response {
         let pointer = to_pointer(path);
         let found = doc
             .pointer(&pointer)
-            .ok_or_else(|| ExtractError::NoJsonValue(path.to_owned(), quote(&self.body)))?;
+            .ok_or_else(|| ExtractError::NoJsonValue(path.to_owned(), shape(&doc)))?;
         T::deserialize(found).map_err(|e| ExtractError::JsonType {
             path: path.to_owned(),
             detail: e.to_string(),
@@ -68,8 +68,7 @@ impl Response {
     /// # let _ = order; Ok(()) }
     /// ```
     pub fn regex(&self, pattern: &str) -> Result<String, ExtractError> {
-        let re = regex::Regex::new(pattern)
-            .map_err(|e| ExtractError::Regex(pattern.to_owned(), e.to_string()))?;
+        let re = compiled(pattern)?;
         let text = String::from_utf8_lossy(&self.body);
         let caps = re
             .captures(&text)
@@ -92,6 +91,52 @@ impl Response {
     pub fn form_field(&self, name: &str) -> Result<String, ExtractError> {
         self.hidden_input(name)
     }
+}
+
+/// What a JSON document holds at its top, for a message about a value it lacks: its keys,
+/// never their values (a missing `token` beside a present `access_token` must not put the
+/// token in the failures table).
+fn shape(doc: &Value) -> String {
+    match doc {
+        Value::Object(m) if m.is_empty() => "an empty object".to_owned(),
+        Value::Object(m) => {
+            let keys: Vec<&str> = m.keys().take(10).map(String::as_str).collect();
+            let more = if m.len() > 10 { ", ..." } else { "" };
+            format!("an object with keys {}{more}", keys.join(", "))
+        }
+        Value::Array(a) => format!("an array of {}", a.len()),
+        Value::String(_) => "a string".to_owned(),
+        Value::Number(_) => "a number".to_owned(),
+        Value::Bool(_) => "a boolean".to_owned(),
+        Value::Null => "null".to_owned(),
+    }
+}
+
+/// `pattern` compiled, from a small per-thread cache: a plan calls `regex` with the same
+/// pattern on every request, and compiling is far dearer than matching.
+fn compiled(pattern: &str) -> Result<regex::Regex, ExtractError> {
+    const KEPT: usize = 32;
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<(String, regex::Regex)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(re) = CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(p, _)| p == pattern)
+            .map(|(_, r)| r.clone())
+    }) {
+        return Ok(re);
+    }
+    let re = regex::Regex::new(pattern)
+        .map_err(|e| ExtractError::Regex(pattern.to_owned(), e.to_string()))?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEPT {
+            c.remove(0);
+        }
+        c.push((pattern.to_owned(), re.clone()));
+    });
+    Ok(re)
 }
 
 /// `path` as a JSON pointer: pointers pass through; `a.b[0].c` and `$.a.b` are converted
@@ -150,9 +195,12 @@ mod tests {
     fn a_missing_value_says_what_and_where() {
         let r = response(r#"{"error":"invalid email or password"}"#);
         let e = r.json_path::<String>("token").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            r#"no JSON value at 'token' in {"error":"invalid email or password"}"#
+        assert_eq!(e, "no JSON value at 'token' in an object with keys error");
+        let secret = response(r#"{"access_token":"s3cret"}"#);
+        let e = secret.json_path::<String>("token").unwrap_err().to_string();
+        assert!(
+            !e.contains("s3cret"),
+            "a value reached the failure text: {e}"
         );
         let e = r.json_path::<u64>("error").unwrap_err().to_string();
         assert!(

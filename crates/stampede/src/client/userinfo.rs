@@ -22,12 +22,28 @@ pub(super) fn split(mut base: Url) -> (Url, Option<HeaderValue>) {
     (base, value)
 }
 
-/// `%XX` escapes decoded (a '+' stays a '+': this is a URL's user info, not a form).
+/// `%XX` escapes decoded, every other byte as it is ('+' and '&' included: this is a URL's
+/// user info, not a form).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -40,6 +56,9 @@ mod tests {
         assert_eq!(base.as_str(), "http://shop.test:8000/");
         // base64("ann:p@ss")
         assert_eq!(auth.unwrap(), "Basic YW5uOnBAc3M=");
+        // base64("ann:p&s+s")
+        let (_, amp) = split("http://ann:p&s+s@shop.test/".parse().unwrap());
+        assert_eq!(amp.unwrap(), "Basic YW5uOnAmcytz");
         let (plain, none) = split("http://shop.test/".parse().unwrap());
         assert_eq!(plain.as_str(), "http://shop.test/");
         assert_eq!(none, None);

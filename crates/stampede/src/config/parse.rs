@@ -69,8 +69,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 /// A host with an http or https scheme.
-pub fn parse_host(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s.trim())
+pub fn parse_host(raw: &str) -> Result<Url, String> {
+    let s = &redacted_text(raw);
+    let url = Url::parse(raw.trim())
         .map_err(|_| format!("'{s}' is not a URL; give the scheme too, as in http://{s}"))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
@@ -82,13 +83,29 @@ pub fn parse_host(s: &str) -> Result<Url, String> {
 /// `host` as it may be shown (logs, reports, the UI, telemetry): user info keeps its user
 /// and hides its password, `http://user:***@host/`. The client still sends the password
 /// (as Basic auth, as requests does); nothing that prints the host may.
+/// A user name with no password (an API key sent as the user, `https://sk_live_..:@api`) is
+/// hidden whole: `http://***@host/`.
 pub fn redacted_host(host: &Url) -> String {
-    if host.password().is_none() {
-        return host.to_string();
-    }
     let mut shown = host.clone();
-    let _ = shown.set_password(Some("***"));
+    if host.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    } else if !host.username().is_empty() {
+        let _ = shown.set_username("***");
+    }
     shown.to_string()
+}
+
+/// `s` with any user info between `://` and `@` hidden, for messages about a host that did
+/// not parse (it must not echo a password either).
+fn redacted_text(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => s.to_owned(),
+    }
 }
 
 /// `USER:PASSWORD` for the web UI's Basic auth.
@@ -134,6 +151,13 @@ mod tests {
         assert_eq!(redacted_host(&h), "http://ann:***@shop.test:8000/");
         let plain = parse_host("http://shop.test/").unwrap();
         assert_eq!(redacted_host(&plain), "http://shop.test/");
+        let key = parse_host("https://sk_live_123:@api.test/").unwrap();
+        assert_eq!(redacted_host(&key), "https://***@api.test/");
+        let bad = parse_host("http://ann:s3cret@shop.test:99999/").unwrap_err();
+        assert!(
+            !bad.contains("s3cret") && bad.contains("***@shop.test"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -106,7 +106,8 @@ async fn live<U: Send + 'static>(
 
     let mut stopped_by_task = false;
     if let Some(on_start) = &ut.on_start {
-        match start(on_start.as_ref(), &mut user, &recorder, &ctx, &ut.name).await {
+        let who = (&*ut.name, ut.on_start_error_stops);
+        match start(on_start.as_ref(), &mut user, &recorder, &ctx, who).await {
             Started::Go => {}
             Started::StopUser => stopped_by_task = true,
             Started::Failed if ut.on_start_error_stops => {
@@ -188,12 +189,16 @@ async fn start<U: Send + 'static>(
     user: &mut U,
     recorder: &Recorder,
     ctx: &UserContext,
-    user_type: &str,
+    (user_type, stops): (&str, bool),
 ) -> Started {
     let outcome: Result<TaskResult, Panicked> = CatchPanic(f.call(user)).await;
     let (message, place) = match outcome {
         Ok(Ok(())) => return Started::Go,
-        Ok(Err(TaskError::Reschedule)) => return Started::Go,
+        // Locust has no task to reschedule yet: its RescheduleTask is an exception here.
+        Ok(Err(TaskError::Reschedule)) => (
+            "on_start failed: RescheduleTask raised in on_start".to_owned(),
+            String::new(),
+        ),
         Ok(Err(TaskError::StopUser)) => return Started::StopUser,
         Ok(Err(TaskError::Request(e))) => (
             format!("on_start failed: {} {}: {}", e.method, e.name, e.reason),
@@ -213,7 +218,12 @@ async fn start<U: Send + 'static>(
             p.location.map(|l| format!(" at {l}")).unwrap_or_default(),
         ),
     };
-    tracing::error!("{user_type}: {message}; the user stops");
+    let then = if stops {
+        "the user stops"
+    } else {
+        "the user goes on (keep_going_after_on_start_error)"
+    };
+    tracing::error!("{user_type}: {message}; {then}");
     recorder.record(Event::Exception {
         message: message.clone(),
         location: format!("{user_type}.on_start{place}"),

@@ -31,8 +31,11 @@ impl RequestBuilder<'_> {
         let mut body = std::mem::take(&mut self.body);
         // The first hop's origin, kept once a redirect happens.
         let mut first: Option<Arc<Origin>> = None;
+        let mut cross = false;
         for redirects in 0..=MAX_REDIRECTS {
-            let cross = first.as_ref().is_some_and(|f| **f != *target.origin);
+            // Once a chain has left its first origin, every later hop is cross-origin, even
+            // one back on the first: that hop's path was chosen by the other site.
+            cross |= first.as_ref().is_some_and(|f| **f != *target.origin);
             let (parts, answer) = self.hop(&target, &method, &body, cross).await?;
             self.client.store_cookies(&parts.fields, &target.url);
             let location = parts.fields.get("location");
