@@ -22,7 +22,7 @@ use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{parse_host, NoOptions, Options};
-use crate::headless::Outcome;
+use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::run::{cancel_on_signal, init_logging, parse_args, run_built_with_shutdown};
 

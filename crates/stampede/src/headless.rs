@@ -1,5 +1,5 @@
-//! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, write
-//! every report, and work out the exit code.
+//! A run without the web UI: ramp up, print the live table, stop on time or Ctrl-C, then
+//! finish as every run does (`outcome.rs`).
 
 use std::time::Duration;
 
@@ -9,32 +9,13 @@ use url::Url;
 
 use crate::config::Options;
 use crate::lifecycle::{self, Ending, Finish, Schedule};
-use crate::plan::{Plan, SelectionError};
-use crate::report::{console, csv, html, json};
-use crate::stats::{unix_now, StatsState};
+use crate::outcome::{finish_run, Outcome, RunError};
+use crate::plan::Plan;
+use crate::report::console;
 use crate::swarm::{MasterConfig, SwarmConfig};
-use crate::threshold::Verdict;
-
-/// Why a headless run could not start or finish.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Selection(#[from] SelectionError),
-    #[error("could not write a report: {0}")]
-    Report(#[from] std::io::Error),
-    #[error("{0}")]
-    Web(String),
-}
 
 /// How often the live table is printed.
 const PRINT_EVERY: Duration = Duration::from_secs(2);
-
-/// What a finished run leaves behind.
-pub struct Outcome {
-    pub exit_code: i32,
-    pub stats: StatsState,
-    pub verdicts: Vec<Verdict>,
-}
 
 pub(crate) async fn run_headless(
     opts: &Options,
@@ -97,118 +78,6 @@ pub(crate) async fn run_headless(
     let peak_users = ended.peak_users;
     let peak = swarm.users_by_type(peak_users);
     finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
-}
-
-/// Prints the final tables and thresholds, writes every report, and works out the exit code.
-pub(crate) fn finish_run(
-    opts: &Options,
-    plan: &Plan,
-    final_stats: StatsState,
-    host: &Url,
-    peak: &[u64],
-) -> Result<Outcome, RunError> {
-    let summary = final_stats.summary(unix_now(), 0, Vec::new());
-    println!("{}", console::final_table(&summary));
-    println!(
-        "Response time percentiles (ms)\n{}",
-        console::percentile_table(&summary)
-    );
-    if final_stats.total.num_requests > 0 {
-        println!("{}", console::timing_line(&final_stats.total));
-    }
-    if let Some(line) = console::corrected_line(&final_stats.total) {
-        println!("{line}");
-    }
-    println!("{}", final_stats.generator);
-    let problems = console::problems(&summary);
-    if !problems.is_empty() {
-        println!("{problems}");
-    }
-
-    let verdicts: Vec<Verdict> = opts
-        .thresholds
-        .iter()
-        .map(|t| t.check(&final_stats))
-        .collect();
-    for v in &verdicts {
-        println!("Threshold {v}");
-    }
-    let exit_code = exit_code(&final_stats, &verdicts, opts.exit_code_on_error);
-    write_reports(opts, plan, &final_stats, host, peak, &verdicts, exit_code)?;
-    Ok(Outcome {
-        exit_code,
-        stats: final_stats,
-        verdicts,
-    })
-}
-
-/// 3 for a broken threshold, the error code for failures or exceptions, or for a run whose
-/// requests were sent and none answered; else 0.
-pub(crate) fn exit_code(stats: &StatsState, verdicts: &[Verdict], on_error: i32) -> i32 {
-    let none_answered = stats.total.num_requests == 0 && stats.total.num_unanswered > 0;
-    if verdicts.iter().any(|v| !v.passed) {
-        3
-    } else if stats.total.num_failures > 0 || !stats.exceptions.is_empty() || none_answered {
-        on_error
-    } else {
-        0
-    }
-}
-
-fn write_reports(
-    opts: &Options,
-    plan: &Plan,
-    stats: &StatsState,
-    host: &Url,
-    peak: &[u64],
-    verdicts: &[Verdict],
-    exit_code: i32,
-) -> Result<(), std::io::Error> {
-    if let Some(prefix) = &opts.csv {
-        for p in csv::write_all(prefix, stats)? {
-            eprintln!("Wrote {}", p.display());
-        }
-    }
-    if opts.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json::locust_json(stats)).unwrap_or_default()
-        );
-    }
-    if let Some(path) = &opts.json_file {
-        let path = format!("{}.json", path.display());
-        write_json(std::path::Path::new(&path), &json::locust_json(stats))?;
-        eprintln!("Wrote {path}");
-    }
-    if opts.report_json.is_some() || opts.html.is_some() {
-        let infos = plan.user_types();
-        let shown = crate::config::redacted_host(host);
-        let ctx = json::ReportContext {
-            host: &shown,
-            user_types: &infos,
-            peak_users: peak,
-            funnel: plan.funnel_steps(),
-            verdicts,
-            end_time: unix_now(),
-            exit_code,
-        };
-        let report = json::report_json(stats, &ctx);
-        if let Some(path) = &opts.report_json {
-            write_json(path, &report)?;
-            eprintln!("Wrote {}", path.display());
-        }
-        if let Some(path) = &opts.html {
-            let page = html::render(&report, &stats.history);
-            crate::report::write_file(path, |w| std::io::Write::write_all(w, page.as_bytes()))?;
-            eprintln!("Wrote {}", path.display());
-        }
-    }
-    Ok(())
-}
-
-/// Streams `value` into `path`, never holding the whole text in memory.
-fn write_json(path: &std::path::Path, value: &serde_json::Value) -> std::io::Result<()> {
-    crate::report::write_file(path, |out| Ok(serde_json::to_writer_pretty(out, value)?))
 }
 
 fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> String {

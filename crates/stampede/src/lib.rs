@@ -37,6 +37,7 @@ mod funnel;
 mod headless;
 mod inspect;
 pub mod lifecycle;
+mod outcome;
 mod plan;
 pub mod report;
 mod run;
@@ -58,7 +59,7 @@ pub use client::{
 };
 pub use config::{Cli, NoOptions, Options};
 pub use funnel::{FunnelName, Step};
-pub use headless::{Outcome, RunError};
+pub use outcome::{Outcome, RunError};
 pub use plan::{Plan, SelectionError};
 
 /// The steps [`App`] is made of, for tests and programs that drive a run themselves:

@@ -131,12 +131,6 @@ impl Plan {
         self
     }
 
-    /// A Python locustfile declaring the user types and weights, for a Locust master that
-    /// drives Stampede workers (`--print-locustfile`).
-    pub fn locustfile(&self) -> String {
-        crate::inspect::locustfile(self)
-    }
-
     pub fn user_types(&self) -> Vec<UserTypeInfo> {
         self.types.iter().map(|t| t.info().clone()).collect()
     }

@@ -6,7 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{expand_config_file, Cli};
 use crate::distributed::Rebuild;
-use crate::headless::{run_headless, Outcome, RunError};
+use crate::headless::run_headless;
+use crate::outcome::{Outcome, RunError};
 use crate::plan::Plan;
 
 /// Exit code for bad usage, as clap uses.
@@ -137,7 +138,7 @@ async fn run_inner(
         return Err(0);
     }
     if o.print_locustfile {
-        print!("{}", crate::inspect::locustfile(plan));
+        print!("{}", plan.locustfile());
         return Err(0);
     }
 
@@ -145,13 +146,21 @@ async fn run_inner(
         eprintln!("error: {e}");
         return Err(EXIT_USAGE);
     }
-    let (telemetry, exporters) = match crate::telemetry::start(o, &shutdown).await {
+    let (telemetry, exporters) = match crate::telemetry::start(o).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return Err(EXIT_USAGE);
         }
     };
+    let mut exporters = exporters;
+    match crate::web::metrics::listen_if_asked(o, &telemetry, &shutdown).await {
+        Ok(bound) => exporters.prometheus = bound,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    }
     let t = &telemetry;
     let result = if o.worker {
         crate::distributed::run_worker(o, plan, rebuild, shutdown, t).await

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::client::RequestError;
+use crate::client::{Client, RequestBuilder, RequestError, Response};
 
 /// What a task returns: `TaskResult` for most, or `TaskResult<Response>` for a task that
 /// ends with a request (`self.client.get("/").await` as its last line).
@@ -215,4 +215,40 @@ macro_rules! task {
 macro_rules! __last_ident {
     ($last:ident) => { stringify!($last) };
     ($first:ident :: $($rest:ident)::+) => { $crate::__last_ident!($($rest)::+) };
+}
+
+/// `client.get("/").await?` sends the request, as [`RequestBuilder::send`] does, with the
+/// error a task returns, so a task may also end with a request:
+/// `async fn home(&mut self) -> TaskResult<Response> { self.client.get("/").await }`.
+/// (`.send()` keeps the [`RequestError`] type.) The future is boxed, one allocation per
+/// request; `.send()` has none.
+impl<'c> std::future::IntoFuture for RequestBuilder<'c> {
+    type Output = TaskResult<Response>;
+    type IntoFuture =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { Ok(self.send().await?) })
+    }
+}
+
+/// Pauses in a task, with the task's error: here rather than in the client, which sits
+/// below tasks and knows nothing of them.
+impl Client {
+    /// Pauses the task for `secs` seconds times `--wait-scale` (0 runs flat out).
+    ///
+    /// When the run stops before or during the pause, it returns
+    /// `Err(TaskError::StopUser)`: with `?` the rest of the task's requests are not sent,
+    /// and the user's `on_stop` runs, as in Locust.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
+    /// client.get("/checkout/").await?;
+    /// client.think(30.0).await?; // filling in the address form
+    /// client.post("/checkout/shipping-address/").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn think(&self, secs: f64) -> Result<(), TaskError> {
+        self.pause(secs).await.map_err(|_| TaskError::StopUser)
+    }
 }

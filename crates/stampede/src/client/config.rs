@@ -34,7 +34,7 @@ pub struct ClientConfig {
     /// The plan's `on_user_error` hooks, called by each user's life (Locust's `user_error`).
     pub user_error: Vec<UserErrorListener>,
     /// Trace context and spans (`--trace-context`, `--otel`); `None` costs nothing.
-    pub tracing: Option<Arc<crate::telemetry::Tracing>>,
+    pub tracing: Option<Arc<super::trace::Tracing>>,
 }
 
 /// The default of `--max-body`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode, Version};
 
-use super::h1::H1Error;
+use super::h1_error::H1Error;
 
 /// How a response's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

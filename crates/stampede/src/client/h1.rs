@@ -21,6 +21,7 @@ use http::{Method, StatusCode, Uri, Version};
 use super::fields::Fields;
 pub(crate) use super::framing::Framing;
 use super::framing::{chunk_size, framing, keep_alive_timeout, value};
+pub(crate) use super::h1_error::{H1Error, MAX_HEAD};
 use super::io::Heard;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -28,8 +29,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Io for T {}
 
-/// The longest response head read (status line and headers).
-pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Headers a response may carry (hyper's default too).
 const MAX_HEADERS: usize = 100;
 /// The read buffer's first room: a typical response head and a small body fit. Small, as an
@@ -42,33 +41,6 @@ const BODY_READ: usize = 64 * 1024;
 const INLINE_BODY: usize = 16 * 1024;
 /// The longest chunk-size line (with extensions) of a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
-
-/// Why an exchange failed, worded for the failures table.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum H1Error {
-    /// Writing the request failed.
-    #[error("{0}")]
-    Write(std::io::Error),
-    /// Reading the response failed.
-    #[error("{0}")]
-    Read(std::io::Error),
-    #[error("the server closed the connection without answering")]
-    Unanswered,
-    #[error("the server closed the connection in the middle of the response head")]
-    HeadCut,
-    #[error("invalid response head: {0}")]
-    BadHead(String),
-    #[error("the response head is larger than {MAX_HEAD} bytes")]
-    HeadTooLarge,
-    #[error("invalid Content-Length {0:?}")]
-    BadLength(String),
-    #[error("invalid chunked body: {0}")]
-    BadChunk(&'static str),
-    #[error("the body ended after {got} of {expected} bytes")]
-    Truncated { got: u64, expected: u64 },
-    #[error("the connection closed in the middle of a chunked body")]
-    ChunkedCut,
-}
 
 /// A response's status line and headers.
 #[derive(Debug)]

@@ -22,6 +22,7 @@ mod extract;
 mod fields;
 mod framing;
 mod h1;
+mod h1_error;
 #[cfg(test)]
 mod h1_props;
 mod headers;
@@ -34,6 +35,7 @@ mod stamp;
 mod target;
 mod think;
 pub(crate) mod tls;
+pub mod trace;
 mod userinfo;
 
 use std::borrow::Cow;
@@ -137,15 +139,15 @@ pub struct Client {
     stop: Option<tokio_util::sync::CancellationToken>,
     /// This user's trace (`--trace-context`, `--otel`), and the span of the request in
     /// flight, whose `traceparent` every hop carries.
-    trace: Option<crate::telemetry::trace::UserTrace>,
-    span: Option<crate::telemetry::trace::RequestSpan>,
+    trace: Option<trace::UserTrace>,
+    span: Option<trace::RequestSpan>,
 }
 
 impl Client {
     /// Hands a finished request's span to the exporter, if this user's trace is exported.
     pub(crate) fn end_span(
         &self,
-        span: crate::telemetry::trace::RequestSpan,
+        span: trace::RequestSpan,
         method: &http::Method,
         name: &str,
         resp: Option<&Response>,
@@ -157,7 +159,7 @@ impl Client {
         let Some(sink) = tracing.spans.as_ref().filter(|_| trace.exported) else {
             return;
         };
-        sink.send(crate::telemetry::SpanRecord {
+        sink.send(trace::SpanRecord {
             trace_id: trace.trace_id,
             span_id: span.span_id,
             method: method.as_str().to_owned(),

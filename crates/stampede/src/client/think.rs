@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::Client;
-use crate::task::TaskError;
+
+/// The run stopped the user during (or before) a pause.
+pub(crate) struct Stopped;
 
 impl Client {
     /// Tells the client when its user is told to stop, so a think ends with it.
@@ -17,23 +19,12 @@ impl Client {
         self.stop = Some(stop);
     }
 
-    /// Pauses the task for `secs` seconds times `--wait-scale` (0 runs flat out).
-    ///
-    /// When the run stops before or during the pause, it returns
-    /// `Err(TaskError::StopUser)`: with `?` the rest of the task's requests are not sent,
-    /// and the user's `on_stop` runs, as in Locust.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: &mut stampede::Client) -> stampede::TaskResult {
-    /// client.get("/checkout/").await?;
-    /// client.think(30.0).await?; // filling in the address form
-    /// client.post("/checkout/shipping-address/").await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn think(&self, secs: f64) -> Result<(), TaskError> {
+    /// Pauses for `secs` seconds times `--wait-scale`; `Err(Stopped)` when the run stops
+    /// before or during it. (`Client::think`, in `task.rs`, is this with the task's error.)
+    pub(crate) async fn pause(&self, secs: f64) -> Result<(), Stopped> {
         let stopped = || self.stop.as_ref().is_some_and(|s| s.is_cancelled());
         if stopped() {
-            return Err(TaskError::StopUser);
+            return Err(Stopped);
         }
         let scaled = secs * self.config.wait_scale;
         if scaled.is_nan() || scaled <= 0.0 {
@@ -49,7 +40,7 @@ impl Client {
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => Ok(()),
-            _ = stop.cancelled() => Err(TaskError::StopUser),
+            _ = stop.cancelled() => Err(Stopped),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::message::{get, map, Kind, Message, WorkerState};
 use super::wire;
 use super::{node_id, ProcessMeter};
 use crate::config::{parse_host, Options};
-use crate::headless::{finish_run, Outcome, RunError};
+use crate::outcome::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::stats::{unix_now, StatsState};
 use crate::swarm::{Swarm, SwarmConfig};

@@ -14,7 +14,8 @@ use hdrhistogram::Histogram;
 
 use super::entry::EndpointStats;
 use super::generator::GeneratorReport;
-use super::state::{overflow_method, StatsState, OTHER_NAMES};
+use super::names::{overflow_method, OTHER_NAMES};
+use super::state::StatsState;
 
 /// Upper bounds (seconds) of the response-time histogram's buckets, then `+Inf`. From
 /// 1 ms, for loopback and fast APIs, to 30 s, past which a request is broken, not slow.

@@ -22,9 +22,10 @@ pub use entry::{locust_bucket, new_histogram, EndpointStats, TimingTotals, PERCE
 pub use lifetime::{
     Counts, Lifetime, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES,
 };
+pub use names::{overflow_method, OTHER_METHOD, OTHER_NAMES};
 pub use state::{
-    overflow_method, ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary,
-    StatsState, Summary, OTHER_FAILURES, OTHER_METHOD, OTHER_NAMES,
+    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
+    OTHER_FAILURES,
 };
 
 mod locust_format;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::entry::{new_histogram, record_us, EndpointStats, PERCENTILES_TO_REPORT};
 use super::generator::GeneratorReport;
-use super::names::Table;
+use super::names::{overflow_method, Table, OTHER_NAMES};
 use super::window::{
     settled_second, total_until, Window, LOCAL_SETTLE_SECS, MASTER_SETTLE_SECS, WINDOW_SECS,
 };
@@ -140,25 +140,6 @@ impl Default for Limits {
             max_names: 2_000,
             max_failure_keys: 100,
         }
-    }
-}
-
-/// The row requests beyond `--max-names` are counted in.
-pub const OTHER_NAMES: &str = "(other names)";
-/// The method of the `(other names)` row for a method outside HTTP's own, once names are
-/// capped: a plan (or a worker) that invents methods cannot grow rows without bound either.
-pub const OTHER_METHOD: &str = "OTHER";
-
-/// The method a capped request is counted under: its own if it is one of HTTP's, else
-/// [`OTHER_METHOD`]. One rule for the table, the name ids and the exporters' labels.
-pub fn overflow_method(method: &str) -> &str {
-    const HTTP: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    ];
-    if HTTP.contains(&method) {
-        method
-    } else {
-        OTHER_METHOD
     }
 }
 

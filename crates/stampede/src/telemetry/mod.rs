@@ -1,6 +1,6 @@
 //! Telemetry: the run where teams already look. Prometheus scrapes `/metrics`
 //! (`prometheus.rs`), OpenTelemetry receives metrics and spans over OTLP (`otel.rs`, the
-//! `otel` feature), and every request can carry a W3C `traceparent` (`trace.rs`), so a
+//! `otel` feature), and every request can carry a W3C `traceparent` (`client/trace.rs`), so a
 //! target's own traces join the load that caused them.
 //!
 //! Every mode (headless, the web UI, a master, a worker) hands its tests to one
@@ -8,7 +8,6 @@
 //! counted, whatever the mode.
 
 pub mod prometheus;
-pub mod trace;
 
 #[cfg(feature = "otel")]
 mod otel;
@@ -18,13 +17,11 @@ mod otlp_http;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::config::Options;
 use crate::runner::{RunnerHandle, RunnerState};
 use crate::stats::{MetricsSnapshot, StatsHandle};
 
-pub use trace::{SpanRecord, SpanSink, Tracing};
+pub use crate::client::trace::{SpanRecord, SpanSink, Tracing};
 
 /// What an exporter reads: the counts (which never go down) and the run's state.
 #[derive(Clone, Debug)]
@@ -161,15 +158,12 @@ impl Telemetry {
     }
 }
 
-/// Starts what the command line asks for beside the run: `--prometheus-listen` and
-/// `--otel`. `--prometheus-listen` serves until `shutdown`; [`Exporters::finish`], after
-/// the run, sends OTLP's last export. An error is the usage's (exit code 2).
-pub async fn start(
-    o: &Options,
-    shutdown: &CancellationToken,
-) -> Result<(Telemetry, Exporters), String> {
+/// Starts what the command line asks for beside the run: `--otel` and trace context
+/// (`--prometheus-listen` is served by `web::metrics`). [`Exporters::finish`], after the
+/// run, sends OTLP's last export. An error is the usage's (exit code 2).
+pub async fn start(o: &Options) -> Result<(Telemetry, Exporters), String> {
     let mut exporters = Exporters::default();
-    let tracing = trace::Tracing::from_options(o);
+    let tracing = Tracing::context_only(o.trace_context);
     #[cfg(feature = "otel")]
     let (tracing, otel) = match o.otel {
         true => {
@@ -190,11 +184,6 @@ pub async fn start(
     if let Some(mut e) = otel {
         telemetry.observer = e.metrics(telemetry.clone(), o.max_names);
         exporters.otel = Some(e);
-    }
-    if let Some(addr) = &o.prometheus_listen {
-        let bound = prometheus::listen(addr, o, telemetry.clone(), shutdown.clone()).await?;
-        eprintln!("Prometheus metrics at http://{bound}/metrics");
-        exporters.prometheus = Some(bound);
     }
     Ok((telemetry, exporters))
 }

@@ -1,5 +1,5 @@
-//! The Prometheus exposition (text format 0.0.4): `/metrics` on the web UI's port, and on
-//! `--prometheus-listen` for headless runs, masters and workers. `docs/telemetry.md` lists
+//! The Prometheus exposition (text format 0.0.4), which `web/metrics.rs` serves on the web
+//! UI's port and on `--prometheus-listen` for headless runs, masters and workers. `docs/telemetry.md` lists
 //! every metric.
 //!
 //! Labels are bounded: request names are capped by `--max-names` (the rest share the
@@ -7,18 +7,8 @@
 //! labels at all, so a plan that puts ids in its URLs cannot explode Prometheus.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
-use tokio_util::sync::CancellationToken;
-
-use super::{Reading, Telemetry};
-use crate::config::Options;
+use super::Reading;
 use crate::runner::RunnerState;
 use crate::stats::{Counts, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES};
 
@@ -33,46 +23,6 @@ const STATES: [RunnerState; 5] = [
     RunnerState::Stopping,
     RunnerState::Stopped,
 ];
-
-/// `GET /metrics`.
-pub async fn metrics(State(t): State<Telemetry>) -> impl IntoResponse {
-    let body = render(&t.read().await);
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body)
-}
-
-/// A router with `/metrics` alone, behind the UI's guard (its Host check and
-/// `--web-auth`).
-pub fn router(t: Telemetry, guard: crate::web::Guard) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(t)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(guard),
-            crate::web::guard_layer,
-        ))
-}
-
-/// Serves `/metrics` on `addr` (`HOST:PORT`; port 0 picks one) until `shutdown`; returns
-/// the address bound.
-pub async fn listen(
-    addr: &str,
-    o: &Options,
-    t: Telemetry,
-    shutdown: CancellationToken,
-) -> Result<SocketAddr, String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("--prometheus-listen {addr}: cannot listen: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let guard = crate::web::Guard::new(o.web_auth.clone(), bound, &o.web_allowed_hosts);
-    tokio::spawn(crate::web::serve::serve(
-        listener,
-        router(t, guard),
-        crate::web::serve::Limits::default(),
-        shutdown,
-    ));
-    Ok(bound)
-}
 
 /// The exposition text of `r`.
 pub fn render(r: &Reading) -> String {

@@ -5,6 +5,7 @@
 mod api;
 mod control;
 mod guard;
+pub mod metrics;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ pub(crate) use guard::guard as guard_layer;
 pub use guard::Guard;
 
 use crate::config::Options;
-use crate::headless::{finish_run, Outcome, RunError};
+use crate::outcome::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::report::json;
 use crate::stats::{unix_now, StatsState};
@@ -28,7 +29,7 @@ use crate::stats::{unix_now, StatsState};
 /// The UI's routes over a [`Control`].
 pub fn router(control: Arc<Control>, guard: Guard) -> Router {
     let metrics = Router::new()
-        .route("/metrics", get(crate::telemetry::prometheus::metrics))
+        .route("/metrics", get(metrics::metrics))
         .with_state(control.telemetry.clone());
     let ui = Arc::new(api::Ui::new(control));
     Router::new()
@@ -79,7 +80,7 @@ pub(crate) fn report_value(
         funnel: control.plan.funnel_steps(),
         verdicts: &verdicts,
         end_time: unix_now(),
-        exit_code: crate::headless::exit_code(state, &verdicts, control.options.exit_code_on_error),
+        exit_code: crate::outcome::exit_code(state, &verdicts, control.options.exit_code_on_error),
     };
     json::report_json(state, &ctx)
 }

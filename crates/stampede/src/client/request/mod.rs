@@ -506,21 +506,6 @@ impl<'c> RequestBuilder<'c> {
 /// What `extract` runs on the response: the value, boxed, or why there was none.
 type Extractor<'c> = Box<dyn FnOnce(&Response) -> Result<Box<dyn Any + Send>, String> + Send + 'c>;
 
-/// `client.get("/").await?` sends the request, as [`RequestBuilder::send`] does, with the
-/// error a task returns, so a task may also end with a request:
-/// `async fn home(&mut self) -> TaskResult<Response> { self.client.get("/").await }`.
-/// (`.send()` keeps the [`RequestError`] type.) The future is boxed, one allocation per
-/// request; `.send()` has none.
-impl<'c> std::future::IntoFuture for RequestBuilder<'c> {
-    type Output = crate::task::TaskResult<Response>;
-    type IntoFuture =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send + 'c>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { Ok(self.send().await?) })
-    }
-}
-
 /// Locust's wording for an HTTP error status, so failure tables read the same.
 fn http_error(status: StatusCode, name: &str) -> Option<String> {
     if status.as_u16() < 400 {

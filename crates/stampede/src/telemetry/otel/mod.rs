@@ -21,8 +21,8 @@ use opentelemetry_sdk::Resource;
 use tokio_util::sync::CancellationToken;
 
 use super::otlp_http::Poster;
-use super::trace::{SpanSink, Tracing};
 use super::Telemetry;
+use crate::client::trace::{SpanSink, Tracing};
 use metrics::{instruments, Durations, Readings, Reporting};
 
 /// What `--otel` runs: the meter provider and the span exporter's task.
@@ -69,7 +69,7 @@ pub fn start(tracing: Option<Tracing>) -> Result<(Option<Tracing>, Exporter), St
         let t = tracing.get_or_insert_with(|| Tracing {
             propagate: false,
             spans: None,
-            ratio: super::trace::sampler_ratio(),
+            ratio: crate::client::trace::sampler_ratio(),
         });
         t.spans = Some(sink.clone());
         exporter.spans = Some((stop, task, sink));

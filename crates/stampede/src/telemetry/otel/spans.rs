@@ -12,8 +12,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLink
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::trace::SpanRecord;
 use crate::telemetry::otlp_http::Poster;
-use crate::telemetry::trace::SpanRecord;
 
 /// Spans per export at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`'s default).
 const BATCH: usize = 512;

@@ -1,4 +1,5 @@
-//! W3C trace context (`--trace-context`) and the spans `--otel` exports.
+//! W3C trace context (`--trace-context`) and the spans `--otel` exports. It lives with the
+//! client, which writes `traceparent` and records each span; telemetry only exports them.
 //!
 //! Each user is one trace: its requests are spans under it, in the order the user made
 //! them, so a target's tracing backend shows one user's visit as one trace. The span id
@@ -16,8 +17,6 @@ use std::time::SystemTime;
 
 use http::HeaderValue;
 use tokio::sync::mpsc;
-
-use crate::config::Options;
 
 /// How many finished spans may wait for the exporter; past that they are dropped and
 /// counted, so a collector that is down cannot grow the process.
@@ -37,8 +36,9 @@ pub struct Tracing {
 impl Tracing {
     /// The command line's wish, before any exporter: `None` without `--trace-context`
     /// (`--otel` adds its span sink itself).
-    pub fn from_options(o: &Options) -> Option<Self> {
-        o.trace_context.then(|| Self {
+    /// Trace context alone (`--trace-context` without `--otel`), when `propagate` asks for it.
+    pub fn context_only(propagate: bool) -> Option<Self> {
+        propagate.then(|| Self {
             propagate: true,
             spans: None,
             ratio: sampler_ratio(),
