@@ -24,6 +24,29 @@
 //!     ))
 //! }
 //! ```
+//!
+//! # Layers
+//!
+//! The top-level modules, from the bottom up; a module imports only those in its own layer
+//! or below, and no two files import each other (`tests/layers.rs` checks both, and lists
+//! the few upward imports the all-modes `Options` still makes):
+//!
+//! 1. `stats`, `wait`, `fake`, `funnel`, `arrivals`, `capacity`, `assets`: counting, waits,
+//!    fake data, limits, no I/O policy of their own;
+//! 2. `threshold`, `client`: verdicts on stats; the HTTP client and its trace context;
+//! 3. `task`: what a task returns, and the client's task-facing glue (`think`, `.await`);
+//! 4. `user`: a user type and its context;
+//! 5. `runner`, `shape`: spawning and stopping users (and the seam other fronts plug into:
+//!    [`advanced::ErasedUserType`]); load shapes;
+//! 6. `plan`: user types, funnel, hooks;
+//! 7. `inspect`, `lifecycle`, `report`, `telemetry`: printing a plan; one test's life;
+//!    reports; exporters;
+//! 8. `outcome`, `swarm`: how a run ends (tables, verdicts, reports, exit code); a runner
+//!    with its stats;
+//! 9. `distributed`: master and worker on Locust's protocol;
+//! 10. `config`: the command line and its files;
+//! 11. `headless`, `web`: the two fronts of a run;
+//! 12. `run`, `app`: the entry points.
 
 mod app;
 pub mod arrivals;
