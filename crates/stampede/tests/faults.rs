@@ -89,6 +89,38 @@ async fn a_get_on_a_connection_closed_unanswered_is_retried_once_a_post_is_not()
     assert_eq!((retried.num_hops, retried.num_resent), (1, 1));
 }
 
+/// A headless run of `users` users against `host`, started at once, that the test stops
+/// with the token it returns.
+fn headless_run(
+    plan: Plan,
+    host: &str,
+    users: u32,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<stampede::Outcome, i32>>,
+) {
+    let users = users.to_string();
+    let argv = [
+        "plan",
+        "--headless",
+        "-u",
+        &users,
+        "-r",
+        "100",
+        "-H",
+        host,
+        "--only-summary",
+    ];
+    let cli = try_parse_args::<NoOptions>(argv.map(str::to_owned))
+        .unwrap_or_else(|u| panic!("{}", u.message));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let stop = stop.clone();
+        async move { stampede::advanced::run_with_shutdown(&cli, &plan, stop).await }
+    });
+    (stop, run)
+}
+
 #[tokio::test]
 async fn a_silent_server_leaves_unanswered_requests_and_the_run_exits_1() {
     let srv = raw::start(Fault::Silent).await;
@@ -101,26 +133,7 @@ async fn a_silent_server_leaves_unanswered_requests_and_the_run_exits_1() {
     }
     let plan = Plan::new().user_type(UserType::new("U", |ctx| U(ctx.client())).task(task!(U::get)));
     let host = srv.url().to_string();
-    let cli = try_parse_args::<NoOptions>(
-        [
-            "plan",
-            "--headless",
-            "-u",
-            "3",
-            "-r",
-            "100",
-            "-H",
-            host.as_str(),
-            "--only-summary",
-        ]
-        .map(str::to_owned),
-    )
-    .unwrap_or_else(|u| panic!("{}", u.message));
-    let stop = CancellationToken::new();
-    let run = tokio::spawn({
-        let stop = stop.clone();
-        async move { stampede::advanced::run_with_shutdown(&cli, &plan, stop).await }
-    });
+    let (stop, run) = headless_run(plan, &host, 3);
     while srv.requests() < 3 {
         srv.read_one.notified().await;
     }
@@ -221,26 +234,7 @@ async fn a_run_cut_off_mid_body_says_the_body_was_arriving_not_that_nobody_answe
     }
     let plan = Plan::new().user_type(UserType::new("U", |ctx| U(ctx.client())).task(task!(U::get)));
     let host = format!("http://{addr}/");
-    let cli = try_parse_args::<NoOptions>(
-        [
-            "plan",
-            "--headless",
-            "-u",
-            "2",
-            "-r",
-            "100",
-            "-H",
-            &host,
-            "--only-summary",
-        ]
-        .map(str::to_owned),
-    )
-    .unwrap_or_else(|u| panic!("{}", u.message));
-    let stop = CancellationToken::new();
-    let run = tokio::spawn({
-        let stop = stop.clone();
-        async move { stampede::advanced::run_with_shutdown(&cli, &plan, stop).await }
-    });
+    let (stop, run) = headless_run(plan, &host, 2);
     // 64 MB written is more than loopback's socket buffers hold for two connections: the
     // client has read heads and is deep in the bodies. Bounded at 30 s.
     for _ in 0..3000 {

@@ -72,16 +72,7 @@ fn the_rust_plan_runs_against_the_embedded_shop_with_no_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_locustfile_runs_under_real_locust_with_no_failures() {
-    let locust = std::env::var("STAMPEDE_LOCUST").unwrap_or_else(|_| {
-        format!(
-            "{}/../../target/locust-venv/bin/locust",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    assert!(
-        Path::new(&locust).exists(),
-        "Locust is not installed at {locust} (scripts/test installs it)"
-    );
+    let locust = common::locust();
     let dir = tempfile::tempdir().unwrap();
     let shop = hoodie_shop::start("127.0.0.1:0".parse().unwrap(), &dir.path().join("shop.db"))
         .await

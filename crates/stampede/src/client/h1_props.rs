@@ -207,6 +207,19 @@ async fn serve(mut io: DuplexStream, answers: Vec<Answer>) {
     drop(io);
 }
 
+/// The headers both readers are compared on, as text, in order.
+fn compared(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .filter(|(k, _)| kept(k.as_str()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The names a reader may add, drop or read for itself: framing and connection handling.
 fn kept(name: &str) -> bool {
     !matches!(name, "content-length" | "transfer-encoding" | "connection")
@@ -234,18 +247,7 @@ async fn through_stampede(answers: &[Answer]) -> Vec<Seen> {
         let head = h1.read_head(&Method::GET).await.expect("a head");
         let mut body = All(Vec::new());
         h1.read_body(head.framing, &mut body).await.expect("a body");
-        let headers = head
-            .fields
-            .map()
-            .iter()
-            .filter(|(k, _)| kept(k.as_str()))
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = compared(head.fields.map());
         seen.push(Seen {
             status: head.status.as_u16(),
             headers,
@@ -276,17 +278,7 @@ async fn through_hyper(answers: &[Answer]) -> Vec<Seen> {
             .expect("a request");
         let resp = sender.send_request(req).await.expect("an answer");
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter(|(k, _)| kept(k.as_str()))
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = compared(resp.headers());
         let body = resp
             .into_body()
             .collect()
