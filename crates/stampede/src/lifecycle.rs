@@ -135,9 +135,7 @@ pub async fn run_test(
     mut changes: mpsc::UnboundedReceiver<Change>,
     finish: Finish,
 ) -> Ended {
-    for hook in &plan.on_test_start {
-        hook().await;
-    }
+    test_starts(&plan).await;
     let started = Instant::now();
     let cap = |(users, rate): (u64, f64)| {
         if users > schedule.user_limit {
@@ -205,8 +203,21 @@ pub async fn run_test(
         Finish::Stop => runner.stop().await,
         Finish::Quit => runner.quit().await,
     }
+    test_stops(&plan).await;
+    Ended { ending, peak_users }
+}
+
+/// The plan's `on_test_start` hooks, in order: the one place a test's start runs them, for
+/// every mode (a worker, whose tests its master starts, calls it too).
+pub(crate) async fn test_starts(plan: &Plan) {
+    for hook in &plan.on_test_start {
+        hook().await;
+    }
+}
+
+/// The plan's `on_test_stop` hooks, in order, once the users have stopped.
+pub(crate) async fn test_stops(plan: &Plan) {
     for hook in &plan.on_test_stop {
         hook().await;
     }
-    Ended { ending, peak_users }
 }

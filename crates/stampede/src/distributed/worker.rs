@@ -311,9 +311,7 @@ impl Worker<'_> {
         self.host = Some(host.clone());
         if !self.in_test {
             self.in_test = true;
-            for hook in &self.plan.on_test_start {
-                hook().await;
-            }
+            crate::lifecycle::test_starts(&self.plan).await;
         }
         self.state = WorkerState::Spawning;
         let swarm = self.swarm.as_ref().expect("made above");
@@ -407,9 +405,7 @@ impl Worker<'_> {
             s.runner.stop().await;
         }
         if std::mem::take(&mut self.in_test) {
-            for hook in &self.plan.on_test_stop {
-                hook().await;
-            }
+            crate::lifecycle::test_stops(&self.plan).await;
         }
         if self.state != WorkerState::Ready {
             self.state = WorkerState::Stopped;
