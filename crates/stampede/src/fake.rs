@@ -24,10 +24,12 @@ fn run_tag() -> &'static str {
     })
 }
 
+/// A plausible first name (Faker's `first_name`).
 pub fn first_name() -> String {
     FirstName().fake()
 }
 
+/// A plausible last name (Faker's `last_name`).
 pub fn last_name() -> String {
     LastName().fake()
 }
@@ -59,14 +61,21 @@ pub fn unique_email() -> String {
 /// A US postal address in Saleor's field names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsAddress {
+    /// Given name.
     pub first_name: String,
+    /// Family name.
     pub last_name: String,
+    /// House number and street.
     pub street_address_1: String,
+    /// City.
     pub city: String,
     /// The state's two-letter code (Saleor's `country_area`).
     pub country_area: String,
+    /// ZIP code.
     pub postal_code: String,
+    /// `US`.
     pub country: String,
+    /// A phone number in E.164 form (`+1...`).
     pub phone: String,
 }
 

@@ -31,10 +31,23 @@ pub struct Plan {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SelectionError {
     #[error("unknown user type '{name}'; this plan has: {known}")]
-    UnknownUserType { name: String, known: String },
+    /// `--user-types` (or the UI) named a type the plan does not have.
+    UnknownUserType {
+        /// The name asked for.
+        name: String,
+        /// The plan's user types, listed.
+        known: String,
+    },
     #[error("unknown tag '{name}'; the plan's tasks are tagged: {known}")]
-    UnknownTag { name: String, known: String },
+    /// `--tags` or `--exclude-tags` named a tag no task carries.
+    UnknownTag {
+        /// The tag asked for.
+        name: String,
+        /// The tags the plan's tasks carry, listed.
+        known: String,
+    },
     #[error("no tasks are left to run after the tag filters")]
+    /// The selection left no task to run.
     NothingToRun,
     /// A setting that can only be checked when the run starts (a `--ca-cert` file).
     #[error("{0}")]
@@ -54,6 +67,7 @@ pub(crate) struct Selection {
 }
 
 impl Plan {
+    /// An empty plan: add user types with [`user_type`](Self::user_type).
     pub fn new() -> Self {
         Self::default()
     }
@@ -131,10 +145,12 @@ impl Plan {
         self
     }
 
+    /// The user types' names, weights and tasks, as reports show them.
     pub fn user_types(&self) -> Vec<UserTypeInfo> {
         self.types.iter().map(|t| t.info().clone()).collect()
     }
 
+    /// The funnel's request names, in order (empty without one).
     pub fn funnel_steps(&self) -> &[String] {
         &self.funnel
     }

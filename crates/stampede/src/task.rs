@@ -57,7 +57,9 @@ pub enum TaskError {
     Reschedule,
     /// Anything else: counted in the exceptions table.
     Failed {
+        /// What went wrong (the error's `Display`).
         message: String,
+        /// Where the `?` (or `TaskError::msg`) was: file, line and column.
         location: &'static Location<'static>,
     },
 }
@@ -98,6 +100,7 @@ impl TaskError {
     note = "end the task with `Ok(())` and declare `-> TaskResult`, or return nothing"
 )]
 pub trait IntoTaskResult {
+    /// The value as a task's result.
     fn into_task_result(self) -> TaskResult;
 }
 
@@ -125,12 +128,14 @@ where
     note = "check that the function is `async`, takes `&mut self` (not `&self`), and belongs to the type `UserType::new` builds"
 )]
 pub trait TaskFn<U>: Send + Sync + 'static {
+    /// Runs the task on `user`.
     fn call<'a>(&self, user: &'a mut U) -> TaskFuture<'a>;
 }
 
 /// Names the future an async function returns for a borrow of lifetime `'a`; the usual
 /// way to accept `async fn(&mut U)` items, whose futures borrow their argument.
 pub trait AsyncUserFn<'a, U: 'a>: Fn(&'a mut U) -> Self::Fut {
+    /// The future the function returns.
     type Fut: Future<Output: IntoTaskResult> + Send + 'a;
 }
 
@@ -193,6 +198,7 @@ impl<U: 'static> Task<U> {
         self
     }
 
+    /// The task's name, as reports and tags show it.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -58,6 +58,7 @@ impl UserContext {
     pub fn user_id(&self) -> u64 {
         self.user_id
     }
+    /// The name of this user's type.
     pub fn user_type(&self) -> &str {
         &self.user_type
     }
@@ -116,11 +117,13 @@ impl<U: Send + 'static> UserType<U> {
         self
     }
 
+    /// How long a user waits between tasks (Locust's `wait_time`); by default none.
     pub fn wait_time(mut self, wait: WaitTime) -> Self {
         self.wait_time = wait;
         self
     }
 
+    /// Adds a task: `.task(task!(3, Shopper::browse))` is Locust's `@task(3)`.
     pub fn task(mut self, task: Task<U>) -> Self {
         self.tasks.push(task);
         self
@@ -191,18 +194,26 @@ impl<U: Send + 'static> UserType<U> {
 /// A task as the runner and reports see it, without the user's state type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskInfo {
+    /// The task's name (its function's).
     pub name: String,
+    /// Its weight among the type's tasks.
     pub weight: u32,
+    /// Its tags (`--tags`, `--exclude-tags`).
     pub tags: Vec<String>,
 }
 
 /// A user type as the runner and reports see it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserTypeInfo {
+    /// The type's name (Locust's class name).
     pub name: String,
+    /// Its weight among the types.
     pub weight: u32,
+    /// A fixed number of users instead of a weight (Locust's `fixed_count`).
     pub fixed_count: Option<u64>,
+    /// Its tasks.
     pub tasks: Vec<TaskInfo>,
+    /// Whether its tasks run in order (Locust's `SequentialTaskSet`).
     pub sequential: bool,
     /// Set for open-model types.
     pub arrivals: Option<Arrivals>,

@@ -22,6 +22,7 @@ pub struct ClientConfig {
     pub max_cookies: u16,
     /// Names pinned to addresses (`--resolve`).
     pub resolve: Arc<[Resolve]>,
+    /// The `User-Agent` every request sends (`stampede/VERSION`).
     pub user_agent: http::HeaderValue,
     /// Log every request and response (the single-user debugging mode).
     pub verbose: bool,
@@ -30,6 +31,7 @@ pub struct ClientConfig {
     /// Multiplies every `think()` (and the runner multiplies every `wait_time`) by this
     /// (`--wait-scale`); 0 runs flat out.
     pub wait_scale: f64,
+    /// The plan's `on_request` listeners, called after every request.
     pub listeners: Vec<RequestListener>,
     /// The plan's `on_user_error` hooks, called by each user's life (Locust's `user_error`).
     pub user_error: Vec<UserErrorListener>,
@@ -41,6 +43,7 @@ pub struct ClientConfig {
 pub const DEFAULT_MAX_BODY: usize = 16 << 20;
 
 impl ClientConfig {
+    /// The defaults: 10 s to connect, 60 s per request, 16 MiB of body kept, 180 cookies; `insecure` accepts any certificate (`--insecure`).
     pub fn new(insecure: bool) -> Self {
         Self::with_tls(insecure, None).expect("no CA file, nothing to fail")
     }

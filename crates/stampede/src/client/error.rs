@@ -8,13 +8,17 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Phase {
     #[default]
+    /// Looking the host name up.
     Dns,
+    /// Opening the TCP connection.
     Connect,
+    /// The TLS handshake.
     Tls,
     /// Writing the request; nothing has reached the socket yet.
     Send,
     /// The request is written; no complete response head has come back.
     Headers,
+    /// Reading the body; the head had come.
     Body,
 }
 
@@ -35,12 +39,16 @@ impl fmt::Display for Phase {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     #[error("invalid URL: {0}")]
+    /// The URL could not be built from the base and the path.
     Url(String),
     /// A limit ran out (`--connect-timeout`, `--request-timeout`, or a plan's own).
     #[error("timed out after {} {phase} ({target}){}", humantime::format_duration(*after), still_arriving(*arrived))]
     Timeout {
+        /// Where the request was.
         phase: Phase,
+        /// The limit that ran out.
         after: Duration,
+        /// `host:port`.
         target: String,
         /// Reading a body: the response bytes that had come by then. A body that never
         /// ends is then told from a server that never answered.
@@ -49,8 +57,11 @@ pub enum ClientError {
     /// The network or the server ended the exchange.
     #[error("failed while {phase} ({target}): {detail}")]
     Failed {
+        /// Where the request was.
         phase: Phase,
+        /// `host:port`.
         target: String,
+        /// What the network or the server did.
         detail: String,
     },
     /// A request that is not safe to repeat was written on a kept-alive connection that the
@@ -58,16 +69,24 @@ pub enum ClientError {
     #[error(
         "server closed the kept-alive connection before answering (request not retried: {method})"
     )]
-    StaleNotRetried { method: String },
+    StaleNotRetried {
+        /// The request's method.
+        method: String,
+    },
     #[error("too many redirects (more than {0})")]
+    /// Redirects followed past the limit (20, as requests allows 30).
     TooManyRedirects(usize),
     #[error("could not encode the request body: {0}")]
+    /// A JSON body that would not serialise.
     Body(String),
     /// A header name or value HTTP does not allow (a newline in a value, a space in a name).
     #[error("invalid header {name}: {value:?} is not a valid header {what}")]
     Header {
+        /// The header's name, as given.
         name: String,
+        /// Its value, as given.
         value: String,
+        /// Which of the two HTTP refuses: `name` or `value`.
         what: &'static str,
     },
 }

@@ -64,7 +64,9 @@ pub(crate) use progress::Progress;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{method} {name}: {reason}")]
 pub struct RequestError {
+    /// The request's method (`GET`).
     pub method: String,
+    /// The name it is counted under in the statistics.
     pub name: String,
     /// The text grouped in the failures table.
     pub reason: String,
@@ -75,9 +77,13 @@ pub struct RequestError {
 /// One finished request, as listeners see it (Locust's `events.request`).
 #[derive(Debug)]
 pub struct RequestEvent<'a> {
+    /// The request's method.
     pub method: &'a str,
+    /// The name it is counted under.
     pub name: &'a str,
+    /// From sending to the last body byte (the kernel's timestamps when it has them).
     pub response_time: Duration,
+    /// Body bytes that arrived.
     pub content_length: u64,
     /// The final status, when a response arrived.
     pub status: Option<u16>,
@@ -92,6 +98,7 @@ pub type RequestListener = Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>;
 /// `events.user_error`).
 #[derive(Debug)]
 pub struct UserError<'a> {
+    /// The user type whose `on_start` failed.
     pub user_type: &'a str,
     /// Where it failed: `on_start`.
     pub task: &'a str,
@@ -172,6 +179,7 @@ impl Client {
         });
     }
 
+    /// A client for one user: `base` is the host relative paths join (its user info becomes Basic auth for that origin), `recorder` where its requests are counted. Plans get one from [`UserContext::client`](crate::UserContext::client); this is for programs and tests that drive a client themselves.
     pub fn new(base: Url, config: ClientConfig, recorder: Recorder) -> Self {
         let trace = config.tracing.as_ref().map(|t| t.user());
         let (base, basic) = userinfo::split(base);

@@ -15,25 +15,44 @@ use url::Url;
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("invalid CSS selector '{0}'")]
+    /// A CSS selector that does not parse.
     Selector(String),
     #[error("no element matches '{0}'")]
+    /// No element matches the selector.
     NotFound(String),
     #[error("element '{selector}' has no attribute '{attr}'")]
-    NoAttribute { selector: String, attr: String },
+    /// An element matched but lacks the attribute.
+    NoAttribute {
+        /// The selector that matched.
+        selector: String,
+        /// The attribute it lacked.
+        attr: String,
+    },
     #[error("'{0}' does not hold valid JSON: {1}")]
+    /// An attribute (`selector @attr`) that does not hold JSON, and the parser's words.
     Json(String, String),
     /// The body was to be read as JSON and is not: the parser's words, and the body's start.
     #[error("the body is not JSON ({0}): {1}")]
     NotJson(String, String),
     #[error("no JSON value at '{0}' in {1}")]
+    /// No value at the path (first), in a document of this shape (second: its keys, never its values).
     NoJsonValue(String, String),
     #[error("the JSON value at '{path}' is not of the wanted type: {detail}")]
-    JsonType { path: String, detail: String },
+    /// A value is there, of another type than asked for.
+    JsonType {
+        /// The path asked for.
+        path: String,
+        /// What serde said of the value there.
+        detail: String,
+    },
     #[error("no header '{0}'")]
+    /// The response has no such header (or it is not text).
     NoHeader(String),
     #[error("invalid regex /{0}/: {1}")]
+    /// The pattern does not compile, and why.
     Regex(String, String),
     #[error("no match for /{0}/ in the body")]
+    /// The pattern matches nowhere in the body.
     NoMatch(String),
 }
 
