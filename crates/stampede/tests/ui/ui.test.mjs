@@ -87,10 +87,12 @@ test("start a swarm from the form, watch it, edit it, read the funnel, stop, dow
   assert.equal(tasks, 7, "4 Visitor tasks + 3 ReturningUser tasks");
   await page.screenshot({ path: join(shots, "4-funnel.png") });
 
-  // The timing breakdown: every request of the Aggregated row timed by the kernel.
+  // The timing breakdown: the Aggregated row timed by the kernel. Nearly all of it: a
+  // request whose last read came with no kernel timestamp is timed by the monotonic clock
+  // instead, and counted apart (one full run here showed 99 %, the others 100 %).
   await page.click("button[data-tab=timing]");
   const timing = await page.$eval("#timing-table tbody tr.total", (tr) => [...tr.children].map((td) => td.textContent));
-  assert.equal(timing[2], "100 %", timing.join(" | "));
+  assert.ok(Number(timing[2].replace(/[^0-9.]/g, "")) >= 95, "kernel-timed share: " + timing.join(" | "));
   assert.ok(Number(timing[3].replace(/,/g, "")) >= 1, "connections were opened: " + timing.join(" | "));
   assert.equal(await page.isVisible("#generator-banner"), false, "a quiet generator raises no banner");
 
