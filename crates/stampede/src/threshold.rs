@@ -42,6 +42,9 @@ pub struct Threshold {
     pub text: String,
 }
 
+/// The rows a verdict names when its rule matched none.
+const ROWS_LISTED: usize = 20;
+
 /// A rule's verdict.
 #[derive(Clone, Debug)]
 pub struct Verdict {
@@ -214,11 +217,17 @@ impl Threshold {
             Op::Ge => a >= self.value,
         });
         let rows = if actual.is_none() {
-            stats
+            // A message, not a dump: up to 2,000 names may exist (--max-names).
+            let mut rows: Vec<String> = stats
                 .entries
                 .values()
+                .take(ROWS_LISTED)
                 .map(|e| format!("{} {}", e.method, e.name))
-                .collect()
+                .collect();
+            if stats.entries.len() > ROWS_LISTED {
+                rows.push(format!("and {} more", stats.entries.len() - ROWS_LISTED));
+            }
+            rows
         } else {
             Vec::new()
         };
