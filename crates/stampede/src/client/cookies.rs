@@ -130,6 +130,62 @@ impl Client {
             .map(|(_, v)| v.to_owned())
     }
 
+    /// Every unexpired cookie in the jar, as (name, value, domain, path): what another
+    /// front shows as its session's cookies (requests' `session.cookies`).
+    pub fn cookie_list(&self) -> Vec<(String, String, String, String)> {
+        self.cookies
+            .iter_unexpired()
+            .map(|c| {
+                let domain = c.domain.as_cow().unwrap_or_default().into_owned();
+                let (n, v) = c.name_value();
+                (n.to_owned(), v.to_owned(), domain, String::from(&c.path))
+            })
+            .collect()
+    }
+
+    /// Sets a cookie by hand, as `session.cookies.set(..)` does: for `domain` (the base
+    /// host when empty) and `path`, within the same limits as a response's cookies.
+    pub fn set_cookie(&mut self, name: &str, value: &str, domain: &str, path: &str) {
+        let host = if domain.is_empty() {
+            self.base.host_str().unwrap_or_default().to_owned()
+        } else {
+            domain.trim_start_matches('.').to_owned()
+        };
+        let Ok(url) = Url::parse(&format!("{}://{host}{path}", self.base.scheme())) else {
+            return;
+        };
+        let mut line = format!("{name}={value}; Path={path}");
+        if !domain.is_empty() {
+            line.push_str("; Domain=");
+            line.push_str(&host);
+        }
+        let head = format!("HTTP/1.1 200 OK\r\nset-cookie: {line}\r\n\r\n");
+        self.store_cookies(&fields::Fields::new(Bytes::from(head)), &url);
+    }
+
+    /// Removes the cookies named `name` (of `domain` and `path`, when given).
+    pub fn remove_cookie(&mut self, name: &str, domain: Option<&str>, path: Option<&str>) {
+        let gone: Vec<(String, String, String)> = self
+            .cookies
+            .iter_any()
+            .filter(|c| c.name() == name)
+            .map(|c| {
+                let d = c.domain.as_cow().unwrap_or_default().into_owned();
+                (d, String::from(&c.path), c.name().to_owned())
+            })
+            .filter(|(d, p, _)| {
+                domain.is_none_or(|want| d == want.trim_start_matches('.'))
+                    && path.is_none_or(|want| p == want)
+            })
+            .collect();
+        for (d, p, n) in &gone {
+            self.cookies.remove(d, p, n);
+        }
+        if !gone.is_empty() {
+            self.jar_changed();
+        }
+    }
+
     /// Forgets every cookie (a fresh browser profile).
     pub fn clear_cookies(&mut self) {
         self.cookies.clear();

@@ -53,6 +53,25 @@ impl Fields {
         self.get_all(name).next()
     }
 
+    /// Every field as (name, value) text, in the order received, repeats kept; bytes
+    /// beyond ASCII read as Latin-1, as Python's `http.client` reads them.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.lines().map(|(n, v)| (latin1(n), latin1(v))).collect()
+    }
+
+    /// The status line's reason phrase as the server sent it (`Not Found`, or its own).
+    pub fn reason(&self) -> String {
+        let status_line = self
+            .raw
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .find(|line| !line.is_empty())
+            .unwrap_or_default();
+        // "HTTP/1.1 404 Not Found": the phrase is what follows the second space.
+        let mut parts = status_line.splitn(3, |&b| b == b' ');
+        latin1(parts.nth(2).unwrap_or_default())
+    }
+
     /// The fields as a map, built the first time it is asked for.
     pub fn map(&self) -> &HeaderMap {
         self.map.get_or_init(|| {
@@ -101,4 +120,9 @@ mod tests {
         assert_eq!(map["location"], "/next");
         assert_eq!(map["x-bin"].as_bytes(), "café".as_bytes());
     }
+}
+
+/// Bytes as Latin-1 text: each byte one character, so nothing is lost or refused.
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
 }

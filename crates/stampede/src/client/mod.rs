@@ -51,7 +51,7 @@ pub use config::{ClientConfig, DEFAULT_MAX_BODY};
 pub use conn::Resolve;
 pub use cookies::DEFAULT_MAX_COOKIES;
 pub use error::{ClientError, Phase};
-pub use request::RequestBuilder;
+pub use request::{Pending, RequestBuilder, Unrecorded};
 pub use response::{ExtractError, Response};
 
 use crate::stats::Recorder;

@@ -105,6 +105,18 @@ impl Response {
     pub fn redirects(&self) -> u32 {
         self.redirects
     }
+    /// The status line's reason phrase as the server sent it: `Not Found`, or a server's
+    /// own (`Nope Here`), which Locust's failure texts quote.
+    pub fn reason(&self) -> String {
+        self.headers.reason()
+    }
+
+    /// Every header as (name, value) text, in the order received, repeats kept (bytes
+    /// beyond ASCII as Latin-1): what a front hands to a library that wants them so.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers.pairs()
+    }
+
     /// The URL that answered, after redirects.
     ///
     /// ```

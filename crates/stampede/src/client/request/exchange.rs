@@ -8,7 +8,7 @@ use http::{HeaderMap, Method, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{RequestBuilder, MAX_REDIRECTS, TRACEPARENT};
+use super::{RequestBuilder, TRACEPARENT};
 use crate::client::conn::Origin;
 use crate::client::target::Target;
 use crate::client::{ClientError, Hop, Response};
@@ -32,7 +32,7 @@ impl RequestBuilder<'_> {
         // The first hop's origin, kept once a redirect happens.
         let mut first: Option<Arc<Origin>> = None;
         let mut cross = false;
-        for redirects in 0..=MAX_REDIRECTS {
+        for redirects in 0..=self.max_redirects {
             // Once a chain has left its first origin, every later hop is cross-origin, even
             // one back on the first: that hop's path was chosen by the other site.
             cross |= first.as_ref().is_some_and(|f| **f != *target.origin);
@@ -68,7 +68,7 @@ impl RequestBuilder<'_> {
                 }
             }
         }
-        Err(ClientError::TooManyRedirects(MAX_REDIRECTS))
+        Err(ClientError::TooManyRedirects(self.max_redirects))
     }
 
     /// One hop: sent, and sent again on a new connection when the kept-alive one turned out
@@ -116,15 +116,17 @@ impl RequestBuilder<'_> {
         if let Some(host) = &target.host {
             h.insert(header::HOST, host.clone());
         }
-        h.insert(header::USER_AGENT, self.client.config.user_agent.clone());
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if self.browser_headers {
+            h.insert(header::USER_AGENT, self.client.config.user_agent.clone());
+            h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        }
         if let Some(v) = self.client.cookie_header(target) {
             h.insert(header::COOKIE, v);
         }
         if let Some(v) = self.client.span.as_ref().and_then(|s| s.header.as_ref()) {
             h.insert(TRACEPARENT, v.clone());
         }
-        if let Some(prev) = &self.client.last {
+        if let Some(prev) = self.client.last.as_ref().filter(|_| self.browser_headers) {
             if crate::client::same_origin(&prev.url, &target.url) {
                 if let Some(v) = prev.referer() {
                     h.insert(header::REFERER, v.clone());

@@ -2,6 +2,9 @@
 //! over the wire (hops, redirects, each hop's headers) is in `exchange.rs`.
 
 mod exchange;
+mod record;
+
+pub use record::{Pending, Unrecorded};
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -12,7 +15,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 
 use super::expect::Check;
-use super::{Client, ClientError, RequestError, RequestEvent, Response};
+use super::{Client, ClientError, RequestError, Response};
 use crate::stats::Event;
 
 /// Redirects followed before giving up, as `requests` does (it allows 30; browsers ~20).
@@ -37,6 +40,11 @@ pub struct RequestBuilder<'c> {
     content_type: Option<HeaderValue>,
     body: Bytes,
     follow_redirects: bool,
+    /// Redirects followed before giving up (20; a front may ask requests' 30).
+    max_redirects: usize,
+    /// Sends the browser-like headers (`User-Agent`, `Accept`, `Referer`); a front that
+    /// builds every header itself (the Python one, as requests does) turns them off.
+    browser_headers: bool,
     timeout: Option<Duration>,
     /// Expectations and custom checks, run in order on the final response.
     checks: Vec<Check<'c>>,
@@ -86,6 +94,8 @@ impl<'c> RequestBuilder<'c> {
             content_type: None,
             body: Bytes::new(),
             follow_redirects: true,
+            max_redirects: MAX_REDIRECTS,
+            browser_headers: true,
             timeout: None,
             checks: Vec::new(),
             status_decided: false,
@@ -265,6 +275,20 @@ impl<'c> RequestBuilder<'c> {
         self
     }
 
+    /// Follows at most `n` redirects (20 unless set); one more fails the request.
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Sends only the headers given here and the client's own (`set_header`), besides
+    /// `Host`, `Cookie`, `Content-Length` and trace context: no browser-like `User-Agent`,
+    /// `Accept` or `Referer`. For a front that builds every header as its own library does.
+    pub fn without_browser_headers(mut self) -> Self {
+        self.browser_headers = false;
+        self
+    }
+
     /// Fails the request unless the final status is `status` (which may then be a 404).
     ///
     /// ```
@@ -377,6 +401,44 @@ impl<'c> RequestBuilder<'c> {
 
     /// The body of [`send`](Self::send) and [`extract`](Self::extract).
     async fn run(&mut self) -> Result<Response, RequestError> {
+        let done = self.exchange_timed().await;
+        let reason = match &done.outcome {
+            Ok(resp) => self.verdict(resp, &done.pending.name),
+            Err(e) => Some(e.to_string()),
+        };
+        let response = done.outcome.ok();
+        let pending = done.pending;
+        let method = pending.method.clone();
+        let name = pending.name.clone();
+        self.client
+            .record_pending(pending, response.as_ref(), reason.clone());
+        match (response, reason) {
+            (Some(r), None) => Ok(r),
+            (response, Some(reason)) => Err(RequestError {
+                method: method.to_string(),
+                name,
+                reason,
+                response: response.map(Box::new),
+            }),
+            (None, None) => unreachable!("a request without a response always has a reason"),
+        }
+    }
+
+    /// Sends the request and follows redirects, as [`send`](Self::send) does, but neither
+    /// judges nor records it: the caller decides success or failure (another front's rules
+    /// and failure texts, Locust's `catch_response`) and hands the [`Pending`] back to
+    /// [`Client::record_pending`]. A `Pending` dropped unrecorded counts nothing, as Locust
+    /// reports nothing for a request whose verdict never came.
+    pub async fn send_unrecorded(mut self) -> Unrecorded {
+        let done = self.exchange_timed().await;
+        Unrecorded {
+            outcome: done.outcome,
+            pending: done.pending,
+        }
+    }
+
+    /// The exchange under its timeout, with its timing taken: everything but the verdict.
+    async fn exchange_timed(&mut self) -> Unrecorded {
         let method = self.method.clone();
         let started = Instant::now();
         // An arrival's lag behind its schedule, up to the moment its request goes out.
@@ -412,69 +474,30 @@ impl<'c> RequestBuilder<'c> {
             .name
             .take()
             .unwrap_or_else(|| std::mem::take(&mut self.path));
-        let hops = self.client.progress.hits();
+        let progress = &self.client.progress;
         // One clock per request: the kernel's timestamps when every hop had them, else
         // the monotonic clock. An open-model arrival's lag behind its schedule is added.
         let kernel = match outcome {
-            Ok(_) => self.client.progress.kernel_elapsed(),
+            Ok(_) => progress.kernel_elapsed(),
             Err(_) => None,
         };
-        let timing = self.client.progress.timing(kernel.is_some());
+        let timing = progress.timing(kernel.is_some());
         let elapsed = kernel.unwrap_or_else(|| started.elapsed()) + lag;
-        let (response, reason) = match outcome {
-            Ok(mut resp) => {
-                resp.elapsed = elapsed;
-                let verdict = self.verdict(&resp, &name);
-                (Some(resp), verdict)
-            }
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let content_length = response.as_ref().map_or(0, |r| r.content_length);
-        if self.client.config.verbose {
-            log_exchange(
-                &method,
-                &name,
-                response.as_ref(),
-                reason.as_deref(),
-                elapsed,
-            );
-        }
-        for listener in &self.client.config.listeners {
-            listener(&RequestEvent {
-                method: method.as_str(),
-                name: &name,
-                response_time: elapsed,
-                content_length,
-                status: response.as_ref().map(|r| r.status.as_u16()),
-                error: reason.as_deref(),
-            });
-        }
-        let recorder = &self.client.recorder;
-        recorder.record(Event::Request {
-            id: recorder.name_id(method.as_str(), &name),
-            elapsed_us: elapsed.as_micros() as u64,
-            content_length,
-            error: reason.clone(),
-            at: self.client.progress.completed_at(timing.kernel),
-            hops,
-            resent: self.client.progress.resent,
+        let pending = Pending {
+            method,
+            name: name.into_owned(),
+            elapsed,
+            hops: progress.hits(),
+            resent: progress.resent,
+            at: progress.completed_at(timing.kernel),
             timing,
-            pacing_us: 0,
+            span: self.client.span.take(),
+        };
+        let outcome = outcome.map(|mut resp| {
+            resp.elapsed = elapsed;
+            resp
         });
-        if let Some(span) = self.client.span.take() {
-            self.client
-                .end_span(span, &method, &name, response.as_ref(), &reason);
-        }
-        match (response, reason) {
-            (Some(r), None) => Ok(r),
-            (response, Some(reason)) => Err(RequestError {
-                method: method.to_string(),
-                name: name.into_owned(),
-                reason,
-                response: response.map(Box::new),
-            }),
-            (None, None) => unreachable!("a request without a response always has a reason"),
-        }
+        Unrecorded { outcome, pending }
     }
 
     /// Why the response counts as a failure, if it does: the status rule (unless a check
@@ -521,31 +544,4 @@ fn http_error(status: StatusCode, name: &str) -> Option<String> {
         "HTTPError('{} {kind} Error: {reason} for url: {name}')",
         status.as_u16()
     ))
-}
-
-fn log_exchange(
-    method: &Method,
-    name: &str,
-    resp: Option<&Response>,
-    reason: Option<&str>,
-    elapsed: Duration,
-) {
-    let ms = elapsed.as_secs_f64() * 1000.0;
-    match resp {
-        Some(r) => {
-            eprintln!(
-                "{method} {name} -> {} {} ({ms:.1} ms, {} bytes)",
-                r.status.as_u16(),
-                r.url,
-                r.body.len()
-            );
-            if let Some(reason) = reason {
-                eprintln!("    FAILED: {reason}");
-            }
-        }
-        None => eprintln!(
-            "{method} {name} -> FAILED after {ms:.1} ms: {}",
-            reason.unwrap_or("")
-        ),
-    }
 }

@@ -1,0 +1,242 @@
+"""Stage one of the command line (what must be known before the locustfile is imported),
+loading the locustfile, and the run itself."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+import traceback
+
+from stampede import _runtime
+
+EXIT_USAGE = 2
+
+#: Locust 0.8's spellings, rewritten with a one-line notice each.
+LEGACY_FLAGS = {"-c": "-u", "--clients": "-u", "--hatch-rate": "-r", "--no-web": "--headless"}
+
+
+def _say(msg: str) -> None:
+    print(f"stampede: {msg}", file=sys.stderr)
+
+
+def legacy_flags(argv):
+    """``-c 5`` → ``-u 5``, ``--hatch-rate 2`` → ``-r 2``, ``--no-web`` → ``--headless``."""
+    out = []
+    for a in argv:
+        key, eq, val = a.partition("=")
+        new = LEGACY_FLAGS.get(key)
+        if new is None:
+            out.append(a)
+            continue
+        what = {"-u": "-u/--users", "-r": "-r/--spawn-rate", "--headless": "--headless"}[new]
+        _say(f"{key} is Locust 0.8's spelling of {what}; using {new}")
+        out.append(new + (eq + val if eq else ""))
+    return out
+
+
+def locust_environment():
+    """``LOCUST_X`` settings apply as ``STAMPEDE_X`` unless that is set (STAMPEDE_* wins)."""
+    for k, v in list(os.environ.items()):
+        if k.startswith("LOCUST_") and k not in ("LOCUST_SKIP_MONKEY_PATCH", "LOCUST_LOCUSTFILE"):
+            os.environ.setdefault("STAMPEDE_" + k[len("LOCUST_"):], v)
+
+
+def take_locustfile(argv):
+    """The locustfile paths (``-f``, else the environment, else ``locustfile.py``) and the
+    rest of the command line."""
+    rest, files = [], None
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-f", "--locustfile"):
+            if i + 1 >= len(argv):
+                raise SystemExit(_usage(f"{a} needs a path"))
+            files = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--locustfile="):
+            files = a.split("=", 1)[1]
+        elif a.startswith("-f") and len(a) > 2:
+            files = a[2:]
+        else:
+            rest.append(a)
+        i += 1
+    if files is None:
+        files = os.environ.get("STAMPEDE_LOCUSTFILE") or os.environ.get("LOCUST_LOCUSTFILE") or "locustfile.py"
+    return [f for f in files.split(",") if f], rest
+
+
+def _usage(msg):
+    print(f"error: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def load_locustfile(path):
+    """Imports one locustfile as Locust does (its directory first on ``sys.path``); a
+    missing file, a syntax error or an import error is a usage error naming the file."""
+    if os.path.isdir(path):
+        raise SystemExit(_usage(f"{path} is a directory; give a locustfile (a .py file)"))
+    if not os.path.exists(path):
+        raise SystemExit(_usage(f"could not find the locustfile {path!r} (give one with -f)"))
+    if not path.endswith(".py"):
+        raise SystemExit(_usage(f"the locustfile {path!r} must be a .py file"))
+    directory = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, directory)
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise SystemExit(_usage(f"{e.filename}:{e.lineno}: SyntaxError: {e.msg}"))
+    except SystemExit:
+        raise
+    except BaseException as e:
+        tb = traceback.extract_tb(e.__traceback__)
+        frame = next((f for f in reversed(tb) if os.path.abspath(f.filename) == os.path.abspath(path)), tb[-1] if tb else None)
+        where = f"{frame.filename}:{frame.lineno}: " if frame else f"{path}: "
+        traceback.print_exception(type(e), e, e.__traceback__)
+        raise SystemExit(_usage(f"{where}{type(e).__name__}: {e} (while importing the locustfile)"))
+    return module
+
+
+def user_classes(modules):
+    from stampede.compat.user.users import User
+
+    found = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, User) and not getattr(value, "abstract", False):
+                found.setdefault(value.__name__, value)
+    return list(found.values())
+
+
+def shape_classes(modules):
+    from stampede.compat.shape import LoadTestShape
+
+    out = []
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, LoadTestShape) and value is not LoadTestShape and not getattr(value, "abstract", False):
+                out.append(value)
+    return out
+
+
+def _task_list(cls):
+    """(name, weight) of the tasks the UI shows for a class: a single TaskSet's tasks
+    (0.8's ``task_set``), else the class's own."""
+    tasks = list(getattr(cls, "tasks", []) or [])
+    if len(set(map(id, tasks))) == 1 and isinstance(tasks[0], type):
+        tasks = list(getattr(tasks[0], "tasks", []) or [])
+    counts = {}
+    for t in tasks:
+        name = getattr(t, "__name__", repr(t))
+        counts[name] = counts.get(name, 0) + 1
+    return list(counts.items())
+
+
+def class_spec(cls):
+    weight = getattr(cls, "weight", 1)
+    weight = max(0, int(round(weight)))
+    fixed = getattr(cls, "fixed_count", 0) or None
+    sequential = False
+    return (cls.__name__, weight, fixed, _task_list(cls), sequential)
+
+
+def custom_arguments(argv):
+    """The locustfile's own arguments (``events.init_command_line_parser``): parsed out of
+    ``argv`` here; the rest goes to the engine's parser."""
+    from stampede.compat import events
+    from stampede.compat.argument_parser import LocustArgumentParser
+
+    parser = LocustArgumentParser(add_help=False)
+    events.init_command_line_parser.fire(parser=parser)
+    ns, rest = parser.parse_known_args(argv)
+    return parser, ns, rest
+
+
+def options_namespace(values, custom):
+    """Locust's ``parsed_options``: the engine's options under Locust's names, plus the
+    locustfile's own."""
+    ns = argparse.Namespace()
+    for key, vals in values:
+        v = vals[0] if len(vals) == 1 else list(vals)
+        if v in ("true", "false"):
+            v = v == "true"
+        setattr(ns, key, v)
+    rename = {"users": "num_users", "loglevel": "loglevel"}
+    for ours, theirs in rename.items():
+        if hasattr(ns, ours):
+            setattr(ns, theirs, getattr(ns, ours))
+    for num, kind in (("num_users", int), ("spawn_rate", float), ("stop_timeout", float), ("wait_scale", float), ("web_port", int)):
+        if isinstance(getattr(ns, num, None), str):
+            try:
+                setattr(ns, num, kind(getattr(ns, num).rstrip("s")))
+            except ValueError:
+                pass
+    for k, v in vars(custom).items():
+        setattr(ns, k, v)
+    return ns
+
+
+def run(argv) -> int:
+    from stampede import _core
+
+    argv = legacy_flags(argv)
+    locust_environment()
+    if any(a in ("-V", "--version") for a in argv):
+        from stampede import __version__
+
+        print(f"stampede {__version__} (runs locustfiles written for Locust 2.47.0)")
+        return 0
+    try:
+        files, argv = take_locustfile(argv)
+        wants_help = any(a in ("-h", "--help") for a in argv)
+        modules = [] if wants_help and not os.path.exists(files[0]) else [load_locustfile(f) for f in files]
+        parser, custom, rest = custom_arguments(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    code, message, values = _core.parse_options(["stampede", *rest])
+    if message or code:
+        out = sys.stdout if code == 0 else sys.stderr
+        out.write(message)
+        if wants_help:
+            out.write("\nLocustfile options:\n  -f, --locustfile <PATH>  the locustfile(s) (default: locustfile.py)\n")
+            out.write(parser.format_help().split("\n", 1)[-1] if parser._actions else "")
+        return code
+    classes = user_classes(modules)
+    if not classes:
+        return _usage(f"no user class found in {', '.join(files)} (a User, HttpUser or FastHttpUser subclass that is not abstract)")
+    options = options_namespace(values, custom)
+    return _run(classes, options, rest, files)
+
+
+def _run(classes, options, rest, files):
+    from stampede import _engine
+    from stampede.compat import events
+    from stampede.compat.env import Environment
+
+    host = getattr(options, "host", None)
+    if not host and "--worker" not in rest and "--master" not in rest:
+        host = next((c.host for c in classes if getattr(c, "host", None)), None)
+        if host:
+            rest = [*rest, "--host", host]
+    for cls in classes:
+        if not (getattr(cls, "tasks", None)) and type(cls).__name__ != "Locust":
+            return _usage(f"{cls.__name__} has no tasks (define @task methods or set tasks = [...])")
+    environment = Environment(user_classes=classes, events=events, host=host, parsed_options=options)
+    environment.locustfile = ",".join(files)
+    stop_timeout = float(getattr(options, "stop_timeout", 0) or 0)
+    front = _engine.Front(classes, environment, stop_timeout=stop_timeout)
+    _runtime.engine = front
+    events.init.fire(environment=environment, runner=getattr(environment, "runner", None), web_ui=None)
+    threads = int(os.environ.get("STAMPEDE_TOKIO_THREADS", "1"))
+    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
+    code = front.wait_finished()
+    events.quitting.fire(environment=environment)
+    exit_override = getattr(environment, "process_exit_code", None)
+    return exit_override if isinstance(exit_override, int) else code

@@ -1,0 +1,214 @@
+"""The Python half of the seam: gevent's hub meets the engine.
+
+One ``Front`` per process. It starts the engine (``stampede._core.Engine``), watches the
+engine's socket from the hub, and for each message drained: starts a user's greenlet,
+stops or kills one, or wakes the greenlet parked on a request's ticket. A greenlet that
+sends a request parks on a ``gevent.hub.Waiter``; nothing on the hub thread ever waits on
+the engine, so every other greenlet runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import gevent
+import gevent.event
+import gevent.pool
+from gevent.hub import Waiter, get_hub
+
+from stampede import _core, _runtime
+from stampede._transport import Raw
+
+log = logging.getLogger("stampede.front")
+
+_READ = 1
+
+
+class Front:
+    """The process's engine, its hub watcher, and its users by id."""
+
+    def __init__(self, classes, environment, stop_timeout: float = 0.0):
+        self.classes = classes
+        self.environment = environment
+        self.stop_timeout = stop_timeout
+        self.core = _core.Engine()
+        self.waiters = {}
+        self.users = {}
+        #: Each user greenlet's transport: ``events.request.fire`` counts on the caller's.
+        self.by_greenlet = {}
+        self.group = gevent.pool.Group()
+        self.finished = gevent.event.AsyncResult()
+        self.watcher = get_hub().loop.io(self.core.fd(), _READ)
+        self.watcher.start(self._on_wake)
+
+    # -- the run -------------------------------------------------------------------------
+    def start(self, argv, class_specs, threads=1):
+        self.core.start(argv, class_specs, threads)
+
+    def wait_finished(self) -> int:
+        """Parks the calling greenlet until the run ends; its exit code."""
+        try:
+            code = self.finished.get()
+        except KeyboardInterrupt:
+            self.core.shutdown()
+            code = self.finished.get()
+        self.core.join()
+        self.watcher.stop()
+        return code
+
+    def shutdown(self):
+        self.core.shutdown()
+
+    def record_event(self, method, name, response_time_ms, response_length, error):
+        """``events.request.fire`` from user code: counted on the calling user's recorder
+        (or any user's, for a greenlet the user spawned)."""
+        t = self.by_greenlet.get(gevent.getcurrent())
+        if t is None and self.by_greenlet:
+            t = next(iter(self.by_greenlet.values()))
+        if t is not None:
+            t.record_event(method, name, response_time_ms, response_length, error)
+
+    def service_transport(self):
+        """A session built outside any user (at module level, in ``init``): served by the
+        calling user's engine side when there is one."""
+        t = self.by_greenlet.get(gevent.getcurrent())
+        if t is None and self.by_greenlet:
+            t = next(iter(self.by_greenlet.values()))
+        if t is None:
+            raise RuntimeError("Stampede: an HttpSession built outside any user has no engine to send through yet (build it in on_start or a task)")
+        return t.new_session()
+
+    # -- tickets -------------------------------------------------------------------------
+    def wait(self, ticket):
+        """Parks this greenlet until the engine answers ``ticket``."""
+        w = Waiter()
+        self.waiters[ticket] = w
+        try:
+            return w.get()
+        finally:
+            self.waiters.pop(ticket, None)
+
+    # -- the hub's callback --------------------------------------------------------------
+    def _on_wake(self):
+        for msg in self.core.drain():
+            kind = msg[0]
+            if kind == "reply":
+                w = self.waiters.pop(msg[1], None)
+                if w is not None:
+                    w.switch(msg[2])
+            elif kind == "spawn":
+                gevent.spawn(self._start_user, msg[1], msg[2], msg[3])
+            elif kind == "stop":
+                user = self.users.get(msg[1])
+                if user is not None:
+                    # stop() may block (killone): never on the hub.
+                    gevent.spawn(user.stop, self.stop_timeout == 0)
+            elif kind == "kill":
+                user = self.users.get(msg[1])
+                g = getattr(user, "_greenlet", None)
+                if g is not None:
+                    g.kill(block=False)
+            elif kind == "finished":
+                self.finished.set(msg[1])
+
+    def _start_user(self, class_idx, user_id, handle):
+        cls = self.classes[class_idx]
+        user = cls.__new__(cls)
+        user._stampede_transport = EngineTransport(self, handle, 0)
+        try:
+            user.__init__(self.environment)
+        except Exception:
+            log.exception("%s could not be created", cls.__name__)
+            handle.ended()
+            return
+        self.users[user_id] = user
+        greenlet = user.start(self.group)
+        self.by_greenlet[greenlet] = user._stampede_transport
+
+        def ended(g, user_id=user_id, handle=handle):
+            self.users.pop(user_id, None)
+            self.by_greenlet.pop(g, None)
+            handle.ended()
+
+        greenlet.link(ended)
+
+
+def _decode(headers, body: bytes) -> bytes:
+    """The body as requests hands it to ``.content``: any Content-Encoding undone with
+    urllib3's own decoders (gzip, deflate, and br or zstd when their modules exist)."""
+    enc = None
+    for k, v in headers:
+        if k.lower() == "content-encoding":
+            enc = v.strip().lower()
+    if not enc or enc == "identity" or not body:
+        return body
+    try:
+        from urllib3.response import _get_decoder
+
+        d = _get_decoder(enc)
+        return d.decompress(body) + d.flush()
+    except Exception:
+        return body
+
+
+class EngineTransport:
+    """``stampede._transport.Transport`` over one session of one user in the engine."""
+
+    __slots__ = ("_front", "_handle", "_session")
+
+    def __init__(self, front, handle, session):
+        self._front = front
+        self._handle = handle
+        self._session = session
+
+    def request(self, method, url, headers, body, *, allow_redirects=True, max_redirects=30,
+                timeout=None, insecure=False, name=None):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        ticket = self._handle.request(self._session, method, url, name or url, list(headers),
+                                      body, allow_redirects, max_redirects, timeout)
+        try:
+            r = self._front.wait(ticket)
+        except BaseException:
+            try:
+                self._handle.forget(ticket)
+            except RuntimeError:
+                pass
+            raise
+        raw = Raw(
+            status=r.status,
+            reason=r.reason,
+            url=r.url or url,
+            headers=r.headers,
+            body=_decode(r.headers, r.body),
+            elapsed=r.elapsed,
+            history=[(0, "", [])] * r.redirects,
+            error_kind=r.error_kind,
+            error=r.error,
+            request_headers=list(headers),
+            content_length=r.content_length,
+            ticket=r.ticket,
+        )
+        return raw
+
+    def record(self, raw, method, name, error, response_length):
+        self._handle.record(raw.ticket, method, name, error, int(response_length or 0))
+
+    def record_event(self, method, name, response_time_ms, response_length, error):
+        self._handle.event(method, name, float(response_time_ms or 0), int(response_length or 0), error)
+
+    def cookies(self):
+        return self._front.wait(self._handle.cookies(self._session))
+
+    def set_cookie(self, name, value, domain="", path="/"):
+        self._handle.set_cookie(self._session, name, value, domain or "", path or "/")
+
+    def remove_cookie(self, name, domain=None, path=None):
+        self._handle.remove_cookie(self._session, name, domain, path)
+
+    def clear_cookies(self):
+        self._handle.clear_cookies(self._session)
+
+    def new_session(self):
+        return EngineTransport(self._front, self._handle, self._handle.new_session())

@@ -1,0 +1,202 @@
+//! The engine as Python starts it: a Stampede run on its own tokio threads, whose users
+//! are the locustfile's classes. Python keeps the main thread and gevent's hub; it watches
+//! [`Engine::fd`] and calls [`Engine::drain`] when it is readable.
+
+use std::os::unix::io::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use stampede::{App, CancellationToken, Plan, TaskInfo, UserTypeInfo};
+
+use crate::msg::{Msg, RawData, Reply};
+use crate::user::PyUserType;
+use crate::wake::{pair, Drain, Wake};
+
+/// A user class as Python describes it: name, weight, fixed count, tasks (name, weight)
+/// and whether they run in order.
+type ClassSpec = (String, u32, Option<u64>, Vec<(String, u32)>, bool);
+
+#[pyclass(module = "stampede._core", frozen)]
+pub struct Engine {
+    wake: Wake<Msg>,
+    drain: Drain<Msg>,
+    shutdown: CancellationToken,
+    thread: Mutex<Option<JoinHandle<i32>>>,
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let (wake, drain) =
+            pair().map_err(|e| PyRuntimeError::new_err(format!("no socket pair: {e}")))?;
+        Ok(Self {
+            wake,
+            drain,
+            shutdown: CancellationToken::new(),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// The socket to watch for reading (gevent: `hub.loop.io(fd, 1)`).
+    fn fd(&self) -> i32 {
+        self.drain.socket().as_raw_fd()
+    }
+
+    /// Starts the run: `argv` is Stampede's command line (program name first), `classes`
+    /// the locustfile's user classes. Returns at once; the run's end arrives as a
+    /// `("finished", code)` message.
+    #[pyo3(signature = (argv, classes, threads=None))]
+    fn start(
+        &self,
+        argv: Vec<String>,
+        classes: Vec<ClassSpec>,
+        threads: Option<usize>,
+    ) -> PyResult<()> {
+        let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "the engine has already started a run",
+            ));
+        }
+        let mut plan = Plan::new();
+        for (class, (name, weight, fixed_count, tasks, sequential)) in
+            classes.into_iter().enumerate()
+        {
+            let info = UserTypeInfo {
+                name,
+                weight,
+                fixed_count,
+                tasks: tasks
+                    .into_iter()
+                    .map(|(name, weight)| TaskInfo {
+                        name,
+                        weight,
+                        tags: Vec::new(),
+                    })
+                    .collect(),
+                sequential,
+                arrivals: None,
+            };
+            plan = plan.erased_user_type(Arc::new(PyUserType {
+                info,
+                class,
+                wake: self.wake.clone(),
+            }));
+        }
+        let wake = self.wake.clone();
+        let shutdown = self.shutdown.clone();
+        let threads = threads.unwrap_or(1).max(1);
+        let handle = std::thread::Builder::new()
+            .name("stampede-engine".into())
+            .spawn(move || {
+                let code = run(argv, plan, shutdown, threads);
+                wake.push(Msg::Finished { code });
+                code
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("could not start the engine: {e}")))?;
+        *slot = Some(handle);
+        Ok(())
+    }
+
+    /// Everything the engine has for Python since the last call, as tuples:
+    /// `("spawn", class, user_id, handle)`, `("stop", user_id)`, `("kill", user_id)`,
+    /// `("reply", ticket, value)` and `("finished", code)`.
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for msg in self.drain.drain() {
+            let item: Bound<'py, PyTuple> = match msg {
+                Msg::Spawn {
+                    class,
+                    user_id,
+                    handle,
+                } => ("spawn", class, user_id, Bound::new(py, handle)?).into_pyobject(py)?,
+                Msg::Stop { user_id } => ("stop", user_id).into_pyobject(py)?,
+                Msg::Kill { user_id } => ("kill", user_id).into_pyobject(py)?,
+                Msg::Finished { code } => ("finished", code).into_pyobject(py)?,
+                Msg::Reply { ticket, reply } => {
+                    let value = match reply {
+                        Reply::Raw(raw) => Bound::new(py, Raw::new(py, ticket, *raw))?.into_any(),
+                        Reply::Cookies(list) => list.into_pyobject(py)?.into_any(),
+                    };
+                    ("reply", ticket, value).into_pyobject(py)?
+                }
+            };
+            out.append(item)?;
+        }
+        Ok(out)
+    }
+
+    /// Ends the run as Ctrl-C does.
+    fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits for the run's thread (after `finished`); its exit code.
+    fn join(&self, py: Python<'_>) -> i32 {
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match handle {
+            Some(h) => py.detach(|| h.join().unwrap_or(1)),
+            None => 0,
+        }
+    }
+}
+
+/// The run on its own runtime: Stampede's whole command line, modes and reports.
+fn run(argv: Vec<String>, plan: Plan, shutdown: CancellationToken, threads: usize) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("stampede-io")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the engine's runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        match App::new(plan).run(argv, shutdown).await {
+            Ok(outcome) => outcome.exit_code,
+            Err(code) => code,
+        }
+    })
+}
+
+/// One response as a session reads it (`stampede/_transport.py`'s `Raw`).
+#[pyclass(module = "stampede._core", frozen, get_all)]
+pub struct Raw {
+    ticket: u64,
+    status: u16,
+    reason: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Py<PyBytes>,
+    elapsed: f64,
+    redirects: u32,
+    error_kind: Option<&'static str>,
+    error: Option<String>,
+    content_length: u64,
+}
+
+impl Raw {
+    fn new(py: Python<'_>, ticket: u64, d: RawData) -> Self {
+        Self {
+            ticket,
+            status: d.status,
+            reason: d.reason,
+            url: d.url,
+            headers: d.headers,
+            body: PyBytes::new(py, &d.body).unbind(),
+            elapsed: d.elapsed,
+            redirects: d.redirects,
+            error_kind: d.error_kind,
+            error: d.error,
+            content_length: d.content_length,
+        }
+    }
+}

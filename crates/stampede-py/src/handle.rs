@@ -1,0 +1,195 @@
+//! A user's handle, held by its Python object: every call only queues a command for the
+//! user's life in Rust and returns at once, so the hub thread never waits on the engine.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::msg::{Cmd, Spec};
+
+/// Tickets are unique in the process: Python keeps one table of parked greenlets.
+static TICKETS: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_ticket() -> u64 {
+    TICKETS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One user's way into the engine (the `Transport` of `stampede/_transport.py`).
+#[pyclass(module = "stampede._core", frozen)]
+pub struct UserHandle {
+    tx: UnboundedSender<Cmd>,
+    #[pyo3(get)]
+    user_id: u64,
+    sessions: AtomicU32,
+}
+
+impl UserHandle {
+    pub fn new(tx: UnboundedSender<Cmd>, user_id: u64) -> Self {
+        Self {
+            tx,
+            user_id,
+            sessions: AtomicU32::new(1),
+        }
+    }
+
+    /// Queues `cmd`. The user's life may have ended (the run stopped under the greenlet):
+    /// then nothing will answer, and Python is told so it does not wait.
+    fn send(&self, cmd: Cmd) -> PyResult<()> {
+        self.tx.send(cmd).map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err("this user has been stopped by the run")
+        })
+    }
+}
+
+#[pymethods]
+impl UserHandle {
+    /// Sends a request; the answer comes back under the returned ticket.
+    #[pyo3(signature = (session, method, url, name, headers, body, allow_redirects=true, max_redirects=30, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        session: u32,
+        method: String,
+        url: String,
+        name: String,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        allow_redirects: bool,
+        max_redirects: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<u64> {
+        let ticket = next_ticket();
+        let timeout = match timeout {
+            Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+            Some(t) if !(t.is_finite() && t >= 0.0) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "timeout must be a positive number of seconds, not {t}"
+                )))
+            }
+            _ => None,
+        };
+        let spec = Spec {
+            method,
+            url,
+            name,
+            headers,
+            body: body.unwrap_or_default(),
+            allow_redirects,
+            max_redirects,
+            timeout,
+        };
+        self.send(Cmd::Request {
+            ticket,
+            session,
+            spec,
+        })?;
+        Ok(ticket)
+    }
+
+    /// Records the request answered under `ticket`: `error` is the failure's text, or None.
+    #[pyo3(signature = (ticket, method, name, error, length))]
+    fn record(
+        &self,
+        ticket: u64,
+        method: String,
+        name: String,
+        error: Option<String>,
+        length: u64,
+    ) -> PyResult<()> {
+        self.send(Cmd::Record {
+            ticket,
+            method,
+            name,
+            error,
+            length,
+        })
+    }
+
+    /// The request under `ticket` will not be recorded.
+    fn forget(&self, ticket: u64) -> PyResult<()> {
+        self.send(Cmd::Forget { ticket })
+    }
+
+    /// A new session of this user (own jar and connections); its number.
+    fn new_session(&self) -> PyResult<u32> {
+        let session = self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.send(Cmd::NewSession { session })?;
+        Ok(session)
+    }
+
+    /// Asks for the session's cookies; they come back under the returned ticket.
+    fn cookies(&self, session: u32) -> PyResult<u64> {
+        let ticket = next_ticket();
+        self.send(Cmd::Cookies { ticket, session })?;
+        Ok(ticket)
+    }
+
+    #[pyo3(signature = (session, name, value, domain="".to_owned(), path="/".to_owned()))]
+    fn set_cookie(
+        &self,
+        session: u32,
+        name: String,
+        value: String,
+        domain: String,
+        path: String,
+    ) -> PyResult<()> {
+        self.send(Cmd::SetCookie {
+            session,
+            name,
+            value,
+            domain,
+            path,
+        })
+    }
+
+    #[pyo3(signature = (session, name, domain=None, path=None))]
+    fn remove_cookie(
+        &self,
+        session: u32,
+        name: String,
+        domain: Option<String>,
+        path: Option<String>,
+    ) -> PyResult<()> {
+        self.send(Cmd::RemoveCookie {
+            session,
+            name,
+            domain,
+            path,
+        })
+    }
+
+    fn clear_cookies(&self, session: u32) -> PyResult<()> {
+        self.send(Cmd::ClearCookies { session })
+    }
+
+    /// Counts a request the user code reported itself; `response_time` in milliseconds.
+    #[pyo3(signature = (method, name, response_time, length, error))]
+    fn event(
+        &self,
+        method: String,
+        name: String,
+        response_time: f64,
+        length: u64,
+        error: Option<String>,
+    ) -> PyResult<()> {
+        let ms = if response_time.is_finite() && response_time > 0.0 {
+            response_time
+        } else {
+            0.0
+        };
+        self.send(Cmd::Event {
+            method,
+            name,
+            elapsed: Duration::from_secs_f64(ms / 1000.0),
+            length,
+            error,
+        })
+    }
+
+    /// The user's greenlet is over.
+    fn ended(&self) {
+        let _ = self.tx.send(Cmd::Ended);
+    }
+}

@@ -1,0 +1,250 @@
+//! A locustfile's user class as the runner sees it: an [`ErasedUserType`] whose life in
+//! Rust serves the commands of one Python greenlet. The runner spawns, counts, stops and
+//! distributes these users like any other; the greenlet runs the class's own loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use http::Method;
+use stampede::advanced::{ErasedUserType, UserControl};
+use stampede::client::{Pending, Response};
+use stampede::{Client, UserContext, UserTypeInfo};
+use tokio::sync::mpsc;
+
+use crate::handle::UserHandle;
+use crate::msg::{Cmd, Msg, RawData, Reply, Spec};
+use crate::wake::Wake;
+
+/// Requests answered and not yet judged, per user: a session always judges each at once,
+/// so more than this means commands were lost; the oldest are then dropped.
+const MAX_PENDING: usize = 1024;
+
+/// One class of the locustfile.
+pub struct PyUserType {
+    pub info: UserTypeInfo,
+    /// Its index in the list Python gave at start.
+    pub class: usize,
+    pub wake: Wake<Msg>,
+}
+
+impl ErasedUserType for PyUserType {
+    fn info(&self) -> &UserTypeInfo {
+        &self.info
+    }
+
+    fn live(
+        &self,
+        ctx: UserContext,
+        ctl: UserControl,
+        _enabled: Arc<[usize]>,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(life(ctx, ctl, self.class, self.wake.clone()))
+    }
+}
+
+/// Tells Python to kill the greenlet when the runner drops this user's life (its stop
+/// timeout ran out), so no greenlet outlives its user.
+struct KillOnDrop {
+    wake: Wake<Msg>,
+    user_id: u64,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.wake.push(Msg::Kill {
+                user_id: self.user_id,
+            });
+        }
+    }
+}
+
+/// The user's own state in Rust: its sessions and the requests awaiting a verdict.
+struct Life {
+    ctx: UserContext,
+    sessions: Vec<Client>,
+    pending: HashMap<u64, (usize, Pending, Option<Response>)>,
+    wake: Wake<Msg>,
+}
+
+async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let user_id = ctx.user_id();
+    let mut guard = KillOnDrop {
+        wake: wake.clone(),
+        user_id,
+        armed: true,
+    };
+    let mut me = Life {
+        sessions: vec![ctx.client()],
+        ctx,
+        pending: HashMap::new(),
+        wake: wake.clone(),
+    };
+    wake.push(Msg::Spawn {
+        class,
+        user_id,
+        handle: UserHandle::new(tx, user_id),
+    });
+    let mut stop_sent = false;
+    loop {
+        let cmd = tokio::select! {
+            cmd = rx.recv() => cmd,
+            () = ctl.stop.cancelled(), if !stop_sent => {
+                stop_sent = true;
+                wake.push(Msg::Stop { user_id });
+                continue;
+            }
+        };
+        match cmd {
+            None | Some(Cmd::Ended) => break,
+            Some(Cmd::Request {
+                ticket,
+                session,
+                spec,
+            }) => {
+                // A stop must reach Python mid-request: Locust kills a user wherever it is.
+                let stop = ctl.stop.clone();
+                let fut = me.request(ticket, session as usize, spec);
+                tokio::pin!(fut);
+                loop {
+                    tokio::select! {
+                        () = &mut fut => break,
+                        () = stop.cancelled(), if !stop_sent => {
+                            stop_sent = true;
+                            wake.push(Msg::Stop { user_id });
+                        }
+                    }
+                }
+            }
+            Some(other) => me.command(other),
+        }
+    }
+    guard.armed = false;
+    me.ctx.recorder().flush();
+}
+
+impl Life {
+    fn session(&mut self, i: usize) -> &mut Client {
+        // Python numbers sessions from the handle, so an unknown one is a bug there;
+        // the user's own client serves it rather than failing the request.
+        let i = if i < self.sessions.len() { i } else { 0 };
+        &mut self.sessions[i]
+    }
+
+    async fn request(&mut self, ticket: u64, session: usize, spec: Spec) {
+        let Spec {
+            method,
+            url,
+            name,
+            headers,
+            body,
+            allow_redirects,
+            max_redirects,
+            timeout,
+        } = spec;
+        let session = if session < self.sessions.len() {
+            session
+        } else {
+            0
+        };
+        let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        let client = self.session(session);
+        let mut req = client
+            .request(method, url)
+            .name(name)
+            .without_browser_headers()
+            .max_redirects(max_redirects);
+        for (k, v) in &headers {
+            req = req.header(k, v);
+        }
+        if !body.is_empty() {
+            req = req.body(body);
+        }
+        if !allow_redirects {
+            req = req.no_redirects();
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let done = req.send_unrecorded().await;
+        let raw = RawData::from_outcome(&done.outcome, done.pending.elapsed());
+        if self.pending.len() >= MAX_PENDING {
+            if let Some(&oldest) = self.pending.keys().min() {
+                self.pending.remove(&oldest);
+            }
+        }
+        self.pending
+            .insert(ticket, (session, done.pending, done.outcome.ok()));
+        self.wake.push(Msg::Reply {
+            ticket,
+            reply: Reply::Raw(Box::new(raw)),
+        });
+    }
+
+    /// Every command but a request: none of them waits on the network.
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Record {
+                ticket,
+                method,
+                name,
+                error,
+                length,
+            } => {
+                if let Some((s, mut p, resp)) = self.pending.remove(&ticket) {
+                    let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+                    p.rename(m, name);
+                    self.sessions[s].record_pending_sized(p, resp.as_ref(), error, Some(length));
+                }
+            }
+            Cmd::Forget { ticket } => {
+                self.pending.remove(&ticket);
+            }
+            Cmd::NewSession { .. } => {
+                let c = self.ctx.client();
+                self.sessions.push(c);
+            }
+            Cmd::Cookies { ticket, session } => {
+                let list = self.session(session as usize).cookie_list();
+                self.wake.push(Msg::Reply {
+                    ticket,
+                    reply: Reply::Cookies(list),
+                });
+            }
+            Cmd::SetCookie {
+                session,
+                name,
+                value,
+                domain,
+                path,
+            } => self
+                .session(session as usize)
+                .set_cookie(&name, &value, &domain, &path),
+            Cmd::RemoveCookie {
+                session,
+                name,
+                domain,
+                path,
+            } => self.session(session as usize).remove_cookie(
+                &name,
+                domain.as_deref(),
+                path.as_deref(),
+            ),
+            Cmd::ClearCookies { session } => self.session(session as usize).clear_cookies(),
+            Cmd::Event {
+                method,
+                name,
+                elapsed,
+                length,
+                error,
+            } => self
+                .ctx
+                .recorder()
+                .record_request(&method, &name, elapsed, length, error),
+            Cmd::Request { .. } | Cmd::Ended => {}
+        }
+    }
+}
