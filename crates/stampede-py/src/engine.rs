@@ -92,11 +92,7 @@ impl Engine {
         let threads = threads.unwrap_or(1).max(1);
         let handle = std::thread::Builder::new()
             .name("stampede-engine".into())
-            .spawn(move || {
-                let code = run(argv, plan, shutdown, threads);
-                wake.push(Msg::Finished { code });
-                code
-            })
+            .spawn(move || run(argv, plan, shutdown, threads, &wake))
             .map_err(|e| PyRuntimeError::new_err(format!("could not start the engine: {e}")))?;
         *slot = Some(handle);
         Ok(())
@@ -146,7 +142,15 @@ impl Engine {
 }
 
 /// The run on its own runtime: Stampede's whole command line, modes and reports.
-fn run(argv: Vec<String>, plan: Plan, shutdown: CancellationToken, threads: usize) -> i32 {
+/// Python hears of the end as soon as the run returns; the runtime is then shut down
+/// without waiting for blocking tasks that may never end (a reader of stdin).
+fn run(
+    argv: Vec<String>,
+    plan: Plan,
+    shutdown: CancellationToken,
+    threads: usize,
+    wake: &Wake<Msg>,
+) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("stampede-io")
@@ -156,15 +160,19 @@ fn run(argv: Vec<String>, plan: Plan, shutdown: CancellationToken, threads: usiz
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the engine's runtime: {e}");
+            wake.push(Msg::Finished { code: 1 });
             return 1;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         match App::new(plan).run(argv, shutdown).await {
             Ok(outcome) => outcome.exit_code,
             Err(code) => code,
         }
-    })
+    });
+    wake.push(Msg::Finished { code });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 /// One response as a session reads it (`stampede/_transport.py`'s `Raw`).

@@ -188,6 +188,16 @@ impl UserHandle {
         })
     }
 
+    /// Counts an exception the user's loop caught: its message and traceback text.
+    fn exception(&self, message: String, traceback: String) -> PyResult<()> {
+        self.send(Cmd::Exception { message, traceback })
+    }
+
+    /// Counts one run of task `task` of this user's class.
+    fn task_ran(&self, task: String) -> PyResult<()> {
+        self.send(Cmd::TaskRun { task })
+    }
+
     /// The user's greenlet is over.
     fn ended(&self) {
         let _ = self.tx.send(Cmd::Ended);

@@ -74,6 +74,15 @@ pub enum Cmd {
         length: u64,
         error: Option<String>,
     },
+    /// An exception the user's loop caught (the Exceptions tab): `str(e)` and traceback.
+    Exception {
+        message: String,
+        traceback: String,
+    },
+    /// A task of this user returned (the task table's runs).
+    TaskRun {
+        task: String,
+    },
     /// The user's greenlet is over.
     Ended,
 }

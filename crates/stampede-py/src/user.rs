@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 use http::Method;
 use stampede::advanced::{ErasedUserType, UserControl};
 use stampede::client::{Pending, Response};
+use stampede::stats::Event;
 use stampede::{Client, UserContext, UserTypeInfo};
 use tokio::sync::mpsc;
 
@@ -244,6 +245,19 @@ impl Life {
                 .ctx
                 .recorder()
                 .record_request(&method, &name, elapsed, length, error),
+            Cmd::Exception { message, traceback } => {
+                self.ctx.recorder().record(Event::Exception {
+                    message,
+                    location: traceback,
+                });
+            }
+            Cmd::TaskRun { task } => {
+                let user_type: Arc<str> = Arc::from(self.ctx.user_type());
+                self.ctx.recorder().record(Event::TaskRun {
+                    user_type,
+                    task: Arc::from(task.as_str()),
+                });
+            }
             Cmd::Request { .. } | Cmd::Ended => {}
         }
     }

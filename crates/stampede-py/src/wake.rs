@@ -75,10 +75,12 @@ impl<T> Drain<T> {
         &self.rx
     }
 
-    /// Everything queued so far. Disarms before taking the queue, so a message pushed
-    /// while this runs either is taken now or writes a new byte: no wakeup is lost.
+    /// Everything queued so far. The wakeup bytes are read first, then the queue is
+    /// disarmed, then taken: a producer that found it armed pushed before this take (its
+    /// message is taken now), and one that finds it disarmed writes a new byte. Disarming
+    /// before reading would lose a wakeup: a byte written for a message this take gets
+    /// would be read, leaving the queue armed with no byte for the next push.
     pub fn drain(&self) -> Vec<T> {
-        self.inner.armed.store(false, Ordering::Release);
         let mut buf = [0u8; 256];
         loop {
             match (&self.rx).read(&mut buf) {
@@ -86,6 +88,7 @@ impl<T> Drain<T> {
                 _ => break,
             }
         }
+        self.inner.armed.store(false, Ordering::Release);
         std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -116,28 +119,43 @@ mod tests {
     }
 
     #[test]
-    fn pushes_from_threads_all_arrive() {
+    fn pushes_from_threads_all_arrive_and_no_wakeup_is_lost() {
+        // The consumer sleeps on the socket as the hub does: a lost wakeup leaves messages
+        // queued with no byte to read, and the read below times out.
         let (wake, drain) = pair::<u64>().unwrap();
+        let waiter = drain.socket().try_clone().unwrap();
+        waiter.set_nonblocking(false).unwrap();
+        waiter
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let w = wake.clone();
                 std::thread::spawn(move || {
-                    for i in 0..1000 {
-                        w.push(t * 1000 + i);
+                    for i in 0..20_000 {
+                        w.push(t * 20_000 + i);
+                        if i % 64 == 0 {
+                            std::thread::yield_now();
+                        }
                     }
                 })
             })
             .collect();
         let mut got = Vec::new();
-        while got.len() < 4000 {
+        while got.len() < 80_000 {
+            let mut b = [0u8; 1];
+            let n = (&waiter).read(&mut b);
+            assert!(
+                matches!(n, Ok(1)),
+                "no wakeup came with {} of 80000 messages taken: {n:?}",
+                got.len()
+            );
             got.extend(drain.drain());
-            std::thread::yield_now();
         }
         for t in threads {
             t.join().unwrap();
         }
-        got.extend(drain.drain());
         got.sort_unstable();
-        assert_eq!(got, (0..4000).collect::<Vec<_>>());
+        assert_eq!(got, (0..80_000).collect::<Vec<_>>());
     }
 }

@@ -225,6 +225,10 @@ def _run(classes, options, rest, files):
         host = next((c.host for c in classes if getattr(c, "host", None)), None)
         if host:
             rest = [*rest, "--host", host]
+    if host:
+        # As Locust's runner does at each start: --host overrides every class's own.
+        for cls in classes:
+            cls.host = host
     for cls in classes:
         if not (getattr(cls, "tasks", None)) and type(cls).__name__ != "Locust":
             return _usage(f"{cls.__name__} has no tasks (define @task methods or set tasks = [...])")

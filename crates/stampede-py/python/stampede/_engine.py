@@ -32,6 +32,8 @@ class Front:
         self.classes = classes
         self.environment = environment
         self.stop_timeout = stop_timeout
+        options = getattr(environment, "parsed_options", None)
+        self._wait_scale = float(getattr(options, "wait_scale", 1.0) or 0.0) if options is not None else 1.0
         self.core = _core.Engine()
         self.waiters = {}
         self.users = {}
@@ -68,6 +70,36 @@ class Front:
             t = next(iter(self.by_greenlet.values()))
         if t is not None:
             t.record_event(method, name, response_time_ms, response_length, error)
+
+    # -- what stampede._runtime asks of the engine ----------------------------------------
+    def record_exception(self, user, exc, tb_text):
+        t = getattr(user, "_stampede_transport", None) or self._any_transport()
+        if t is not None:
+            t._handle.exception(str(exc), tb_text)
+
+    def task_ran(self, taskset, task):
+        user = getattr(taskset, "user", None)
+        t = getattr(user, "_stampede_transport", None)
+        if t is not None:
+            t._handle.task_ran(getattr(task, "__name__", repr(task)))
+
+    def wait_scale(self):
+        return self._wait_scale
+
+    def runner_state(self):
+        return "stopped" if self.finished.ready() else "running"
+
+    def user_count(self):
+        return len(self.users)
+
+    def quit(self):
+        self.core.shutdown()
+
+    def _any_transport(self):
+        t = self.by_greenlet.get(gevent.getcurrent())
+        if t is None and self.by_greenlet:
+            t = next(iter(self.by_greenlet.values()))
+        return t
 
     def service_transport(self):
         """A session built outside any user (at module level, in ``init``): served by the
@@ -163,7 +195,7 @@ class EngineTransport:
         self._session = session
 
     def request(self, method, url, headers, body, *, allow_redirects=True, max_redirects=30,
-                timeout=None, insecure=False, name=None):
+                timeout=None, connect_timeout=None, insecure=False, name=None, **_ignored):
         if isinstance(body, str):
             body = body.encode("utf-8")
         ticket = self._handle.request(self._session, method, url, name or url, list(headers),

@@ -39,7 +39,8 @@ class Raw:
         "history",  # list of (status, url, Headers) for each redirect hop before the final; url is
         # the URL that hop requested (what requests calls that hop's ``resp.url``)
         "error_kind",  # None or one of ERROR_KINDS
-        "error",  # None or the engine's own text for the error
+        "error",  # None or the engine's own text for the error; for "parse", the offending
+        # status line as received (Latin-1), which requests' BadStatusLine shows
         "request_headers",  # Headers; as sent on the first hop (Host, Cookie included)
         "content_length",  # int; bytes of body received (what Locust calls response_length)
         "ticket",  # engine bookkeeping; pass the Raw back to record()
@@ -65,6 +66,7 @@ class Transport:
         timeout: Optional[float] = None,
         insecure: bool = False,
         connect_timeout: Optional[float] = None,
+        name: Optional[str] = None,
     ) -> Raw:
         """Sends one request and follows redirects (as the session asks).
 
@@ -78,7 +80,8 @@ class Transport:
         sessions pass whichever their library would send). ``timeout`` limits each read, as
         requests' and geventhttpclient's socket timeouts do; ``connect_timeout``, when given,
         limits the connect instead (requests' ``(connect, read)`` tuple, FastHttpUser's
-        ``connection_timeout``).
+        ``connection_timeout``). ``name`` is the stats name the session expects to report the
+        request under (the engine may label a request that is never reported with it).
         """
         raise NotImplementedError
 

@@ -1,0 +1,1 @@
+"""``locust.util``: only the helpers locustfiles import (``timespan``)."""
