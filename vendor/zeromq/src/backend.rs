@@ -13,12 +13,9 @@ use futures::channel::mpsc;
 use futures::SinkExt;
 use parking_lot::Mutex;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Sender for notifying reconnection tasks when a peer disconnects.
-pub(crate) type DisconnectNotifier = mpsc::Sender<PeerIdentity>;
 pub(crate) const PEER_SEND_QUEUE_CAPACITY: usize = 100_000;
 
 pub(crate) struct Peer {
@@ -59,8 +56,6 @@ pub(crate) struct GenericSocketBackend {
     pub(crate) socket_monitor: Mutex<Option<mpsc::Sender<SocketEvent>>>,
     single_peer: Mutex<Option<SinglePeer>>,
     peer_count: AtomicUsize,
-    /// Notifiers for reconnection tasks - keyed by `peer_id`
-    disconnect_notifiers: Mutex<HashMap<PeerIdentity, DisconnectNotifier>>,
 }
 
 impl GenericSocketBackend {
@@ -78,31 +73,12 @@ impl GenericSocketBackend {
             socket_monitor: Mutex::new(None),
             single_peer: Mutex::new(None),
             peer_count: AtomicUsize::new(0),
-            disconnect_notifiers: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Register a notifier to be called when a peer disconnects.
-    ///
-    /// Used by reconnection tasks to be notified when they should attempt reconnection.
-    #[allow(dead_code)] // Will be used when reconnection is added to more socket types
-    pub(crate) fn register_disconnect_notifier(
-        &self,
-        peer_id: PeerIdentity,
-        notifier: DisconnectNotifier,
-    ) {
-        self.disconnect_notifiers.lock().insert(peer_id, notifier);
-    }
-
-    /// Unregister a disconnect notifier for a peer.
-    #[allow(dead_code)] // Will be used when reconnection is added to more socket types
-    pub(crate) fn unregister_disconnect_notifier(&self, peer_id: &PeerIdentity) {
-        self.disconnect_notifiers.lock().remove(peer_id);
     }
 
     pub(crate) async fn send_round_robin(&self, message: Message) -> ZmqResult<()> {
         let message = match self
-            .finish_cached_send(self.try_send_cached_single_peer(message, None))
+            .finish_cached_send(self.try_send_cached_single_peer(message))
             .await?
         {
             SendResolution::Sent => return Ok(()),
@@ -149,39 +125,7 @@ impl GenericSocketBackend {
         }
     }
 
-    // Stampede: the ROUTER, its only user, sends through `RouterBackend` now.
-    #[allow(dead_code)]
-    pub(crate) async fn send_to_peer(
-        &self,
-        peer_id: &PeerIdentity,
-        message: Message,
-    ) -> ZmqResult<()> {
-        let message = match self
-            .finish_cached_send(self.try_send_cached_single_peer(message, Some(peer_id)))
-            .await?
-        {
-            SendResolution::Sent => return Ok(()),
-            SendResolution::Miss(message) => message,
-        };
-
-        let send_result = match self.peers.get_async(peer_id).await {
-            Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
-            None => return Err(ZmqError::Other("Destination client not found by identity")),
-        };
-        match send_result {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.peer_disconnected(peer_id);
-                Err(e.into())
-            }
-        }
-    }
-
-    fn try_send_cached_single_peer(
-        &self,
-        message: Message,
-        expected_peer_id: Option<&PeerIdentity>,
-    ) -> CachedSend {
+    fn try_send_cached_single_peer(&self, message: Message) -> CachedSend {
         if self.peer_count.load(Ordering::Acquire) != 1 {
             return CachedSend::Miss(message);
         }
@@ -190,12 +134,6 @@ impl GenericSocketBackend {
         let Some(single_peer) = single_peer.as_mut() else {
             return CachedSend::Miss(message);
         };
-
-        if let Some(expected_peer_id) = expected_peer_id {
-            if single_peer.peer_id != *expected_peer_id {
-                return CachedSend::Miss(message);
-            }
-        }
 
         match single_peer.send_queue.try_send(message) {
             Ok(()) => CachedSend::Sent,
@@ -335,13 +273,6 @@ impl MultiPeerBackend for GenericSocketBackend {
                 let _ = monitor.try_send(SocketEvent::Disconnected(peer_id.clone()));
             }
         }
-
-        // Notify reconnection task if registered
-        if let Some(mut notifier) = self.disconnect_notifiers.lock().remove(peer_id) {
-            // Use try_send to avoid blocking - if channel is full, the reconnect task
-            // will eventually notice the peer is gone
-            let _ = notifier.try_send(peer_id.clone());
-        }
     }
 }
 
@@ -381,7 +312,7 @@ mod tests {
     #[crate::async_rt::test]
     async fn test_send_round_robin_uses_single_peer_cache() {
         let backend =
-            GenericSocketBackend::with_options(None, SocketType::PUSH, SocketOptions::default());
+            GenericSocketBackend::with_options(None, SocketType::DEALER, SocketOptions::default());
         let (_peer_id, mut recv_queue) =
             insert_peer(&backend, "peer-a".parse().expect("peer id")).await;
 
@@ -398,56 +329,9 @@ mod tests {
     }
 
     #[crate::async_rt::test]
-    async fn test_send_to_peer_uses_single_peer_cache_for_matching_identity() {
-        let backend =
-            GenericSocketBackend::with_options(None, SocketType::ROUTER, SocketOptions::default());
-        let (peer_id, mut recv_queue) =
-            insert_peer(&backend, "router-peer".parse().expect("peer id")).await;
-
-        assert_eq!(
-            Some(peer_id.clone()),
-            backend
-                .single_peer
-                .lock()
-                .as_ref()
-                .map(|peer| peer.peer_id.clone())
-        );
-
-        backend
-            .send_to_peer(&peer_id, message_with_frame(b"routed"))
-            .await
-            .expect("send to cached peer");
-
-        let queued = recv_queue.next().await.expect("queued message");
-        assert_eq!(Bytes::from_static(b"routed"), first_frame(queued));
-    }
-
-    #[crate::async_rt::test]
-    async fn test_send_to_peer_routes_by_identity_with_multiple_peers() {
-        let backend =
-            GenericSocketBackend::with_options(None, SocketType::ROUTER, SocketOptions::default());
-        let (_first_peer_id, mut first_recv_queue) =
-            insert_peer(&backend, "router-peer-a".parse().expect("peer id")).await;
-        let (second_peer_id, mut second_recv_queue) =
-            insert_peer(&backend, "router-peer-b".parse().expect("peer id")).await;
-
-        assert_eq!(2, backend.peer_count.load(Ordering::Acquire));
-        assert!(backend.single_peer.lock().is_none());
-
-        backend
-            .send_to_peer(&second_peer_id, message_with_frame(b"routed-b"))
-            .await
-            .expect("send to selected peer");
-
-        assert!(first_recv_queue.try_recv().is_err());
-        let queued = second_recv_queue.next().await.expect("queued message");
-        assert_eq!(Bytes::from_static(b"routed-b"), first_frame(queued));
-    }
-
-    #[crate::async_rt::test]
     async fn test_send_round_robin_waits_when_cached_sender_is_full() {
         let backend =
-            GenericSocketBackend::with_options(None, SocketType::PUSH, SocketOptions::default());
+            GenericSocketBackend::with_options(None, SocketType::DEALER, SocketOptions::default());
         let peer_id: PeerIdentity = "full-peer".parse().expect("peer id");
         let (mut send_queue, mut recv_queue) = mpsc::channel(1);
         send_queue
@@ -480,7 +364,7 @@ mod tests {
     #[crate::async_rt::test]
     async fn test_single_peer_cache_is_cleared_when_cached_sender_is_disconnected() {
         let backend =
-            GenericSocketBackend::with_options(None, SocketType::PUSH, SocketOptions::default());
+            GenericSocketBackend::with_options(None, SocketType::DEALER, SocketOptions::default());
         let peer_id: PeerIdentity = "closed-peer".parse().expect("peer id");
         let (send_queue, recv_queue) = mpsc::channel(1);
         drop(recv_queue);
@@ -505,7 +389,7 @@ mod tests {
     #[crate::async_rt::test]
     async fn test_peer_disconnected_emits_one_monitor_event() {
         let backend =
-            GenericSocketBackend::with_options(None, SocketType::ROUTER, SocketOptions::default());
+            GenericSocketBackend::with_options(None, SocketType::DEALER, SocketOptions::default());
         let (monitor_sender, mut monitor_receiver) = mpsc::channel(8);
         backend.socket_monitor.lock().replace(monitor_sender);
         let (peer_id, _recv_queue) =

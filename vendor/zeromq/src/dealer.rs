@@ -4,8 +4,8 @@ use crate::fair_queue::FairQueue;
 use crate::transport::AcceptStopHandle;
 use crate::util::PeerIdentity;
 use crate::{
-    CaptureSocket, Endpoint, MultiPeerBackend, Socket, SocketBackend, SocketEvent, SocketOptions,
-    SocketRecv, SocketSend, SocketType, ZmqError, ZmqMessage, ZmqResult,
+    Endpoint, MultiPeerBackend, Socket, SocketBackend, SocketEvent, SocketOptions, SocketRecv,
+    SocketSend, SocketType, ZmqError, ZmqMessage, ZmqResult,
 };
 
 use async_trait::async_trait;
@@ -102,8 +102,6 @@ impl SocketSend for DealerSocket {
     }
 }
 
-impl CaptureSocket for DealerSocket {}
-
 impl DealerSocket {
     /// Splits the socket into separate send and recv halves, allowing concurrent
     /// sending and receiving from independent async tasks.
@@ -172,8 +170,6 @@ impl SocketSend for DealerSendHalf {
         Ok(())
     }
 }
-
-impl CaptureSocket for DealerSendHalf {}
 
 #[async_trait]
 impl SocketRecv for DealerRecvHalf {

@@ -255,3 +255,35 @@ impl SocketRecv for RouterRecvHalf {
         Ok(message)
     }
 }
+
+// Stampede: upstream ran these on its PUB socket (pub.rs, gone from this fork), with the
+// binds on port 0 instead of fixed ports; the binding they check is every socket's, so they run on the ROUTER now.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::async_rt;
+    use crate::util::tests::{
+        test_bind_to_any_port_helper, test_bind_to_unspecified_interface_helper,
+    };
+    use std::net::IpAddr;
+
+    #[async_rt::test]
+    async fn test_bind_to_any_port() -> ZmqResult<()> {
+        let s = RouterSocket::new();
+        test_bind_to_any_port_helper(s).await
+    }
+
+    #[async_rt::test]
+    async fn test_bind_to_any_ipv4_interface() -> ZmqResult<()> {
+        let any_ipv4: IpAddr = "0.0.0.0".parse().unwrap();
+        let s = RouterSocket::new();
+        test_bind_to_unspecified_interface_helper(any_ipv4, s).await
+    }
+
+    #[async_rt::test]
+    async fn test_bind_to_any_ipv6_interface() -> ZmqResult<()> {
+        let any_ipv6: IpAddr = "::".parse().unwrap();
+        let s = RouterSocket::new();
+        test_bind_to_unspecified_interface_helper(any_ipv6, s).await
+    }
+}

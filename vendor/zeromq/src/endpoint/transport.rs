@@ -10,14 +10,12 @@ use std::str::FromStr;
 pub enum Transport {
     /// TCP transport
     Tcp,
-    Ipc,
 }
 
 impl Transport {
     pub const fn as_str(&self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
-            Transport::Ipc => "ipc",
         }
     }
 }
@@ -28,7 +26,6 @@ impl FromStr for Transport {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let result = match s {
             "tcp" => Transport::Tcp,
-            "ipc" => Transport::Ipc,
             _ => return Err(EndpointError::UnknownTransport(s.to_string())),
         };
         Ok(result)

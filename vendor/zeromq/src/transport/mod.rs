@@ -1,8 +1,5 @@
 use std::sync::Arc;
 
-#[cfg(all(feature = "ipc-transport", any(target_family = "unix", windows)))]
-mod ipc;
-#[cfg(feature = "tcp-transport")]
 mod tcp;
 
 use crate::codec::FramedIo;
@@ -15,65 +12,22 @@ use crate::ZmqResult;
 #[non_exhaustive]
 pub enum Listener {
     /// A TCP listener bound by the caller.
-    #[cfg(feature = "tcp-transport")]
     Tcp(std::net::TcpListener),
-    /// A Unix-domain listener bound by the caller.
-    #[cfg(all(feature = "ipc-transport", target_family = "unix"))]
-    Ipc(std::os::unix::net::UnixListener),
 }
 
-#[cfg(feature = "tcp-transport")]
 impl From<std::net::TcpListener> for Listener {
     fn from(listener: std::net::TcpListener) -> Self {
         Self::Tcp(listener)
     }
 }
 
-#[cfg(all(feature = "ipc-transport", target_family = "unix"))]
-impl From<std::os::unix::net::UnixListener> for Listener {
-    fn from(listener: std::os::unix::net::UnixListener) -> Self {
-        Self::Ipc(listener)
-    }
-}
-
-macro_rules! do_if_enabled {
-    ($feature:literal, $body:expr) => {{
-        #[cfg(feature = $feature)]
-        {
-            $body
-        }
-
-        #[cfg(not(feature = $feature))]
-        panic!("feature \"{}\" is not enabled", $feature)
-    }};
-}
-
 /// Connectes to the given endpoint
-///
-/// # Panics
-/// Panics if the requested endpoint uses a transport type that isn't enabled
 pub(crate) async fn connect(
     endpoint: &Endpoint,
     options: Arc<crate::SocketOptions>,
 ) -> ZmqResult<(FramedIo, Endpoint)> {
     match endpoint {
-        Endpoint::Tcp(_host, _port) => {
-            do_if_enabled!("tcp-transport", tcp::connect(_host, *_port, options).await)
-        }
-        Endpoint::Ipc(_path) => {
-            #[cfg(all(feature = "ipc-transport", any(target_family = "unix", windows)))]
-            {
-                if let Some(path) = _path {
-                    ipc::connect(path, options).await
-                } else {
-                    Err(crate::error::ZmqError::Socket(
-                        "Cannot connect to an unnamed ipc socket",
-                    ))
-                }
-            }
-            #[cfg(not(all(feature = "ipc-transport", any(target_family = "unix", windows))))]
-            panic!("IPC transport is not available on this platform")
-        }
+        Endpoint::Tcp(host, port) => tcp::connect(host, *port, options).await,
     }
 }
 
@@ -87,9 +41,6 @@ pub struct AcceptStopHandle(pub(crate) TaskHandle<()>);
 ///
 /// Returns a `ZmqResult`, which when Ok is a tuple of the resolved bound
 /// endpoint, as well as a channel to stop the async accept task
-///
-/// # Panics
-/// Panics if the requested endpoint uses a transport type that isn't enabled
 pub(crate) async fn begin_accept<T>(
     endpoint: Endpoint,
     options: Arc<crate::SocketOptions>,
@@ -98,26 +49,8 @@ pub(crate) async fn begin_accept<T>(
 where
     T: std::future::Future<Output = ()> + Send + 'static,
 {
-    let _cback = cback;
     match endpoint {
-        Endpoint::Tcp(_host, _port) => do_if_enabled!(
-            "tcp-transport",
-            tcp::begin_accept(_host, _port, options, _cback).await
-        ),
-        Endpoint::Ipc(_path) => {
-            #[cfg(all(feature = "ipc-transport", any(target_family = "unix", windows)))]
-            {
-                if let Some(path) = _path {
-                    ipc::begin_accept(&path, options, _cback).await
-                } else {
-                    Err(crate::error::ZmqError::Socket(
-                        "Cannot begin accepting peers at an unnamed ipc socket",
-                    ))
-                }
-            }
-            #[cfg(not(all(feature = "ipc-transport", any(target_family = "unix", windows))))]
-            panic!("IPC transport is not available on this platform")
-        }
+        Endpoint::Tcp(host, port) => tcp::begin_accept(host, port, options, cback).await,
     }
 }
 
@@ -130,15 +63,10 @@ where
     T: std::future::Future<Output = ()> + Send + 'static,
 {
     match listener {
-        #[cfg(feature = "tcp-transport")]
         Listener::Tcp(listener) => tcp::begin_accept_listener(listener, options, cback).await,
-        #[cfg(all(feature = "ipc-transport", target_family = "unix"))]
-        Listener::Ipc(listener) => ipc::begin_accept_listener(listener, options, cback).await,
     }
 }
 
-#[allow(unused)]
-#[cfg(feature = "tokio-runtime")]
 fn make_framed<T>(stream: T, options: Arc<crate::SocketOptions>) -> FramedIo
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + 'static,
@@ -150,15 +78,4 @@ where
         Box::new(write.compat_write()),
         options,
     )
-}
-
-#[allow(unused)]
-#[cfg(any(feature = "async-std-runtime", feature = "async-dispatcher-runtime"))]
-fn make_framed<T>(stream: T, options: Arc<crate::SocketOptions>) -> FramedIo
-where
-    T: futures::AsyncRead + futures::AsyncWrite + Send + Sync + 'static,
-{
-    use futures::AsyncReadExt;
-    let (read, write) = stream.split();
-    FramedIo::new(Box::new(read), Box::new(write), options)
 }

@@ -11,21 +11,10 @@ where
     T: Future + Send + 'static,
     T::Output: Send + 'static,
 {
-    #[cfg(feature = "tokio-runtime")]
-    let result = tokio::task::spawn(task).into();
-    #[cfg(feature = "async-std-runtime")]
-    let result = async_std::task::spawn(task).into();
-    #[cfg(feature = "async-dispatcher-runtime")]
-    let result = async_dispatcher::spawn(task).into();
-
-    result
+    tokio::task::spawn(task).into()
 }
 
 /// The type of error the occurred in the task. See [`JoinHandle`].
-///
-/// Note that some async runtimes (like async-std), may not bubble up panics
-/// but instead abort the entire application. In these runtimes, you won't ever
-/// get the opportunity to see the `JoinError`, because you're already dead.
 #[derive(Debug)]
 pub enum JoinError {
     Cancelled,
@@ -41,7 +30,6 @@ impl JoinError {
     }
 }
 
-#[cfg(feature = "tokio-runtime")]
 impl From<tokio::task::JoinError> for JoinError {
     fn from(err: tokio::task::JoinError) -> Self {
         if err.is_cancelled() {
@@ -53,12 +41,7 @@ impl From<tokio::task::JoinError> for JoinError {
 }
 
 pub async fn sleep(duration: std::time::Duration) {
-    #[cfg(feature = "tokio-runtime")]
     ::tokio::time::sleep(duration).await;
-    #[cfg(feature = "async-std-runtime")]
-    ::async_std::task::sleep(duration).await;
-    #[cfg(feature = "async-dispatcher-runtime")]
-    ::async_dispatcher::sleep(duration).await;
 }
 
 pub async fn timeout<F, T>(
@@ -68,12 +51,7 @@ pub async fn timeout<F, T>(
 where
     F: Future<Output = T>,
 {
-    #[cfg(feature = "tokio-runtime")]
     let result = ::tokio::time::timeout(duration, f).await?;
-    #[cfg(feature = "async-std-runtime")]
-    let result = ::async_std::future::timeout(duration, f).await?;
-    #[cfg(feature = "async-dispatcher-runtime")]
-    let result = ::async_dispatcher::timeout(duration, f).await?;
 
     Ok(result)
 }

@@ -102,7 +102,7 @@ async fn exchange(left: &mut RecordingSocket, right: &mut RecordingSocket, endpo
     ));
     let mut message = crate::ZmqMessage::from(Bytes::from(vec![1; 338_729]));
     message.push_back(Bytes::from_static(b"last part"));
-    // IPC can backpressure a large write before the whole message is sent.
+    // A socket can backpressure a large write before the whole message is sent.
     let received = async_rt::task::timeout(Duration::from_secs(5), async {
         let (sent, received) = futures::join!(
             right_io.write_half.send(Message::Message(message.clone())),
@@ -119,7 +119,6 @@ async fn exchange(left: &mut RecordingSocket, right: &mut RecordingSocket, endpo
     assert!(received.iter().eq(message.iter()));
 }
 
-#[cfg(feature = "tcp-transport")]
 #[async_rt::test]
 async fn read_buffer_tcp_connect_and_bind_use_independent_socket_options() {
     let mut left = configured_socket();
@@ -130,55 +129,6 @@ async fn read_buffer_tcp_connect_and_bind_use_independent_socket_options() {
     assert!(right.close().await.is_empty());
 }
 
-#[cfg(all(feature = "ipc-transport", target_family = "unix"))]
-#[async_rt::test]
-async fn read_buffer_adopted_ipc_listener_uses_socket_options() {
-    let path = std::env::temp_dir().join(format!("z-rb-{}.sock", uuid::Uuid::new_v4()));
-    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-    let mut left = configured_socket();
-    let mut right = RecordingSocket::new();
-    let endpoint = left.bind_listener(listener).await.unwrap();
-    exchange(&mut left, &mut right, endpoint).await;
-    assert!(left.close().await.is_empty());
-    assert!(right.close().await.is_empty());
-    assert!(!path.exists());
-}
-
-#[cfg(feature = "tcp-transport")]
-#[async_rt::test]
-async fn read_buffer_reconnect_preserves_socket_options() {
-    let mut left = RecordingSocket::new();
-    let mut right = configured_socket();
-    let endpoint = left.bind("tcp://127.0.0.1:0").await.unwrap();
-    right.connect(&endpoint.to_string()).await.unwrap();
-    let (peer_id, first_io) = right.connected_peer().await;
-    drop(first_io);
-    drop(left.connected_peer().await);
-
-    let (registrations, mut registered) = mpsc::unbounded();
-    let handle = crate::reconnect::spawn_reconnect_task(
-        endpoint,
-        right.backend(),
-        peer_id,
-        Box::new(move |id, sender| {
-            assert!(registrations.unbounded_send((id, sender)).is_ok());
-        }),
-        crate::reconnect::ReconnectConfig::default(),
-    );
-    let (peer_id, mut notifier) = registered.next().await.unwrap();
-    notifier.send(peer_id).await.unwrap();
-    let (_, reconnected_io) = right.connected_peer().await;
-    handle.shutdown();
-    assert!(Arc::ptr_eq(
-        &reconnected_io.read_half.options,
-        &right.backend.options,
-    ));
-    drop(left.connected_peer().await);
-    assert!(left.close().await.is_empty());
-    assert!(right.close().await.is_empty());
-}
-
-#[cfg(feature = "tcp-transport")]
 #[async_rt::test]
 async fn read_buffer_adopted_tcp_listener_uses_socket_options() {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
