@@ -2,6 +2,7 @@
 //! are the locustfile's classes. Python keeps the main thread and gevent's hub; it watches
 //! [`Engine::fd`] and calls [`Engine::drain`] when it is readable.
 
+use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,6 +26,31 @@ pub struct Engine {
     drain: Drain<Msg>,
     shutdown: CancellationToken,
     thread: Mutex<Option<JoinHandle<i32>>>,
+    hooks: Hooks,
+}
+
+/// Lifecycle hooks waiting for Python's listeners, by ticket.
+type Hooks = Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<()>>>>;
+
+/// A plan hook that runs the Python listeners of `event` and waits until they are done.
+fn python_hook(
+    wake: &Wake<Msg>,
+    hooks: &Hooks,
+    event: &'static str,
+) -> impl Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static {
+    let (wake, hooks) = (wake.clone(), hooks.clone());
+    move || {
+        let ticket = crate::handle::next_ticket();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ticket, tx);
+        wake.push(Msg::Hook { ticket, event });
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
 }
 
 #[pymethods]
@@ -38,6 +64,7 @@ impl Engine {
             drain,
             shutdown: CancellationToken::new(),
             thread: Mutex::new(None),
+            hooks: Arc::default(),
         })
     }
 
@@ -87,6 +114,9 @@ impl Engine {
                 wake: self.wake.clone(),
             }));
         }
+        let plan = plan
+            .on_test_start(python_hook(&self.wake, &self.hooks, "test_start"))
+            .on_test_stop(python_hook(&self.wake, &self.hooks, "test_stop"));
         let wake = self.wake.clone();
         let shutdown = self.shutdown.clone();
         let threads = threads.unwrap_or(1).max(1);
@@ -99,7 +129,7 @@ impl Engine {
     }
 
     /// Everything the engine has for Python since the last call, as tuples:
-    /// `("spawn", class, user_id, handle)`, `("stop", user_id)`, `("kill", user_id)`,
+    /// `("spawn", class, user_id, handle, host)`, `("stop", user_id)`, `("kill", user_id)`,
     /// `("reply", ticket, value)` and `("finished", code)`.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
@@ -108,11 +138,13 @@ impl Engine {
                 Msg::Spawn {
                     class,
                     user_id,
+                    host,
                     handle,
-                } => ("spawn", class, user_id, Bound::new(py, handle)?).into_pyobject(py)?,
+                } => ("spawn", class, user_id, Bound::new(py, handle)?, host).into_pyobject(py)?,
                 Msg::Stop { user_id } => ("stop", user_id).into_pyobject(py)?,
                 Msg::Kill { user_id } => ("kill", user_id).into_pyobject(py)?,
                 Msg::Finished { code } => ("finished", code).into_pyobject(py)?,
+                Msg::Hook { ticket, event } => ("hook", ticket, event).into_pyobject(py)?,
                 Msg::Reply { ticket, reply } => {
                     let value = match reply {
                         Reply::Raw(raw) => Bound::new(py, Raw::new(py, ticket, *raw))?.into_any(),
@@ -124,6 +156,18 @@ impl Engine {
             out.append(item)?;
         }
         Ok(out)
+    }
+
+    /// The listeners of the hook under `ticket` are done: the run goes on.
+    fn hook_done(&self, ticket: u64) {
+        let tx = self
+            .hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ticket);
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
     }
 
     /// Ends the run as Ctrl-C does.

@@ -93,6 +93,8 @@ pub enum Msg {
     Spawn {
         class: usize,
         user_id: u64,
+        /// The run's host as the engine has it (a worker's comes from its master).
+        host: String,
         handle: crate::handle::UserHandle,
     },
     /// The runner asks this user to stop (Locust's `User.stop`).
@@ -101,6 +103,9 @@ pub enum Msg {
     Kill { user_id: u64 },
     /// The answer to a ticket.
     Reply { ticket: u64, reply: Reply },
+    /// Run the locustfile's listeners of a lifecycle event (`test_start`, `test_stop`),
+    /// then answer `Engine.hook_done(ticket)`; the run waits for them, as Locust's does.
+    Hook { ticket: u64, event: &'static str },
     /// The run is over, with this exit code.
     Finished { code: i32 },
 }

@@ -87,6 +87,7 @@ async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>)
     wake.push(Msg::Spawn {
         class,
         user_id,
+        host: me.ctx.host().to_string(),
         handle: UserHandle::new(tx, user_id),
     });
     let mut stop_sent = false;

@@ -8,14 +8,43 @@ use common::*;
 
 /// Runs `file` under both and compares what both CSV reports say.
 fn same_under_both(file: &str) {
+    same_under_both_noting(file);
+}
+
+/// [`same_under_both`]; each run gets `$EVENTS_OUT`, a file its listeners write to, and
+/// the two files' texts are returned (Locust's, Stampede's).
+fn same_under_both_noting(file: &str) -> (String, String) {
     let shop = Shop::start();
     let dir = tempfile::tempdir().unwrap();
     let file = locustfile(file);
     let args = ["-u", "1", "-r", "1", "-t", "4s"];
     let theirs = dir.path().join("locust");
     let ours = dir.path().join("stampede");
-    let l = run_headless(&locust(), &file, &shop.url, &theirs, &args);
-    let s = run_headless(&stampede(), &file, &shop.url, &ours, &args);
+    let (l_out, s_out) = (
+        dir.path().join("locust.out"),
+        dir.path().join("stampede.out"),
+    );
+    let l = run_headless_env(
+        &locust(),
+        &file,
+        &shop.url,
+        &theirs,
+        &args,
+        &[("EVENTS_OUT", &l_out)],
+    );
+    let s = run_headless_env(
+        &stampede(),
+        &file,
+        &shop.url,
+        &ours,
+        &args,
+        &[("EVENTS_OUT", &s_out)],
+    );
+    assert_eq!(
+        l.status.code(),
+        s.status.code(),
+        "exit codes differ (left: Locust)"
+    );
     let stderr = String::from_utf8_lossy(&s.stderr);
     assert_eq!(
         stats(&theirs),
@@ -26,6 +55,8 @@ fn same_under_both(file: &str) {
     assert_eq!(failures(&theirs), failures(&ours), "failure texts differ");
     assert_eq!(exceptions(&theirs), exceptions(&ours), "exceptions differ");
     assert!(!stats(&ours).is_empty(), "no request was made");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    (read(&l_out), read(&s_out))
 }
 
 #[test]
@@ -36,4 +67,17 @@ fn an_http_user_counts_as_under_locust() {
 #[test]
 fn a_fast_http_user_counts_as_under_locust() {
     same_under_both("basic_fast.py");
+}
+
+#[test]
+fn events_fire_in_locusts_order_and_a_hand_reported_request_is_counted() {
+    let (theirs, ours) = same_under_both_noting("events_order.py");
+    assert!(
+        theirs.starts_with("init LocalRunner\ntest_start\n"),
+        "{theirs}"
+    );
+    assert_eq!(
+        theirs, ours,
+        "the listeners saw different events (left: Locust)"
+    );
 }

@@ -20,7 +20,11 @@ def main(argv=None) -> int:
         monkey.patch_all()
     from stampede import _hook
 
-    _hook.install()
+    try:
+        _hook.install()
+    except _hook.LocustAlreadyImported as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from stampede import _cli
 
     try:

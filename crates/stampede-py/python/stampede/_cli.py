@@ -221,6 +221,7 @@ def _run(classes, options, rest, files):
     from stampede.compat.env import Environment
 
     host = getattr(options, "host", None)
+    override_host = bool(host) or "--worker" in rest
     if not host and "--worker" not in rest and "--master" not in rest:
         host = next((c.host for c in classes if getattr(c, "host", None)), None)
         if host:
@@ -235,12 +236,20 @@ def _run(classes, options, rest, files):
     environment = Environment(user_classes=classes, events=events, host=host, parsed_options=options)
     environment.locustfile = ",".join(files)
     stop_timeout = float(getattr(options, "stop_timeout", 0) or 0)
-    front = _engine.Front(classes, environment, stop_timeout=stop_timeout)
+    front = _engine.Front(classes, environment, stop_timeout=stop_timeout, override_host=override_host)
     _runtime.engine = front
-    events.init.fire(environment=environment, runner=getattr(environment, "runner", None), web_ui=None)
+    from stampede.compat import runners
+
+    role = runners.MasterRunner if "--master" in rest else runners.WorkerRunner if "--worker" in rest else runners.LocalRunner
+    environment._create_runner(role)
+    events.init.fire(environment=environment, runner=environment.runner, web_ui=None)
     threads = int(os.environ.get("STAMPEDE_TOKIO_THREADS", "1"))
     front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
     code = front.wait_finished()
     events.quitting.fire(environment=environment)
     exit_override = getattr(environment, "process_exit_code", None)
-    return exit_override if isinstance(exit_override, int) else code
+    if isinstance(exit_override, int):
+        return exit_override
+    if code == 0 and _runtime.unhandled_greenlet_exception:
+        return 2  # a listener raised, as Locust's shutdown() says with exit code 2
+    return code

@@ -28,10 +28,11 @@ _READ = 1
 class Front:
     """The process's engine, its hub watcher, and its users by id."""
 
-    def __init__(self, classes, environment, stop_timeout: float = 0.0):
+    def __init__(self, classes, environment, stop_timeout: float = 0.0, override_host: bool = False):
         self.classes = classes
         self.environment = environment
         self.stop_timeout = stop_timeout
+        self.override_host = override_host
         options = getattr(environment, "parsed_options", None)
         self._wait_scale = float(getattr(options, "wait_scale", 1.0) or 0.0) if options is not None else 1.0
         self.core = _core.Engine()
@@ -130,7 +131,7 @@ class Front:
                 if w is not None:
                     w.switch(msg[2])
             elif kind == "spawn":
-                gevent.spawn(self._start_user, msg[1], msg[2], msg[3])
+                gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
             elif kind == "stop":
                 user = self.users.get(msg[1])
                 if user is not None:
@@ -141,12 +142,27 @@ class Front:
                 g = getattr(user, "_greenlet", None)
                 if g is not None:
                     g.kill(block=False)
+            elif kind == "hook":
+                gevent.spawn(self._hook, msg[1], msg[2])
             elif kind == "finished":
                 self.finished.set(msg[1])
 
-    def _start_user(self, class_idx, user_id, handle):
+    def _hook(self, ticket, event):
+        """Runs the listeners of ``test_start``/``test_stop`` in a greenlet of their own;
+        the engine waits for them before going on, as Locust's runner does."""
+        try:
+            getattr(self.environment.events, event).fire(environment=self.environment)
+        finally:
+            self.core.hook_done(ticket)
+
+    def _start_user(self, class_idx, user_id, handle, host):
         cls = self.classes[class_idx]
         user = cls.__new__(cls)
+        if self.override_host:
+            # --host given, or a worker's master's: it replaces every class's own, as
+            # Locust's runner does at each start. The engine's URL always ends in "/";
+            # Locust joins base and path by concatenation, so keep the host as typed.
+            user.host = host[:-1] if host.endswith("/") and host.count("/") == 3 else host
         user._stampede_transport = EngineTransport(self, handle, 0)
         try:
             user.__init__(self.environment)

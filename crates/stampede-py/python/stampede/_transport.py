@@ -11,8 +11,8 @@ does, with Locust's rules and texts, and then calls ``Transport.record`` exactly
 ``request`` (a request whose verdict is never given, as when an exception escapes a
 ``catch_response`` block, is never recorded, as in Locust).
 
-``FakeTransport`` at the bottom is a pure-Python stand-in (``http.client``, one cookie dict)
-for tests of the Python layer without the engine.
+``stampede._fake_transport.FakeTransport`` is a pure-Python stand-in (``http.client`` and a
+requests cookie jar) for tests of the Python layer without the engine.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from typing import List, Optional, Tuple
 Headers = List[Tuple[str, str]]
 
 #: Values of ``Raw.error_kind``.
-#: "redirects" is more redirects than ``max_redirects`` (requests' ``TooManyRedirects``).
-ERROR_KINDS = ("refused", "closed", "parse", "timeout", "dns", "redirects", "other")
+#: "closed" is a connection closed (FIN) before a response, "reset" one reset (RST): requests
+#: reports them differently. "redirects" is more redirects than ``max_redirects`` (requests'
+#: ``TooManyRedirects``).
+ERROR_KINDS = ("refused", "closed", "reset", "parse", "timeout", "dns", "redirects", "other")
 
 
 class Raw:

@@ -100,7 +100,22 @@ impl Drop for Shop {
 /// Runs `program` (Locust or Stampede) headless on `file` against `host`, with CSV
 /// reports at `csv`; `extra` adds flags. Bounded by `-t` and a kill after 120 s.
 pub fn run_headless(program: &Path, file: &Path, host: &str, csv: &Path, extra: &[&str]) -> Output {
+    run_headless_env(program, file, host, csv, extra, &[])
+}
+
+/// [`run_headless`] with environment variables set.
+pub fn run_headless_env(
+    program: &Path,
+    file: &Path,
+    host: &str,
+    csv: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Output {
     let mut cmd = Command::new("timeout");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.arg("120")
         .arg(program)
         .arg("-f")

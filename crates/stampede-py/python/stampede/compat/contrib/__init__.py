@@ -1,0 +1,1 @@
+"""``locust.contrib``: only ``fasthttp`` is provided (``locust.contrib.fasthttp``)."""

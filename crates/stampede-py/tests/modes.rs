@@ -1,0 +1,262 @@
+//! The workshop's own locustfiles (Locust 0.8's dialect, `workshop/`), unchanged, against
+//! the Hoodie Shop in each mode: headless, the web UI driven through its API, and a master
+//! with two workers. Waits are scaled to 0 (`--wait-scale 0`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const STEPS: [&str; 9] = [
+    "1 home",
+    "2 /products/category/apparel-1/",
+    "3 /products/codemash-1/",
+    "4 products/codemash-1/add/",
+    "5 /checkout/",
+    "6 /checkout/shipping-address/",
+    "7 /checkout/shipping-method/",
+    "8 /checkout/summary/",
+    "9 /order/[order-id]/payment",
+];
+
+fn workshop(dir: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workshop")
+        .join(dir)
+        .join("locustfile.py")
+}
+
+/// Every funnel step was made, and nothing failed.
+fn assert_whole_funnel(
+    stats: &std::collections::BTreeMap<(String, String), (u64, u64)>,
+    what: &str,
+) {
+    for step in STEPS {
+        let hit = stats.iter().find(|((_, name), _)| name == step);
+        assert!(
+            hit.is_some_and(|(_, (n, _))| *n > 0),
+            "{what}: step {step:?} never ran: {stats:?}"
+        );
+    }
+    let failed: Vec<_> = stats.iter().filter(|(_, (_, f))| *f > 0).collect();
+    assert!(failed.is_empty(), "{what}: failures {failed:?}");
+}
+
+#[test]
+fn the_signup_walkthrough_runs_unchanged() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("signup");
+    let out = run_headless(
+        &stampede(),
+        &workshop("signup"),
+        &shop.url,
+        &csv,
+        &["-u", "2", "-r", "2", "-t", "3s", "--wait-scale", "0"],
+    );
+    let stats = stats(&csv);
+    let post = stats[&("POST".to_owned(), "/account/signup/".to_owned())];
+    assert!(
+        post.0 > 0 && post.1 == 0,
+        "{stats:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stats[&("GET".to_owned(), "/account/signup/".to_owned())].1,
+        0
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HttpLocust is Locust 0.8's name"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn the_user_funnel_walkthrough_runs_all_nine_steps_headless() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("funnel");
+    let out = run_headless(
+        &stampede(),
+        &workshop("user_funnel"),
+        &shop.url,
+        &csv,
+        &["-u", "10", "-r", "10", "-t", "5s", "--wait-scale", "0"],
+    );
+    assert_whole_funnel(&stats(&csv), "headless");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A `stampede` process, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads the child's stderr until a line contains `marker`; the line. Bounded by `within`.
+fn wait_for_line(child: &mut Child, marker: &str, within: Duration) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = marker.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&wanted) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(within)
+        .unwrap_or_else(|_| panic!("no line with {marker:?} within {within:?}"))
+}
+
+/// A blocking HTTP/1.1 exchange with the UI (tiny, so the test needs no client crate).
+fn http(addr: &str, method: &str, path: &str, form: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn the_user_funnel_runs_from_the_web_ui() {
+    let shop = Shop::start();
+    let mut child = Command::new(stampede())
+        .args(["-f"])
+        .arg(workshop("user_funnel"))
+        .args(["--web-port", "0", "--wait-scale", "0", "--host", &shop.url])
+        .current_dir(workshop("user_funnel").parent().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
+    let _proc = Proc(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let started = http(&addr, "POST", "/swarm", "user_count=10&spawn_rate=10");
+    assert!(
+        started.contains("\"success\":true") || started.contains("\"success\": true"),
+        "{started}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut body = String::new();
+    while Instant::now() < deadline {
+        body = http(&addr, "GET", "/stats/requests", "");
+        if STEPS
+            .iter()
+            .all(|s| body.contains(&format!("\"name\":\"{s}\"")))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for step in STEPS {
+        assert!(
+            body.contains(&format!("\"name\":\"{step}\"")),
+            "step {step} never ran: {body}"
+        );
+    }
+    assert!(
+        body.contains("\"fail_ratio\":0.0") || body.contains("\"fail_ratio\":0,"),
+        "{body}"
+    );
+    let stopped = http(&addr, "POST", "/stop", "");
+    assert!(stopped.contains("200 OK"), "{stopped}");
+}
+
+#[test]
+fn the_user_funnel_runs_on_a_master_with_two_workers() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("dist");
+    let file = workshop("user_funnel");
+    let cwd = file.parent().unwrap().to_owned();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let master = Command::new("timeout")
+        .arg("120")
+        .arg(stampede())
+        .arg("-f")
+        .arg(&file)
+        .args([
+            "--master",
+            "--headless",
+            "--expect-workers",
+            "2",
+            "-u",
+            "10",
+            "-r",
+            "10",
+            "-t",
+            "6s",
+        ])
+        .args([
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--host",
+            &shop.url,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .current_dir(&cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _workers: Vec<Proc> = (0..2)
+        .map(|_| {
+            Proc(
+                Command::new(stampede())
+                    .arg("-f")
+                    .arg(&file)
+                    .args([
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        &port,
+                    ])
+                    .args(["--wait-scale", "0"])
+                    .current_dir(&cwd)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let out = master.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_whole_funnel(&stats(&csv), "master with two workers");
+}
