@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use stampede::{App, CancellationToken, Plan, TaskInfo, UserTypeInfo};
 
-use crate::msg::{Msg, RawData, Reply};
+use crate::msg::{Milestone, Msg, RawData, Reply};
 use crate::user::PyUserType;
 use crate::wake::{pair, Drain, Wake};
 
@@ -114,9 +114,15 @@ impl Engine {
                 wake: self.wake.clone(),
             }));
         }
+        let milestones = self.wake.clone();
         let plan = plan
             .on_test_start(python_hook(&self.wake, &self.hooks, "test_start"))
-            .on_test_stop(python_hook(&self.wake, &self.hooks, "test_stop"));
+            .on_test_stop(python_hook(&self.wake, &self.hooks, "test_stop"))
+            .on_milestone(move |m| {
+                if let Some(m) = milestone(m) {
+                    milestones.push(Msg::Milestone(m));
+                }
+            });
         let wake = self.wake.clone();
         let shutdown = self.shutdown.clone();
         let threads = threads.unwrap_or(1).max(1);
@@ -145,6 +151,14 @@ impl Engine {
                 Msg::Kill { user_id } => ("kill", user_id).into_pyobject(py)?,
                 Msg::Finished { code } => ("finished", code).into_pyobject(py)?,
                 Msg::Hook { ticket, event } => ("hook", ticket, event).into_pyobject(py)?,
+                Msg::Milestone(m) => match m {
+                    Milestone::WebUi(url) => ("web_ui", url).into_pyobject(py)?,
+                    Milestone::Ramping { users, rate, shape } => {
+                        ("ramping", users, rate, shape).into_pyobject(py)?
+                    }
+                    Milestone::Spawned(counts) => ("spawned", counts).into_pyobject(py)?,
+                    Milestone::Ending(why) => ("ending", why).into_pyobject(py)?,
+                },
                 Msg::Reply { ticket, reply } => {
                     let value = match reply {
                         Reply::Raw(raw) => Bound::new(py, Raw::new(py, ticket, *raw))?.into_any(),
@@ -183,6 +197,27 @@ impl Engine {
             None => 0,
         }
     }
+}
+
+/// The engine's milestone as Python reads it (`None` for kinds it does not know).
+fn milestone(m: &stampede::lifecycle::Milestone) -> Option<Milestone> {
+    use stampede::lifecycle::{Ending, Milestone as M};
+    Some(match m {
+        M::WebUi { url } => Milestone::WebUi(url.clone()),
+        M::Ramping { users, rate, shape } => Milestone::Ramping {
+            users: *users,
+            rate: *rate,
+            shape: *shape,
+        },
+        M::Spawned { users } => Milestone::Spawned(users.clone()),
+        M::Ending(e) => Milestone::Ending(match e {
+            Ending::RunTime => "--run-time limit reached",
+            Ending::ShapeEnded => "Shape test stopping",
+            Ending::UsersEnded => "All users stopped",
+            Ending::Stopped => "Stopped",
+        }),
+        _ => return None,
+    })
 }
 
 /// The run on its own runtime: Stampede's whole command line, modes and reports.

@@ -34,6 +34,13 @@ impl UserHandle {
         }
     }
 
+    /// Queues `cmd` when nothing answers it: once the user's life has ended (the run
+    /// stopped under the greenlet), there is nothing left to count it to, and the request
+    /// it may be about was already recorded when the life ended.
+    fn post(&self, cmd: Cmd) {
+        let _ = self.tx.send(cmd);
+    }
+
     /// Queues `cmd`. The user's life may have ended (the run stopped under the greenlet):
     /// then nothing will answer, and Python is told so it does not wait.
     fn send(&self, cmd: Cmd) -> PyResult<()> {
@@ -98,18 +105,20 @@ impl UserHandle {
         error: Option<String>,
         length: u64,
     ) -> PyResult<()> {
-        self.send(Cmd::Record {
+        self.post(Cmd::Record {
             ticket,
             method,
             name,
             error,
             length,
-        })
+        });
+        Ok(())
     }
 
     /// The request under `ticket` will not be recorded.
     fn forget(&self, ticket: u64) -> PyResult<()> {
-        self.send(Cmd::Forget { ticket })
+        self.post(Cmd::Forget { ticket });
+        Ok(())
     }
 
     /// A new session of this user (own jar and connections); its number.
@@ -190,12 +199,14 @@ impl UserHandle {
 
     /// Counts an exception the user's loop caught: its message and traceback text.
     fn exception(&self, message: String, traceback: String) -> PyResult<()> {
-        self.send(Cmd::Exception { message, traceback })
+        self.post(Cmd::Exception { message, traceback });
+        Ok(())
     }
 
     /// Counts one run of task `task` of this user's class.
     fn task_ran(&self, task: String) -> PyResult<()> {
-        self.send(Cmd::TaskRun { task })
+        self.post(Cmd::TaskRun { task });
+        Ok(())
     }
 
     /// The user's greenlet is over.

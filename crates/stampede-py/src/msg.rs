@@ -106,6 +106,8 @@ pub enum Msg {
     /// Run the locustfile's listeners of a lifecycle event (`test_start`, `test_stop`),
     /// then answer `Engine.hook_done(ticket)`; the run waits for them, as Locust's does.
     Hook { ticket: u64, event: &'static str },
+    /// A moment of the test (`stampede::lifecycle::Milestone`), as a kind and its values.
+    Milestone(Milestone),
     /// The run is over, with this exit code.
     Finished { code: i32 },
 }
@@ -180,4 +182,12 @@ pub fn error_kind(e: &ClientError) -> &'static str {
         ClientError::TooManyRedirects(_) => "redirects",
         _ => "other",
     }
+}
+
+/// A test's milestone, flattened for Python.
+pub enum Milestone {
+    WebUi(String),
+    Ramping { users: u64, rate: f64, shape: bool },
+    Spawned(Vec<(String, u64)>),
+    Ending(&'static str),
 }

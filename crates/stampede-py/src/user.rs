@@ -66,8 +66,31 @@ impl Drop for KillOnDrop {
 struct Life {
     ctx: UserContext,
     sessions: Vec<Client>,
-    pending: HashMap<u64, (usize, Pending, Option<Response>)>,
+    pending: HashMap<u64, (usize, Pending, Result<Response, String>)>,
     wake: Wake<Msg>,
+}
+
+impl Drop for Life {
+    /// The run ended this user between a response and Python's verdict on it: the request
+    /// left the machine and was answered, so it is recorded with the status rule's verdict
+    /// rather than lost.
+    fn drop(&mut self) {
+        for (_, (session, pending, outcome)) in self.pending.drain() {
+            let (response, error) = match outcome {
+                Ok(r) if r.status().as_u16() < 400 => (Some(r), None),
+                Ok(r) => {
+                    let e = format!(
+                        "HTTP {} (the run ended before the locustfile judged it)",
+                        r.status()
+                    );
+                    (Some(r), Some(e))
+                }
+                Err(e) => (None, Some(e)),
+            };
+            self.sessions[session].record_pending(pending, response.as_ref(), error);
+        }
+        self.ctx.recorder().flush();
+    }
 }
 
 async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>) {
@@ -125,7 +148,6 @@ async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>)
         }
     }
     guard.armed = false;
-    me.ctx.recorder().flush();
 }
 
 impl Life {
@@ -178,8 +200,9 @@ impl Life {
                 self.pending.remove(&oldest);
             }
         }
+        let outcome = done.outcome.map_err(|e| e.to_string());
         self.pending
-            .insert(ticket, (session, done.pending, done.outcome.ok()));
+            .insert(ticket, (session, done.pending, outcome));
         self.wake.push(Msg::Reply {
             ticket,
             reply: Reply::Raw(Box::new(raw)),
@@ -196,9 +219,10 @@ impl Life {
                 error,
                 length,
             } => {
-                if let Some((s, mut p, resp)) = self.pending.remove(&ticket) {
+                if let Some((s, mut p, outcome)) = self.pending.remove(&ticket) {
                     let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
                     p.rename(m, name);
+                    let resp = outcome.ok();
                     self.sessions[s].record_pending_sized(p, resp.as_ref(), error, Some(length));
                 }
             }

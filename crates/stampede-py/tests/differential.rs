@@ -81,3 +81,28 @@ fn events_fire_in_locusts_order_and_a_hand_reported_request_is_counted() {
         "the listeners saw different events (left: Locust)"
     );
 }
+
+/// Locust's lifecycle lines (`[time] host/LEVEL/logger: message`), without time and host.
+fn lifecycle_lines(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix('[')?.split_once("] ")?.1;
+            let (_host, msg) = rest.split_once('/')?;
+            msg.starts_with("INFO/locust.").then(|| msg.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_log_lines_scripts_read_are_locusts() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = locustfile("plain_fast.py");
+    let args = ["-u", "2", "-r", "2", "-t", "2s"];
+    let l = run_headless(&locust(), &file, &shop.url, &dir.path().join("l"), &args);
+    let s = run_headless(&stampede(), &file, &shop.url, &dir.path().join("s"), &args);
+    let theirs = lifecycle_lines(&l.stderr);
+    assert!(theirs.len() >= 5, "{theirs:?}");
+    assert_eq!(theirs, lifecycle_lines(&s.stderr), "left: Locust's lines");
+}

@@ -86,6 +86,22 @@ pub enum Change {
     RunTime(Option<Duration>),
 }
 
+/// A moment in a test's life, told to [`Plan::on_milestone`] observers: another front
+/// (the Python one) says them in its own words, as Locust's log lines, and fires its own
+/// events (`spawning_complete`) from them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Milestone {
+    /// The web UI listens at `url`.
+    WebUi { url: String },
+    /// The test ramps to `users` at `rate` per second; `shape` when a load shape asked.
+    Ramping { users: u64, rate: f64, shape: bool },
+    /// Every user asked for is running: the count per user type.
+    Spawned { users: Vec<(String, u64)> },
+    /// The test is ending, and why.
+    Ending(Ending),
+}
+
 /// Why a test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -149,6 +165,12 @@ pub async fn run_test(
     let mut current = cap(schedule.initial());
     let mut peak_users = current.0;
     runner.start(current.0, current.1, schedule.host.clone());
+    plan.milestone(&Milestone::Ramping {
+        users: current.0,
+        rate: current.1,
+        shape: schedule.shape.is_some(),
+    });
+    let mut spawning = true;
     let mut deadline = schedule.run_time.map(|t| started + t);
     let mut status = runner.watch();
     let mut reset_pending = schedule.reset_stats;
@@ -166,6 +188,8 @@ pub async fn run_test(
                         current = next;
                         peak_users = peak_users.max(next.0);
                         runner.start(next.0, next.1, None);
+                        plan.milestone(&Milestone::Ramping { users: next.0, rate: next.1, shape: true });
+                        spawning = true;
                     }
                     Some(_) => {}
                 }
@@ -176,6 +200,8 @@ pub async fn run_test(
                     current = (users, rate);
                     peak_users = peak_users.max(users);
                     runner.start(users, rate, None);
+                    plan.milestone(&Milestone::Ramping { users, rate, shape: false });
+                    spawning = true;
                 }
                 Change::Users { .. } => {}
                 Change::RunTime(t) => deadline = t.map(|t| Instant::now() + t),
@@ -184,7 +210,12 @@ pub async fn run_test(
                 if changed.is_err() {
                     break Ending::Stopped;
                 }
-                if reset_pending && status.borrow().state == RunnerState::Running {
+                let running = status.borrow().state == RunnerState::Running;
+                if spawning && running {
+                    spawning = false;
+                    plan.milestone(&Milestone::Spawned { users: stats.users.by_type() });
+                }
+                if reset_pending && running {
                     stats.reset();
                     reset_pending = false;
                 }
@@ -199,6 +230,7 @@ pub async fn run_test(
             break Ending::UsersEnded;
         }
     };
+    plan.milestone(&Milestone::Ending(ending));
     match finish {
         Finish::Stop => runner.stop().await,
         Finish::Quit => runner.quit().await,

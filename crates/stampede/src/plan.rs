@@ -22,10 +22,14 @@ pub struct Plan {
     pub(crate) on_test_stop: Vec<Hook>,
     pub(crate) on_request: Vec<RequestListener>,
     pub(crate) on_user_error: Vec<crate::client::UserErrorListener>,
+    pub(crate) on_milestone: Vec<MilestoneListener>,
     pub(crate) shape: Option<Arc<dyn LoadShape>>,
     /// Mistakes in the plan's declarations, reported when a run starts.
     pub(crate) problems: Vec<String>,
 }
+
+/// An observer of a test's milestones ([`Plan::on_milestone`]).
+type MilestoneListener = Arc<dyn Fn(&crate::lifecycle::Milestone) + Send + Sync>;
 
 /// A user type or tag named on the command line that the plan does not have.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -143,6 +147,24 @@ impl Plan {
     ) -> Self {
         self.on_user_error.push(Arc::new(f));
         self
+    }
+
+    /// Called at each [`Milestone`](crate::lifecycle::Milestone) of a test: the web UI
+    /// listening, a ramp, every user spawned, the end. For a front that reports them in
+    /// its own words (the Python front prints Locust's log lines from them).
+    pub fn on_milestone(
+        mut self,
+        f: impl Fn(&crate::lifecycle::Milestone) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_milestone.push(Arc::new(f));
+        self
+    }
+
+    /// Tells the observers of [`on_milestone`](Self::on_milestone).
+    pub(crate) fn milestone(&self, m: &crate::lifecycle::Milestone) {
+        for f in &self.on_milestone {
+            f(m);
+        }
     }
 
     /// The user types' names, weights and tasks, as reports show them.

@@ -212,7 +212,31 @@ def run(argv) -> int:
     if not classes:
         return _usage(f"no user class found in {', '.join(files)} (a User, HttpUser or FastHttpUser subclass that is not abstract)")
     options = options_namespace(values, custom)
+    setup_logging(options)
+    from stampede.compat import __version__ as locust_version
+
+    logging.getLogger("locust.main").info(f"Starting Locust {locust_version}")
     return _run(classes, options, rest, files)
+
+
+def setup_logging(options):
+    """Locust's log format on stderr (``[time] host/LEVEL/logger: message``), so scripts and
+    CI jobs that read Locust's lines read ours; Stampede's own lines follow them."""
+    import socket
+
+    try:
+        from stampede.compat.log import setup_logging as locust_setup
+
+        locust_setup(getattr(options, "loglevel", "INFO") or "INFO", getattr(options, "logfile", None))
+        return
+    except ImportError:
+        pass
+    level = str(getattr(options, "loglevel", "INFO") or "INFO").upper()
+    logging.basicConfig(
+        format=f"[%(asctime)s] {socket.gethostname()}/%(levelname)s/%(name)s: %(message)s",
+        level=getattr(logging, level, logging.INFO),
+        stream=sys.stderr,
+    )
 
 
 def _run(classes, options, rest, files):
@@ -244,12 +268,27 @@ def _run(classes, options, rest, files):
     environment._create_runner(role)
     events.init.fire(environment=environment, runner=environment.runner, web_ui=None)
     threads = int(os.environ.get("STAMPEDE_TOKIO_THREADS", "1"))
+    log = logging.getLogger("locust.main")
+    run_time = getattr(options, "run_time", None)
+    if getattr(options, "headless", False) and "--worker" not in rest:
+        # Said before the engine starts: its own lines go to the same stderr.
+        if run_time:
+            from stampede.compat.util.timespan import parse_timespan
+
+            log.info(f"Run time limit set to {parse_timespan(str(run_time))} seconds")
+        elif not shape_classes_of(environment):
+            log.info("No run time limit set, use CTRL+C to interrupt")
     front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
     code = front.wait_finished()
     events.quitting.fire(environment=environment)
     exit_override = getattr(environment, "process_exit_code", None)
     if isinstance(exit_override, int):
-        return exit_override
-    if code == 0 and _runtime.unhandled_greenlet_exception:
-        return 2  # a listener raised, as Locust's shutdown() says with exit code 2
+        code = exit_override
+    elif code == 0 and _runtime.unhandled_greenlet_exception:
+        code = 2  # a listener raised, as Locust's shutdown() says with exit code 2
+    log.info(f"Shutting down (exit code {code})")
     return code
+
+
+def shape_classes_of(environment):
+    return getattr(environment, "shape_class", None) is not None

@@ -33,6 +33,7 @@ class Front:
         self.environment = environment
         self.stop_timeout = stop_timeout
         self.override_host = override_host
+        self.target_users = 0
         options = getattr(environment, "parsed_options", None)
         self._wait_scale = float(getattr(options, "wait_scale", 1.0) or 0.0) if options is not None else 1.0
         self.core = _core.Engine()
@@ -93,6 +94,9 @@ class Front:
     def user_count(self):
         return len(self.users)
 
+    def target_user_count(self):
+        return self.target_users
+
     def quit(self):
         self.core.shutdown()
 
@@ -144,6 +148,8 @@ class Front:
                     g.kill(block=False)
             elif kind == "hook":
                 gevent.spawn(self._hook, msg[1], msg[2])
+            elif kind in _MILESTONES:
+                _MILESTONES[kind](self, *msg[1:])
             elif kind == "finished":
                 self.finished.set(msg[1])
 
@@ -180,6 +186,42 @@ class Front:
             handle.ended()
 
         greenlet.link(ended)
+
+
+_main_log = logging.getLogger("locust.main")
+_runner_log = logging.getLogger("locust.runners")
+
+
+def _web_ui(front, url):
+    _main_log.info(f"Starting web interface at {url}, press enter to open your default browser.")
+
+
+def _ramping(front, users, rate, shape):
+    front.target_users = users
+    if shape:
+        _runner_log.info("Shape test updating to %d users at %.2f spawn rate" % (users, rate))
+    else:
+        _runner_log.info("Ramping to %d users at a rate of %.2f per second" % (users, rate))
+
+
+def _spawned(front, counts):
+    import json
+
+    counts = dict(sorted((name, n) for name, n in counts))
+    _runner_log.info("All users spawned: %s (%d total users)" % (json.dumps(counts), sum(counts.values())))
+    # Listeners run in a greenlet of their own, never on the hub.
+    gevent.spawn(front.environment.events.spawning_complete.fire, user_count=sum(counts.values()))
+
+
+def _ending(front, why):
+    if why in ("--run-time limit reached",):
+        _main_log.info(f"{why}, shutting down")
+    elif why == "Shape test stopping":
+        _runner_log.info(why)
+
+
+#: What the engine's milestones become: Locust's log lines and events.
+_MILESTONES = {"web_ui": _web_ui, "ramping": _ramping, "spawned": _spawned, "ending": _ending}
 
 
 def _decode(headers, body: bytes) -> bytes:

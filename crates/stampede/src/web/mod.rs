@@ -126,6 +126,9 @@ pub(crate) async fn serve(
         Arc::new(Control::new(plan.clone(), opts.clone()).with_telemetry(telemetry.clone()))
     };
     eprintln!("Stampede web UI at http://{bound}/");
+    plan.milestone(&crate::lifecycle::Milestone::WebUi {
+        url: format!("http://{bound}"),
+    });
     if is_loopback(&bound) {
         eprintln!("  (loopback only; to reach it from elsewhere add --web-host 0.0.0.0 --web-auth USER:PASSWORD)");
     } else if opts.web_auth.is_none() {
