@@ -32,11 +32,14 @@ def session_transport(user):
 
 
 def record_event(method: str, name: str, response_time_ms: float, response_length: int, error: Optional[str]) -> None:
-    """Counts a request that user code reported itself (``events.request.fire``)."""
+    """Counts a request that user code reported itself (``events.request.fire``). Without
+    engine it also goes into ``stats()`` (the engine does that through
+    ``on_request_recorded``), so ``environment.stats`` counts it as Locust's would."""
     if engine is not None:
         engine.record_event(method, name, response_time_ms, response_length, error)
     else:
         fake_events.append((method, name, response_time_ms, response_length, error))
+        on_request_recorded(method, name, response_time_ms, response_length, error)
 
 
 #: Requests reported by ``events.request.fire`` when no engine runs (tests read it).

@@ -73,7 +73,8 @@ impl Shop {
                 let shop = hoodie_shop::start("127.0.0.1:0".parse().unwrap(), &db)
                     .await
                     .unwrap();
-                url_tx.send(shop.url().to_string()).unwrap();
+                let url = shop.url();
+                url_tx.send(url).unwrap();
                 let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
                 shop.shutdown().await;
             });

@@ -98,6 +98,11 @@ fn visible_ascii(value: &[u8]) -> Option<&str> {
         .flatten()
 }
 
+/// Bytes as Latin-1 text: each byte one character, so nothing is lost or refused.
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,9 +125,4 @@ mod tests {
         assert_eq!(map["location"], "/next");
         assert_eq!(map["x-bin"].as_bytes(), "café".as_bytes());
     }
-}
-
-/// Bytes as Latin-1 text: each byte one character, so nothing is lost or refused.
-fn latin1(b: &[u8]) -> String {
-    b.iter().map(|&c| char::from(c)).collect()
 }

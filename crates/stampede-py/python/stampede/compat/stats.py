@@ -16,7 +16,8 @@ Two differences from Locust, both because the engine hands over text, not object
 - ``RequestStats.log_request`` takes the time once for the two entries it updates
   (Locust reads the clock once per entry); the fields come out the same.
 
-Not provided: ``StatsCSV``/``StatsCSVFileWriter`` (the engine writes ``--csv``) and the
+Not provided: ``StatsCSV``/``StatsCSVFileWriter`` (the engine writes ``--csv``), ``extend`` and the distributed
+listeners (``setup_distributed_stats_event_listeners``: the engine moves worker stats) and the
 SIGWINCH handler (the console table width is re-read at each print instead).
 """
 
@@ -95,10 +96,6 @@ def proper_round(val, digits=0):
     return round(float_val + 10 ** (-len(str(float_val)) - 1), digits)
 
 
-class RequestStatsAdditionError(Exception):
-    pass
-
-
 def get_readable_percentiles(percentile_list):
     """0.95 -> "95%", 0.999 -> "99.9%"."""
     return [
@@ -164,9 +161,7 @@ class EntriesDict(dict):
 
 
 class RequestStats:
-    """
-    Class that holds the request statistics. Accessible in a User from self.environment.stats
-    """
+    """Class that holds the request statistics. Accessible in a User from self.environment.stats"""
 
     def __init__(self, use_response_times_cache=True) -> None:
         self.use_response_times_cache = use_response_times_cache
@@ -216,15 +211,11 @@ class RequestStats:
         entry.occurred()
 
     def get(self, name, method):
-        """
-        Retrieve a StatsEntry instance by name and method
-        """
+        """Retrieve a StatsEntry instance by name and method"""
         return self.entries[(name, method)]
 
     def reset_all(self) -> None:
-        """
-        Go through all stats entries and reset them to zero
-        """
+        """Go through all stats entries and reset them to zero"""
         self.total.reset()
         self.errors = {}
         for r in self.entries.values():
@@ -232,9 +223,7 @@ class RequestStats:
         self.history = []
 
     def clear_all(self) -> None:
-        """
-        Remove all stats entries and errors
-        """
+        """Remove all stats entries and errors"""
         self.total = StatsEntry(self, "Aggregated", "", use_response_times_cache=self.use_response_times_cache)
         self.entries = EntriesDict(self)
         self.errors = {}
@@ -250,46 +239,33 @@ class RequestStats:
 
 
 class StatsEntry:
-    """
-    Represents a single stats entry (name and method)
-    """
+    """Represents a single stats entry (name and method)"""
 
     def __init__(self, stats, name, method, use_response_times_cache=False):
         self.stats = stats
         self.name = name
-        """ Name (URL) of this stats entry """
-        self.method = method
-        """ Method (GET, POST, PUT, etc.) """
-        self.use_response_times_cache = use_response_times_cache
-        """ Keep a copy of ``response_times`` per second, for the *current* percentiles """
+        """ Name (URL) of this stats entry """self.method = method""" Method (GET, POST, PUT, etc.) """self.use_response_times_cache = use_response_times_cache""" Keep a copy of ``response_times`` per second, for the *current* percentiles """
         self.response_times_cache = None
         self.reset()
 
     def reset(self):
+        """Zeroes every number; ``start_time`` becomes now. The fields: counts of requests,
+        of requests without a response time (``None``) and of failures; the sum, min and max
+        of response times; ``response_times`` ({bucketed ms: count}, ``bucket_response_time``);
+        ``num_reqs_per_sec``/``num_fail_per_sec`` ({unix second: count}); the sum of content
+        lengths; the time of the last request."""
         self.start_time = time.time()
-        """ Time of the first request for this entry """
         self.num_requests = 0
-        """ The number of requests made """
         self.num_none_requests = 0
-        """ The number of requests made with a None response time (typically async requests) """
         self.num_failures = 0
-        """ Number of failed request """
         self.total_response_time = 0
-        """ Total sum of the response times """
         self.response_times = defaultdict(int)
-        """ {rounded response time (ms) => count} (see ``bucket_response_time``) """
         self.min_response_time = None
-        """ Minimum response time """
         self.max_response_time = 0
-        """ Maximum response time """
         self.last_request_timestamp = None
-        """ Time of the last request for this entry """
         self.num_reqs_per_sec = defaultdict(int)
-        """ {second => request_count} """
         self.num_fail_per_sec = defaultdict(int)
-        """ {second => failure_count} """
         self.total_content_length = 0
-        """ The sum of the content length of all the responses for this entry """
         if self.use_response_times_cache:
             self.response_times_cache = OrderedDict()
             self._cache_response_times(int(time.time()))
@@ -320,23 +296,6 @@ class StatsEntry:
             self.response_times[bucket_response_time(response_time)] += 1
         self.total_content_length += content_length
 
-    def _log_time_of_request(self, current_time) -> None:
-        t = int(current_time)
-        self.num_reqs_per_sec[t] += 1
-        self.last_request_timestamp = current_time
-
-    def _log_response_time(self, response_time) -> None:
-        if response_time is None:
-            self.num_none_requests += 1
-            return
-        self.total_response_time += response_time
-        if self.min_response_time is None:
-            self.min_response_time = response_time
-        else:
-            self.min_response_time = min(self.min_response_time, response_time)
-        self.max_response_time = max(self.max_response_time, response_time)
-        self.response_times[bucket_response_time(response_time)] += 1
-
     def log_error(self, error) -> None:
         self.num_failures += 1
         t = int(time.time())
@@ -347,10 +306,7 @@ class StatsEntry:
         try:
             return float(self.num_failures) / self.num_requests
         except ZeroDivisionError:
-            if self.num_failures > 0:
-                return 1.0
-            else:
-                return 0.0
+            return 1.0 if self.num_failures > 0 else 0.0
 
     @property
     def avg_response_time(self) -> float:
@@ -414,35 +370,6 @@ class StatsEntry:
         except ZeroDivisionError:
             return 0
 
-    def extend(self, other) -> None:
-        """Adds another entry's numbers to this one (Locust's master merging worker reports)."""
-        old_last_request_timestamp = self.last_request_timestamp
-        if self.last_request_timestamp is not None and other.last_request_timestamp is not None:
-            self.last_request_timestamp = max(self.last_request_timestamp, other.last_request_timestamp)
-        elif other.last_request_timestamp is not None:
-            self.last_request_timestamp = other.last_request_timestamp
-        self.start_time = min(self.start_time, other.start_time)
-        self.num_requests += other.num_requests
-        self.num_none_requests += other.num_none_requests
-        self.num_failures += other.num_failures
-        self.total_response_time += other.total_response_time
-        self.max_response_time = max(self.max_response_time, other.max_response_time)
-        if self.min_response_time is not None and other.min_response_time is not None:
-            self.min_response_time = min(self.min_response_time, other.min_response_time)
-        elif other.min_response_time is not None:
-            self.min_response_time = other.min_response_time
-        self.total_content_length += other.total_content_length
-        for key in other.response_times:
-            self.response_times[key] = self.response_times.get(key, 0) + other.response_times[key]
-        for key in other.num_reqs_per_sec:
-            self.num_reqs_per_sec[key] = self.num_reqs_per_sec.get(key, 0) + other.num_reqs_per_sec[key]
-        for key in other.num_fail_per_sec:
-            self.num_fail_per_sec[key] = self.num_fail_per_sec.get(key, 0) + other.num_fail_per_sec[key]
-        if self.use_response_times_cache:
-            last_time = int(self.last_request_timestamp) if self.last_request_timestamp else None
-            if last_time and last_time > ((old_last_request_timestamp and int(old_last_request_timestamp)) or 0):
-                self._cache_response_times(last_time)
-
     def serialize(self):
         return {key: getattr(self, key, None) for key in _ENTRY_KEYS}
 
@@ -457,9 +384,7 @@ class StatsEntry:
         return obj
 
     def get_stripped_report(self):
-        """
-        Return the serialized version of this StatsEntry, and then clear the current stats.
-        """
+        """Return the serialized version of this StatsEntry, and then clear the current stats."""
         report = self.serialize()
         self.reset()
         return report
@@ -472,13 +397,8 @@ class StatsEntry:
         else:
             rps = self.total_rps
             fail_per_sec = self.total_fail_per_sec
-        return (
-            "%-"
-            + str(STATS_TYPE_WIDTH)
-            + "s %-"
-            + str((STATS_NAME_WIDTH - STATS_TYPE_WIDTH) + 4)
-            + "s %7d %12s |%7d %7d %7d%7d | %7.2f %11.2f"
-        ) % (
+        row = f"%-{STATS_TYPE_WIDTH}s %-{STATS_NAME_WIDTH - STATS_TYPE_WIDTH + 4}s %7d %12s |%7d %7d %7d%7d | %7.2f %11.2f"
+        return row % (
             ((self.method and self.method + " ") or ""),
             self.name,
             self.num_requests,
@@ -538,14 +458,8 @@ class StatsEntry:
 
         tpl = f"%-{STATS_TYPE_WIDTH!s}s %-{STATS_NAME_WIDTH!s}s %8d {' '.join(['%6d'] * len(PERCENTILES_TO_REPORT))}"
 
-        return tpl % (
-            (
-                self.method or "",
-                self.name,
-                *tuple(self.get_response_time_percentile(p) for p in PERCENTILES_TO_REPORT),
-                self.num_requests,
-            )
-        )
+        percentiles = tuple(self.get_response_time_percentile(p) for p in PERCENTILES_TO_REPORT)
+        return tpl % (self.method or "", self.name, *percentiles, self.num_requests)
 
     def _cache_response_times(self, t) -> None:
         if self.response_times_cache is None:
@@ -634,9 +548,7 @@ class StatsError:
 
     @classmethod
     def unserialize(cls, data):
-        return cls(
-            data["method"], data["name"], data["error"], data["occurrences"], data.get("first_seen"), data.get("last_seen")
-        )
+        return cls(data["method"], data["name"], data["error"], data["occurrences"], data.get("first_seen"), data.get("last_seen"))
 
     def to_dict(self):
         return {
@@ -790,36 +702,3 @@ def stats_history(runner) -> None:
             gevent.sleep(HISTORY_STATS_INTERVAL_SEC)
     except KeyboardInterrupt as e:
         logger.debug(e, exc_info=True)
-
-
-def setup_distributed_stats_event_listeners(events, stats) -> None:
-    """Locust's report/merge listeners. Stampede's engine moves statistics between master and
-    workers itself; kept for code that calls it on its own ``Events``."""
-
-    def on_report_to_master(client_id, data):
-        data["stats"] = stats.serialize_stats()
-        data["stats_total"] = stats.total.get_stripped_report()
-        data["errors"] = stats.serialize_errors()
-        stats.errors = {}
-
-    def on_worker_report(client_id, data):
-        for stats_data in data["stats"]:
-            entry = StatsEntry.unserialize(stats_data, stats)
-            request_key = (entry.name, entry.method)
-            if request_key not in stats.entries:
-                stats.entries[request_key] = StatsEntry(stats, entry.name, entry.method, use_response_times_cache=True)
-            stats.entries[request_key].extend(entry)
-        for error_key, error in data["errors"].items():
-            if error_key not in stats.errors:
-                stats.errors[error_key] = StatsError.unserialize(error)
-            else:
-                existing = stats.errors[error_key]
-                existing.occurrences += error["occurrences"]
-                if incoming_first := error.get("first_seen"):
-                    existing.first_seen = incoming_first if existing.first_seen is None else min(existing.first_seen, incoming_first)
-                if incoming_last := error.get("last_seen"):
-                    existing.last_seen = incoming_last if existing.last_seen is None else max(existing.last_seen, incoming_last)
-        stats.total.extend(StatsEntry.unserialize(data["stats_total"], stats))
-
-    events.report_to_master.add_listener(on_report_to_master)
-    events.worker_report.add_listener(on_worker_report)
