@@ -27,6 +27,7 @@ pub struct Engine {
     shutdown: CancellationToken,
     thread: Mutex<Option<JoinHandle<i32>>>,
     hooks: Hooks,
+    shape: crate::shape::ShapeCell,
 }
 
 /// Lifecycle hooks waiting for Python's listeners, by ticket.
@@ -65,6 +66,7 @@ impl Engine {
             shutdown: CancellationToken::new(),
             thread: Mutex::new(None),
             hooks: Arc::default(),
+            shape: Default::default(),
         })
     }
 
@@ -75,13 +77,16 @@ impl Engine {
 
     /// Starts the run: `argv` is Stampede's command line (program name first), `classes`
     /// the locustfile's user classes. Returns at once; the run's end arrives as a
-    /// `("finished", code)` message.
-    #[pyo3(signature = (argv, classes, threads=None))]
+    /// `("finished", code)` message. With `shape`, the locustfile's `LoadTestShape` drives
+    /// the users: Python ticks it and reports each answer with
+    /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape).
+    #[pyo3(signature = (argv, classes, threads=None, shape=false))]
     fn start(
         &self,
         argv: Vec<String>,
         classes: Vec<ClassSpec>,
         threads: Option<usize>,
+        shape: bool,
     ) -> PyResult<()> {
         let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
@@ -113,6 +118,9 @@ impl Engine {
                 class,
                 wake: self.wake.clone(),
             }));
+        }
+        if shape {
+            plan = plan.shape(self.shape.clone());
         }
         let milestones = self.wake.clone();
         let plan = plan
@@ -182,6 +190,16 @@ impl Engine {
         if let Some(tx) = tx {
             let _ = tx.send(());
         }
+    }
+
+    /// The load shape's latest answer: `users` at `rate` per second.
+    fn set_shape(&self, users: u64, rate: f64) {
+        self.shape.set(users, rate);
+    }
+
+    /// The load shape returned `None`: the test ends at the engine's next tick.
+    fn end_shape(&self) {
+        self.shape.end();
     }
 
     /// Ends the run as Ctrl-C does.

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 mod engine;
 mod handle;
 mod msg;
+mod shape;
 mod user;
 pub mod wake;
 

@@ -72,22 +72,11 @@ struct Life {
 
 impl Drop for Life {
     /// The run ended this user between a response and Python's verdict on it: the request
-    /// left the machine and was answered, so it is recorded with the status rule's verdict
-    /// rather than lost.
+    /// left the machine and was answered, so it is recorded rather than lost.
     fn drop(&mut self) {
-        for (_, (session, pending, outcome)) in self.pending.drain() {
-            let (response, error) = match outcome {
-                Ok(r) if r.status().as_u16() < 400 => (Some(r), None),
-                Ok(r) => {
-                    let e = format!(
-                        "HTTP {} (the run ended before the locustfile judged it)",
-                        r.status()
-                    );
-                    (Some(r), Some(e))
-                }
-                Err(e) => (None, Some(e)),
-            };
-            self.sessions[session].record_pending(pending, response.as_ref(), error);
+        let tickets: Vec<u64> = self.pending.keys().copied().collect();
+        for ticket in tickets {
+            self.record_unjudged(ticket);
         }
         self.ctx.recorder().flush();
     }
@@ -209,6 +198,27 @@ impl Life {
         });
     }
 
+    /// Records a request that no verdict will come for (its greenlet was killed while it
+    /// was out, or the user's life ended) by the status rule: every request that left the
+    /// machine appears in the report, where Locust would drop it.
+    fn record_unjudged(&mut self, ticket: u64) {
+        let Some((session, pending, outcome)) = self.pending.remove(&ticket) else {
+            return;
+        };
+        let (response, error) = match outcome {
+            Ok(r) if r.status().as_u16() < 400 => (Some(r), None),
+            Ok(r) => {
+                let e = format!(
+                    "HTTP {} (its user was stopped before judging it)",
+                    r.status()
+                );
+                (Some(r), Some(e))
+            }
+            Err(e) => (None, Some(e)),
+        };
+        self.sessions[session].record_pending(pending, response.as_ref(), error);
+    }
+
     /// Every command but a request: none of them waits on the network.
     fn command(&mut self, cmd: Cmd) {
         match cmd {
@@ -226,9 +236,7 @@ impl Life {
                     self.sessions[s].record_pending_sized(p, resp.as_ref(), error, Some(length));
                 }
             }
-            Cmd::Forget { ticket } => {
-                self.pending.remove(&ticket);
-            }
+            Cmd::Forget { ticket } => self.record_unjudged(ticket),
             Cmd::NewSession { .. } => {
                 let c = self.ctx.client();
                 self.sessions.push(c);

@@ -94,15 +94,36 @@ fn lifecycle_lines(stderr: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_log_lines_scripts_read_are_locusts() {
+/// Runs `file` under both with `args`; their lifecycle lines must be equal.
+fn same_lifecycle_lines(file: &str, args: &[&str]) -> Vec<String> {
     let shop = Shop::start();
     let dir = tempfile::tempdir().unwrap();
-    let file = locustfile("plain_fast.py");
-    let args = ["-u", "2", "-r", "2", "-t", "2s"];
-    let l = run_headless(&locust(), &file, &shop.url, &dir.path().join("l"), &args);
-    let s = run_headless(&stampede(), &file, &shop.url, &dir.path().join("s"), &args);
+    let file = locustfile(file);
+    let l = run_headless(&locust(), &file, &shop.url, &dir.path().join("l"), args);
+    let s = run_headless(&stampede(), &file, &shop.url, &dir.path().join("s"), args);
     let theirs = lifecycle_lines(&l.stderr);
     assert!(theirs.len() >= 5, "{theirs:?}");
     assert_eq!(theirs, lifecycle_lines(&s.stderr), "left: Locust's lines");
+    assert_eq!(
+        l.status.code(),
+        s.status.code(),
+        "exit codes (left: Locust)"
+    );
+    theirs
+}
+
+#[test]
+fn the_log_lines_scripts_read_are_locusts() {
+    same_lifecycle_lines("plain_fast.py", &["-u", "2", "-r", "2", "-t", "2s"]);
+}
+
+#[test]
+fn a_load_test_shape_in_the_locustfile_drives_the_users_as_under_locust() {
+    let lines = same_lifecycle_lines("shape_steps.py", &[]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("Shape test updating to 4 users at 50.00 spawn rate")),
+        "{lines:?}"
+    );
 }

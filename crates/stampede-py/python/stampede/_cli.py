@@ -193,7 +193,10 @@ def run(argv) -> int:
 
         print(f"stampede {__version__} (runs locustfiles written for Locust 2.47.0)")
         return 0
+    from stampede import _processes
+
     try:
+        processes, argv = _processes.take(argv)
         files, argv = take_locustfile(argv)
         wants_help = any(a in ("-h", "--help") for a in argv)
         modules = [] if wants_help and not os.path.exists(files[0]) else [load_locustfile(f) for f in files]
@@ -201,6 +204,16 @@ def run(argv) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     code, message, values = _core.parse_options(["stampede", *rest])
+    children = []
+    if processes and not (message or code):
+        # Said once, by the process that forks, as Locust says it before forking.
+        setup_logging(options_namespace(values, custom))
+        logging.getLogger("locust.main").info(f"Starting Locust {_locust_version()}")
+        rest, children = _processes.fork(processes, rest)
+        if rest is None:  # --worker --processes N: this process only waits for them
+            _processes.wait_children(children, within=float("inf"))
+            return 0
+        code, message, values = _core.parse_options(["stampede", *rest])
     if message or code:
         out = sys.stdout if code == 0 else sys.stderr
         out.write(message)
@@ -212,11 +225,21 @@ def run(argv) -> int:
     if not classes:
         return _usage(f"no user class found in {', '.join(files)} (a User, HttpUser or FastHttpUser subclass that is not abstract)")
     options = options_namespace(values, custom)
-    setup_logging(options)
-    from stampede.compat import __version__ as locust_version
-
-    logging.getLogger("locust.main").info(f"Starting Locust {locust_version}")
+    options._stampede_children = children
+    shapes = shape_classes(modules)
+    if len(shapes) > 1:
+        return _usage(f"more than one LoadTestShape in the locustfile: {', '.join(c.__name__ for c in shapes)}")
+    options._stampede_shape = shapes[0] if shapes else None
+    if not processes:
+        setup_logging(options)
+        logging.getLogger("locust.main").info(f"Starting Locust {_locust_version()}")
     return _run(classes, options, rest, files)
+
+
+def _locust_version():
+    from stampede.compat import __version__
+
+    return __version__
 
 
 def setup_logging(options):
@@ -257,10 +280,11 @@ def _run(classes, options, rest, files):
     for cls in classes:
         if not (getattr(cls, "tasks", None)) and type(cls).__name__ != "Locust":
             return _usage(f"{cls.__name__} has no tasks (define @task methods or set tasks = [...])")
-    environment = Environment(user_classes=classes, events=events, host=host, parsed_options=options)
+    shape = options._stampede_shape() if options._stampede_shape else None
+    environment = Environment(user_classes=classes, events=events, host=host, parsed_options=options, shape_class=shape)
     environment.locustfile = ",".join(files)
     stop_timeout = float(getattr(options, "stop_timeout", 0) or 0)
-    front = _engine.Front(classes, environment, stop_timeout=stop_timeout, override_host=override_host)
+    front = _engine.Front(classes, environment, stop_timeout=stop_timeout, override_host=override_host, shape=shape)
     _runtime.engine = front
     from stampede.compat import runners
 
@@ -280,6 +304,10 @@ def _run(classes, options, rest, files):
             log.info("No run time limit set, use CTRL+C to interrupt")
     front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
     code = front.wait_finished()
+    if getattr(options, "_stampede_children", None):
+        from stampede import _processes
+
+        _processes.wait_children(options._stampede_children)
     events.quitting.fire(environment=environment)
     exit_override = getattr(environment, "process_exit_code", None)
     if isinstance(exit_override, int):

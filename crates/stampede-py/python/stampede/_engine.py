@@ -28,12 +28,15 @@ _READ = 1
 class Front:
     """The process's engine, its hub watcher, and its users by id."""
 
-    def __init__(self, classes, environment, stop_timeout: float = 0.0, override_host: bool = False):
+    def __init__(self, classes, environment, stop_timeout: float = 0.0, override_host: bool = False, shape=None):
         self.classes = classes
         self.environment = environment
         self.stop_timeout = stop_timeout
         self.override_host = override_host
         self.target_users = 0
+        self._shape_started = False
+        #: The locustfile's LoadTestShape instance, ticked here (see src/shape.rs).
+        self.shape = shape
         options = getattr(environment, "parsed_options", None)
         self._wait_scale = float(getattr(options, "wait_scale", 1.0) or 0.0) if options is not None else 1.0
         self.core = _core.Engine()
@@ -48,7 +51,23 @@ class Front:
 
     # -- the run -------------------------------------------------------------------------
     def start(self, argv, class_specs, threads=1):
-        self.core.start(argv, class_specs, threads)
+        self.core.start(argv, class_specs, threads, self.shape is not None)
+
+    # -- the load shape ------------------------------------------------------------------
+    def _shape_tick(self) -> bool:
+        """Asks the shape once and tells the engine; False once the shape has ended."""
+        answer = self.shape.tick()
+        if answer is None:
+            self.core.end_shape()
+            return False
+        users, rate = answer[0], answer[1]
+        self.core.set_shape(int(users), float(rate))
+        return True
+
+    def _shape_worker(self):
+        """Locust's shape worker: a tick a second until the shape says None."""
+        while self._shape_tick():
+            gevent.sleep(1)
 
     def wait_finished(self) -> int:
         """Parks the calling greenlet until the run ends; its exit code."""
@@ -158,6 +177,11 @@ class Front:
         the engine waits for them before going on, as Locust's runner does."""
         try:
             getattr(self.environment.events, event).fire(environment=self.environment)
+            if event == "test_start" and self.shape is not None:
+                # The engine asks the shape for its start right after this hook.
+                self.shape.reset_time()
+                if self._shape_tick():
+                    gevent.spawn_later(1, self._shape_worker)
         finally:
             self.core.hook_done(ticket)
 
@@ -198,10 +222,13 @@ def _web_ui(front, url):
 
 def _ramping(front, users, rate, shape):
     front.target_users = users
+    if shape and not front._shape_started:
+        front._shape_started = True
+        _runner_log.info("Shape test starting.")
+        _runner_log.info("Shape worker starting")
     if shape:
         _runner_log.info("Shape test updating to %d users at %.2f spawn rate" % (users, rate))
-    else:
-        _runner_log.info("Ramping to %d users at a rate of %.2f per second" % (users, rate))
+    _runner_log.info("Ramping to %d users at a rate of %.2f per second" % (users, rate))
 
 
 def _spawned(front, counts):
@@ -218,6 +245,7 @@ def _ending(front, why):
         _main_log.info(f"{why}, shutting down")
     elif why == "Shape test stopping":
         _runner_log.info(why)
+        _main_log.info("Shape test completed, shutting down")
 
 
 #: What the engine's milestones become: Locust's log lines and events.

@@ -98,6 +98,41 @@ impl Drop for Shop {
     }
 }
 
+/// A loopback server that answers every request with `ok` and counts them: the reference
+/// count a run's report must equal.
+pub struct Counter {
+    pub url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Counter {
+    pub fn start() -> Counter {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hits = std::sync::Arc::new(AtomicU64::new(0));
+        let counted = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { "ok" }
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Counter { url, hits, _rt: rt }
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Runs `program` (Locust or Stampede) headless on `file` against `host`, with CSV
 /// reports at `csv`; `extra` adds flags. Bounded by `-t` and a kill after 120 s.
 pub fn run_headless(program: &Path, file: &Path, host: &str, csv: &Path, extra: &[&str]) -> Output {

@@ -315,9 +315,10 @@ def test_local_runner_messages_loop_back_and_exceptions_are_listed():
     assert row["count"] == 1 and row["msg"] == "x" and row["nodes"] == {"local"}
 
 
-def test_library_mode_is_not_wired_yet():
+def test_library_mode_has_no_distributed_runners():
+    """Local runner and web UI work in library mode (test_library.py); master and worker not."""
     env = Environment()
-    for call in (env.create_local_runner, env.create_web_ui, lambda: env.create_master_runner(), lambda: env.create_worker_runner("h", 1)):
+    for call in (lambda: env.create_master_runner(), lambda: env.create_worker_runner("h", 1)):
         with pytest.raises(NotImplementedError, match="^library mode: "):
             call()
 
