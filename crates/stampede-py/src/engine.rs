@@ -272,6 +272,17 @@ fn run(
     code
 }
 
+/// `redirects` placeholder hops, `(0, "", [])`: the engine counts the redirects it followed
+/// but does not keep each hop's status and URL.
+fn hops(py: Python<'_>, redirects: u32) -> Py<pyo3::types::PyList> {
+    let list = PyList::empty(py);
+    for _ in 0..redirects.min(64) {
+        let hop = (0u16, "", PyList::empty(py));
+        let _ = list.append(hop);
+    }
+    list.unbind()
+}
+
 /// One response as a session reads it (`stampede/_transport.py`'s `Raw`).
 #[pyclass(module = "stampede._core", frozen, get_all)]
 pub struct Raw {
@@ -286,6 +297,12 @@ pub struct Raw {
     error_kind: Option<&'static str>,
     error: Option<String>,
     content_length: u64,
+    recorded: bool,
+    encoded: bool,
+    /// Per-hop history is not kept by the engine: an empty list, or one entry per
+    /// redirect followed (see docs/locustfiles.md).
+    history: Py<pyo3::types::PyList>,
+    request_headers: Option<Vec<(String, String)>>,
 }
 
 impl Raw {
@@ -302,6 +319,10 @@ impl Raw {
             error_kind: d.error_kind,
             error: d.error,
             content_length: d.content_length,
+            recorded: d.recorded,
+            encoded: d.encoded,
+            history: hops(py, d.redirects),
+            request_headers: None,
         }
     }
 }

@@ -53,7 +53,7 @@ impl UserHandle {
 #[pymethods]
 impl UserHandle {
     /// Sends a request; the answer comes back under the returned ticket.
-    #[pyo3(signature = (session, method, url, name, headers, body, allow_redirects=true, max_redirects=30, timeout=None))]
+    #[pyo3(signature = (session, method, url, name, headers, body, allow_redirects=true, max_redirects=30, timeout=None, auto=0, ran=None))]
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
@@ -66,6 +66,8 @@ impl UserHandle {
         allow_redirects: bool,
         max_redirects: usize,
         timeout: Option<f64>,
+        auto: u8,
+        ran: Option<Vec<String>>,
     ) -> PyResult<u64> {
         let ticket = next_ticket();
         let timeout = match timeout {
@@ -86,11 +88,13 @@ impl UserHandle {
             allow_redirects,
             max_redirects,
             timeout,
+            auto: crate::msg::AutoVerdict::from_code(auto),
         };
         self.send(Cmd::Request {
             ticket,
             session,
             spec,
+            ran: ran.unwrap_or_default(),
         })?;
         Ok(ticket)
     }
@@ -203,9 +207,9 @@ impl UserHandle {
         Ok(())
     }
 
-    /// Counts one run of task `task` of this user's class.
-    fn task_ran(&self, task: String) -> PyResult<()> {
-        self.post(Cmd::TaskRun { task });
+    /// Counts runs of tasks of this user's class (names, one per run).
+    fn tasks_ran(&self, tasks: Vec<String>) -> PyResult<()> {
+        self.post(Cmd::TaskRun { tasks });
         Ok(())
     }
 

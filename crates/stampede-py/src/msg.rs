@@ -19,6 +19,41 @@ pub struct Spec {
     pub allow_redirects: bool,
     pub max_redirects: usize,
     pub timeout: Option<Duration>,
+    /// Record a success at once, by this rule, without waiting for Python's verdict.
+    pub auto: AutoVerdict,
+}
+
+/// When the engine may record a request itself: Python's verdict for a plain request
+/// (no `catch_response`) that succeeds by its library's rule is known in advance, and
+/// recording it here spares a second command (and a wakeup of the engine) per request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum AutoVerdict {
+    /// Python judges (a `catch_response` block, a streamed body, custom codes).
+    #[default]
+    Never,
+    /// requests' rule (`raise_for_status`): any status outside 400-599 succeeds.
+    Requests,
+    /// geventhttpclient's, as FastHttpUser sets it: 200-208, 226, 301-304, 307, 308.
+    Fast,
+}
+
+impl AutoVerdict {
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => AutoVerdict::Requests,
+            2 => AutoVerdict::Fast,
+            _ => AutoVerdict::Never,
+        }
+    }
+
+    /// Whether a response with `status` is a success that can be recorded now.
+    pub fn succeeds(self, status: u16) -> bool {
+        match self {
+            AutoVerdict::Never => false,
+            AutoVerdict::Requests => !(400..600).contains(&status),
+            AutoVerdict::Fast => matches!(status, 200..=208 | 226 | 301..=304 | 307 | 308),
+        }
+    }
 }
 
 /// Python → one user's life in Rust.
@@ -29,6 +64,8 @@ pub enum Cmd {
         ticket: u64,
         session: u32,
         spec: Spec,
+        /// Tasks that ran since the last command, counted on the way (no wakeup of their own).
+        ran: Vec<String>,
     },
     /// Record the request answered under `ticket`, with this verdict.
     Record {
@@ -81,7 +118,7 @@ pub enum Cmd {
     },
     /// A task of this user returned (the task table's runs).
     TaskRun {
-        task: String,
+        tasks: Vec<String>,
     },
     /// The user's greenlet is over.
     Ended,
@@ -129,6 +166,10 @@ pub struct RawData {
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
     pub content_length: u64,
+    /// The engine recorded it already (see [`AutoVerdict`]).
+    pub recorded: bool,
+    /// The body has a Content-Encoding for Python to undo.
+    pub encoded: bool,
 }
 
 impl RawData {
@@ -145,6 +186,10 @@ impl RawData {
                 error_kind: None,
                 error: None,
                 content_length: r.content_length(),
+                recorded: false,
+                encoded: r
+                    .header("content-encoding")
+                    .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")),
             },
             Err(e) => RawData {
                 status: 0,
@@ -157,6 +202,8 @@ impl RawData {
                 error_kind: Some(error_kind(e)),
                 error: Some(e.to_string()),
                 content_length: 0,
+                recorded: false,
+                encoded: false,
             },
         }
     }
@@ -190,4 +237,21 @@ pub enum Milestone {
     Ramping { users: u64, rate: f64, shape: bool },
     Spawned(Vec<(String, u64)>),
     Ending(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AutoVerdict;
+
+    #[test]
+    fn the_libraries_success_rules() {
+        let r = AutoVerdict::Requests;
+        assert!(r.succeeds(200) && r.succeeds(302) && r.succeeds(399) && r.succeeds(600));
+        assert!(!r.succeeds(400) && !r.succeeds(404) && !r.succeeds(599));
+        let f = AutoVerdict::Fast;
+        assert!(f.succeeds(200) && f.succeeds(208) && f.succeeds(226) && f.succeeds(304));
+        assert!(!f.succeeds(209) && !f.succeeds(300) && !f.succeeds(305) && !f.succeeds(404));
+        assert!(!AutoVerdict::Never.succeeds(200));
+        assert_eq!(AutoVerdict::from_code(7), AutoVerdict::Never);
+    }
 }

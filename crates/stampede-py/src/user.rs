@@ -118,7 +118,9 @@ async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>)
                 ticket,
                 session,
                 spec,
+                ran,
             }) => {
+                me.tasks_ran(ran);
                 // A stop must reach Python mid-request: Locust kills a user wherever it is.
                 let stop = ctl.stop.clone();
                 let fut = me.request(ticket, session as usize, spec);
@@ -157,6 +159,7 @@ impl Life {
             allow_redirects,
             max_redirects,
             timeout,
+            auto,
         } = spec;
         let session = if session < self.sessions.len() {
             session
@@ -183,7 +186,18 @@ impl Life {
             req = req.timeout(t);
         }
         let done = req.send_unrecorded().await;
-        let raw = RawData::from_outcome(&done.outcome, done.pending.elapsed());
+        let mut raw = RawData::from_outcome(&done.outcome, done.pending.elapsed());
+        if let Ok(resp) = &done.outcome {
+            if auto.succeeds(raw.status) && !raw.encoded {
+                self.sessions[session].record_pending(done.pending, Some(resp), None);
+                raw.recorded = true;
+                self.wake.push(Msg::Reply {
+                    ticket,
+                    reply: Reply::Raw(Box::new(raw)),
+                });
+                return;
+            }
+        }
         if self.pending.len() >= MAX_PENDING {
             if let Some(&oldest) = self.pending.keys().min() {
                 self.pending.remove(&oldest);
@@ -217,6 +231,20 @@ impl Life {
             Err(e) => (None, Some(e)),
         };
         self.sessions[session].record_pending(pending, response.as_ref(), error);
+    }
+
+    /// Counts task runs of this user's class.
+    fn tasks_ran(&mut self, tasks: Vec<String>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let user_type: Arc<str> = Arc::from(self.ctx.user_type());
+        for task in tasks {
+            self.ctx.recorder().record(Event::TaskRun {
+                user_type: user_type.clone(),
+                task: Arc::from(task.as_str()),
+            });
+        }
     }
 
     /// Every command but a request: none of them waits on the network.
@@ -284,13 +312,7 @@ impl Life {
                     location: traceback,
                 });
             }
-            Cmd::TaskRun { task } => {
-                let user_type: Arc<str> = Arc::from(self.ctx.user_type());
-                self.ctx.recorder().record(Event::TaskRun {
-                    user_type,
-                    task: Arc::from(task.as_str()),
-                });
-            }
+            Cmd::TaskRun { tasks } => self.tasks_ran(tasks),
             Cmd::Request { .. } | Cmd::Ended => {}
         }
     }

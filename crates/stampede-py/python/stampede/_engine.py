@@ -102,7 +102,7 @@ class Front:
         user = getattr(taskset, "user", None)
         t = getattr(user, "_stampede_transport", None)
         if t is not None:
-            t._handle.task_ran(getattr(task, "__name__", repr(task)))
+            t.task_ran(getattr(task, "__name__", None) or repr(task))
 
     def wait_scale(self):
         return self._wait_scale
@@ -204,9 +204,10 @@ class Front:
         greenlet = user.start(self.group)
         self.by_greenlet[greenlet] = user._stampede_transport
 
-        def ended(g, user_id=user_id, handle=handle):
+        def ended(g, user_id=user_id, handle=handle, transport=user._stampede_transport):
             self.users.pop(user_id, None)
             self.by_greenlet.pop(g, None)
+            transport.flush_tasks()
             handle.ended()
 
         greenlet.link(ended)
@@ -273,19 +274,25 @@ def _decode(headers, body: bytes) -> bytes:
 class EngineTransport:
     """``stampede._transport.Transport`` over one session of one user in the engine."""
 
-    __slots__ = ("_front", "_handle", "_session")
+    __slots__ = ("_front", "_handle", "_session", "_ran")
 
     def __init__(self, front, handle, session):
         self._front = front
         self._handle = handle
         self._session = session
+        #: Tasks that ran since the last request: sent with the next one (no wakeup of
+        #: the engine of their own), or when many gather, or when the user ends.
+        self._ran = []
 
     def request(self, method, url, headers, body, *, allow_redirects=True, max_redirects=30,
-                timeout=None, connect_timeout=None, insecure=False, name=None, **_ignored):
+                timeout=None, connect_timeout=None, insecure=False, name=None, auto=0, **_ignored):
         if isinstance(body, str):
             body = body.encode("utf-8")
-        ticket = self._handle.request(self._session, method, url, name or url, list(headers),
-                                      body, allow_redirects, max_redirects, timeout)
+        ran = self._ran
+        if ran:
+            self._ran = []
+        ticket = self._handle.request(self._session, method, url, name or url, headers,
+                                      body, allow_redirects, max_redirects, timeout, auto, ran)
         try:
             r = self._front.wait(ticket)
         except BaseException:
@@ -294,24 +301,37 @@ class EngineTransport:
             except RuntimeError:
                 pass
             raise
-        raw = Raw(
+        if not r.encoded:
+            return r  # the engine's Raw has every field a session reads
+        return Raw(
             status=r.status,
             reason=r.reason,
             url=r.url or url,
             headers=r.headers,
             body=_decode(r.headers, r.body),
             elapsed=r.elapsed,
-            history=[(0, "", [])] * r.redirects,
+            history=r.history,
             error_kind=r.error_kind,
             error=r.error,
-            request_headers=list(headers),
+            request_headers=None,
             content_length=r.content_length,
             ticket=r.ticket,
         )
-        return raw
 
     def record(self, raw, method, name, error, response_length):
+        if getattr(raw, "recorded", False):
+            return  # the engine recorded this success itself (src/msg.rs, AutoVerdict)
         self._handle.record(raw.ticket, method, name, error, int(response_length or 0))
+
+    def task_ran(self, name):
+        self._ran.append(name)
+        if len(self._ran) >= 64:
+            self.flush_tasks()
+
+    def flush_tasks(self):
+        if self._ran:
+            self._handle.tasks_ran(self._ran)
+            self._ran = []
 
     def record_event(self, method, name, response_time_ms, response_length, error):
         self._handle.event(method, name, float(response_time_ms or 0), int(response_length or 0), error)

@@ -49,7 +49,7 @@ class FakeTransport(Transport):
     # --- requests -----------------------------------------------------------------------------
 
     def request(self, method, url, headers, body, *, allow_redirects=True, max_redirects=30,
-                timeout=None, insecure=False, connect_timeout=None, name=None) -> Raw:
+                timeout=None, insecure=False, connect_timeout=None, name=None, auto=0) -> Raw:
         """Sends the request and follows redirects as requests' ``resolve_redirects`` does."""
         start = time.perf_counter()
         extra = _cookie_pairs(headers)

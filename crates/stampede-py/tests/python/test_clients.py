@@ -138,7 +138,7 @@ def test_what_the_transport_is_asked():
     s.get("/q", params={"k": "v"})
     (m1, u1, h1, b1, k1), (m2, _, h2, b2, k2), (_, _, _, b3, _), (_, u4, _, b4, k4) = t.calls
     assert (m1, u1, b1) == ("GET", "http://h/a%20b", None)
-    assert k1 == dict(allow_redirects=True, max_redirects=30, timeout=7, connect_timeout=3, insecure=True, name="n")
+    assert k1 == dict(allow_redirects=True, max_redirects=30, timeout=7, connect_timeout=3, insecure=True, name="n", auto=1)
     assert not {k.lower() for k, _ in h1} & {"host", "content-length", "cookie"}
     assert (m2, b2, k2["allow_redirects"], k2["insecure"], k2["name"]) == ("POST", b"x", False, False, "/p")
     assert b3 == b""  # requests sends Content-Length: 0 on a DELETE without body
@@ -241,3 +241,15 @@ def test_http_user_client_runs_in_a_user_and_counts_on_the_users_transport():
     server.shutdown()
     got = [(r["name"], r["error"], r["transport"] is u.client._transport) for r in _fake_transport.recorded]
     assert got == [("/ok", None, True), ("/custom", "HTTPError('404 Client Error: Nope Here for url: /custom')", True)]
+
+
+def test_the_engine_records_only_plain_successes_itself():
+    """``auto=1`` lets the engine record a success by requests' rule; a ``catch_response``
+    block or a stream leaves every verdict to the session."""
+    t = SpyTransport()
+    s = _session(transport=t)
+    s.get("/plain")
+    with s.get("/judged", catch_response=True) as r:
+        r.success()
+    s.get("/streamed", stream=True)
+    assert [k["auto"] for (*_, k) in t.calls] == [1, 0, 0]

@@ -167,7 +167,7 @@ def test_what_the_transport_is_asked():
     s.get("/r", allow_redirects=False)
     (m1, u1, h1, b1, k1), (m2, _, _, b2, k2), (_, _, _, _, k3), (_, _, _, _, k4) = t.calls
     assert (m1, u1, b1) == ("GET", "http://h/a%20b?k=v+w", None)
-    assert k1 == dict(allow_redirects=True, max_redirects=5, timeout=3.0, connect_timeout=4.0, insecure=False, name="n")
+    assert k1 == dict(allow_redirects=True, max_redirects=5, timeout=3.0, connect_timeout=4.0, insecure=False, name="n", auto=2)
     assert dict(h1) == {"User-Agent": _fast_support().USER_AGENT, "Accept-Encoding": "gzip, deflate, br"}
     assert (m2, b2, k2["name"]) == ("POST", b"", "/p")  # geventhttpclient sends Content-Length: 0
     assert (k3["allow_redirects"], k3["max_redirects"]) == (False, 0)
@@ -317,3 +317,15 @@ def test_the_copies_of_geventhttpclients_classes_match_the_originals():
     out = [subprocess.run([sys.executable, "-c", _REPRS.format(src=src, block=b)], capture_output=True, text=True,
                           check=True).stdout for b in (False, True)]
     assert out[0] == out[1] and "LocustBadStatusCode(code=404)" in out[0]
+
+
+def test_the_engine_records_only_plain_successes_itself():
+    """``auto=2`` lets the engine record a success by geventhttpclient's default codes; a
+    ``catch_response`` block or a stream leaves every verdict to the session."""
+    t = SpyTransport()
+    s = _session(t)
+    s.get("/plain")
+    with s.get("/judged", catch_response=True) as r:
+        r.success()
+    s.get("/streamed", stream=True)
+    assert [k["auto"] for (*_, k) in t.calls] == [2, 0, 0]

@@ -31,7 +31,7 @@ from requests.utils import default_headers
 
 from ._cookies import TransportCookieJar
 from ._http_response import ResponseContextManager, RestResponseContextManager, network_error, response_from_raw
-from ._session_common import merge_context, pick_transport, unsupported
+from ._session_common import counts_in_engine, merge_context, pick_transport, unsupported
 
 __all__ = ["HttpSession", "ResponseContextManager", "RestResponseContextManager", "absolute_http_url_regexp"]
 
@@ -136,7 +136,7 @@ class HttpSession(requests.Session):
             raise
         except RequestException as e:  # Locust reports these as a failed request
             return self._finish(ResponseContextManager(e), None, method, url, name, complete_url, catch_response, context, kwargs)
-        raw = self._send(prep, kwargs, name or prep.path_url)
+        raw = self._send(prep, kwargs, name or prep.path_url, catch_response)
         if raw.error_kind:
             error = network_error(raw, prep, _read_timeout(kwargs.get("timeout")), self.max_redirects)
             response = ResponseContextManager(error)
@@ -219,7 +219,7 @@ class HttpSession(requests.Session):
             return merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict)
         return CaseInsensitiveDict([(k, v) for k, v in self.headers.items() if v is not None])
 
-    def _send(self, prep, kwargs, name):
+    def _send(self, prep, kwargs, name, catch_response=False):
         """Hands the prepared request to the transport. The body always goes whole, so a
         streamed body's ``Transfer-Encoding: chunked`` becomes a ``Content-Length``."""
         headers = [(k, v) for k, v in prep.headers.items() if k.lower() not in _ENGINE_HEADERS]
@@ -239,6 +239,9 @@ class HttpSession(requests.Session):
             connect_timeout=connect,
             insecure=(verify if verify is not None else self.verify) is False,
             name=name,
+            # The engine may record a plain success itself (requests' rule, statuses
+            # outside 400-599) when this session's requests feed the statistics.
+            auto=0 if catch_response or kwargs.get("stream") or not counts_in_engine(self.request_event) else 1,
         )
 
     def get(self, url, *, data=None, json=None, **kwargs):

@@ -28,8 +28,6 @@ from stampede import _runtime
 
 logger = logging.getLogger("locust.web")
 
-DEFAULT_CACHE_TIME = 2.0
-
 
 class _NoFlask:
     """Stands in for ``WebUI.app`` when Flask is not installed: any use says what is missing."""

@@ -157,7 +157,7 @@ class FastHttpSession:
                 headers["Content-Type"] = "application/json"
             if "Accept" not in headers and "accept" not in headers:
                 headers["Accept"] = "application/json"
-        raw, response = self._send(method, built_url, data, headers, (allow_redirects, stream, name or url), kwargs)
+        raw, response = self._send(method, built_url, data, headers, (allow_redirects, stream, name or url, catch_response), kwargs)
         length = _length(response, stream)
         exc = response.error
         hook = self.request_event
@@ -196,7 +196,13 @@ class FastHttpSession:
     def _send(self, method, url, payload, headers, options, kwargs):
         """``UserAgent.urlopen`` up to the wire, then the transport; returns (raw, response).
         ``options`` is (allow_redirects, stream, stats name)."""
-        allow_redirects, stream, name = options
+        allow_redirects, stream, name, catch_response = options
+        # The engine may record a plain success itself (geventhttpclient's default codes).
+        auto = 2
+        if catch_response or stream or self.client.valid_response_codes is not VALID_RESPONSE_CODES:
+            auto = 0
+        elif not counts_in_engine(self.request_event):
+            auto = 0
         params, files, max_redirects = None, None, self.client.max_redirects
         if kwargs:
             params, files, max_redirects = _urlopen_options(method, payload, kwargs, max_redirects)
@@ -215,7 +221,7 @@ class FastHttpSession:
             request.method, request_url(url, params), wire, _wire_body(request.method, payload),
             allow_redirects=allow_redirects and max_redirects > 0, max_redirects=max_redirects,
             timeout=self.client.network_timeout, connect_timeout=self.client.connection_timeout,
-            insecure=bool(self.insecure), name=name,
+            insecure=bool(self.insecure), name=name, auto=auto,
         )
         return raw, self._response(raw, request, url, stream, max_redirects)
 
