@@ -8,16 +8,19 @@ use common::*;
 
 /// Runs `file` under both and compares what both CSV reports say.
 fn same_under_both(file: &str) {
-    same_under_both_noting(file);
+    same_under_both_noting(file, &[]);
 }
 
 /// [`same_under_both`]; each run gets `$EVENTS_OUT`, a file its listeners write to, and
 /// the two files' texts are returned (Locust's, Stampede's).
-fn same_under_both_noting(file: &str) -> (String, String) {
+fn same_under_both_noting(file: &str, extra: &[&str]) -> (String, String) {
     let shop = Shop::start();
     let dir = tempfile::tempdir().unwrap();
     let file = locustfile(file);
-    let args = ["-u", "1", "-r", "1", "-t", "4s"];
+    let args: Vec<&str> = ["-u", "1", "-r", "1", "-t", "4s"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
     let theirs = dir.path().join("locust");
     let ours = dir.path().join("stampede");
     let (l_out, s_out) = (
@@ -71,7 +74,7 @@ fn a_fast_http_user_counts_as_under_locust() {
 
 #[test]
 fn events_fire_in_locusts_order_and_a_hand_reported_request_is_counted() {
-    let (theirs, ours) = same_under_both_noting("events_order.py");
+    let (theirs, ours) = same_under_both_noting("events_order.py", &[]);
     assert!(
         theirs.starts_with("init LocalRunner\ntest_start\n"),
         "{theirs}"
@@ -126,4 +129,10 @@ fn a_load_test_shape_in_the_locustfile_drives_the_users_as_under_locust() {
             .any(|l| l.ends_with("Shape test updating to 4 users at 50.00 spawn rate")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn tags_pick_tasks_as_under_locust() {
+    same_under_both_noting("tags.py", &["--tags", "a"]);
+    same_under_both_noting("tags.py", &["--exclude-tags", "a"]);
 }

@@ -242,6 +242,34 @@ def _locust_version():
     return __version__
 
 
+TAG_FLAGS = ("-T", "--tags", "-E", "--exclude-tags")
+
+
+def strip_tags(argv):
+    """``--tags``/``--exclude-tags`` out of the engine's command line: Python filters the
+    classes' tasks by tag (recursively into TaskSets, as Locust does), and a tag that no
+    task has is Locust's warning, not the engine's error."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a.split("=", 1)[0] in TAG_FLAGS:
+            i += 1
+            if "=" not in a:
+                while i < len(argv) and not argv[i].startswith("-"):
+                    i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def _tag_list(value):
+    if value is None or value is False:
+        return None
+    values = value if isinstance(value, list) else [value]
+    return [t for v in values for t in str(v).split(",") if t] or None
+
+
 def setup_logging(options):
     """Locust's log format on stderr (``[time] host/LEVEL/logger: message``), so scripts and
     CI jobs that read Locust's lines read ours; Stampede's own lines follow them."""
@@ -281,7 +309,17 @@ def _run(classes, options, rest, files):
         if not (getattr(cls, "tasks", None)) and type(cls).__name__ != "Locust":
             return _usage(f"{cls.__name__} has no tasks (define @task methods or set tasks = [...])")
     shape = options._stampede_shape() if options._stampede_shape else None
-    environment = Environment(user_classes=classes, events=events, host=host, parsed_options=options, shape_class=shape)
+    tags, exclude_tags = _tag_list(getattr(options, "tags", None)), _tag_list(getattr(options, "exclude_tags", None))
+    rest = strip_tags(rest)
+    environment = Environment(
+        user_classes=classes,
+        events=events,
+        host=host,
+        parsed_options=options,
+        shape_class=shape,
+        tags=tags,
+        exclude_tags=exclude_tags,
+    )
     environment.locustfile = ",".join(files)
     stop_timeout = float(getattr(options, "stop_timeout", 0) or 0)
     front = _engine.Front(classes, environment, stop_timeout=stop_timeout, override_host=override_host, shape=shape)
@@ -302,6 +340,8 @@ def _run(classes, options, rest, files):
             log.info(f"Run time limit set to {parse_timespan(str(run_time))} seconds")
         elif not shape_classes_of(environment):
             log.info("No run time limit set, use CTRL+C to interrupt")
+    # As Locust's runner does at each start (after `init`, whose listeners may change them).
+    environment._filter_tasks_by_tags()
     front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
     code = front.wait_finished()
     if getattr(options, "_stampede_children", None):
