@@ -260,3 +260,73 @@ fn the_user_funnel_runs_on_a_master_with_two_workers() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_whole_funnel(&stats(&csv), "master with two workers");
 }
+
+#[test]
+fn a_locustfile_worker_joins_a_real_locust_master() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("locust_master");
+    let file = locustfile("plain_fast.py");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let master = Command::new("timeout")
+        .arg("120")
+        .arg(locust())
+        .arg("-f")
+        .arg(&file)
+        .args([
+            "--master",
+            "--headless",
+            "--expect-workers",
+            "1",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "3s",
+        ])
+        .args([
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--host",
+            &target.url,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker = Proc(
+        Command::new(stampede())
+            .arg("-f")
+            .arg(&file)
+            .args([
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                &port,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let out = master.wait_with_output().unwrap();
+    drop(worker);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rows = stats(&csv);
+    let (n, failed) = rows[&("GET".to_owned(), "/".to_owned())];
+    assert!(n > 100 && failed == 0, "{rows:?}");
+    assert!(
+        target.hits() >= n,
+        "Locust's master counted more than the target saw"
+    );
+}

@@ -1,6 +1,6 @@
 //! `--processes N`: the locustfile's users run in N forked worker processes under a local
-//! master, and the master's report sums them exactly: its server hits (requests answered
-//! plus those the run's end cut off unanswered) equal what the target counted.
+//! master, and the master's report sums them exactly: what the target counted lies between
+//! the requests answered and the server hits (those plus the ones the run's end cut off).
 
 mod common;
 
@@ -48,9 +48,12 @@ fn forked_workers_report_every_request_the_target_counted() {
         hits >= answered && hits - answered <= 4,
         "at most one request per user cut off by the end: {hits} hits, {answered} answered"
     );
-    assert_eq!(
-        hits,
-        target.hits(),
-        "the report's server hits against the target's count"
+    // Every answered request reached the target; one the run's end cut off may or may not
+    // have been read by it before the worker's connection closed (the server counts in its
+    // handler), so the target's count lies between the two, and nothing is unaccounted for.
+    let seen = target.hits();
+    assert!(
+        answered <= seen && seen <= hits,
+        "the target counted {seen}; the report says {answered} answered, {hits} server hits"
     );
 }

@@ -36,8 +36,8 @@
 //! 2. `threshold`, `client`: verdicts on stats; the HTTP client and its trace context;
 //! 3. `task`: what a task returns, and the client's task-facing glue (`think`, `.await`);
 //! 4. `user`: a user type and its context;
-//! 5. `runner`, `shape`: spawning and stopping users (and the seam other fronts plug into:
-//!    [`advanced::ErasedUserType`]); load shapes;
+//! 5. `runner`, `shape`, `milestone`: spawning and stopping users (and the seam other fronts plug into:
+//!    [`advanced::ErasedUserType`]); load shapes; the moments of a test a front reports;
 //! 6. `plan`: user types, funnel, hooks;
 //! 7. `inspect`, `lifecycle`, `report`, `telemetry`: printing a plan; one test's life;
 //!    reports; exporters;
@@ -60,6 +60,7 @@ mod funnel;
 mod headless;
 mod inspect;
 pub mod lifecycle;
+mod milestone;
 mod outcome;
 mod plan;
 pub mod report;

@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::milestone::{Ending, Milestone};
+
 use crate::config::Options;
 use crate::plan::Plan;
 use crate::runner::{sleep_until_opt, RunnerHandle, RunnerState};
@@ -84,42 +86,6 @@ pub enum Change {
     Users { users: u64, rate: f64 },
     /// Replaces the run time, counted from now; `None` runs until stopped.
     RunTime(Option<Duration>),
-}
-
-/// A moment in a test's life, told to [`Plan::on_milestone`] observers: another front
-/// (the Python one) says them in its own words, as Locust's log lines, and fires its own
-/// events (`spawning_complete`) from them.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Milestone {
-    /// The web UI listens at `url`.
-    WebUi { url: String },
-    /// The test ramps to `users` at `rate` per second; `shape` when a load shape asked.
-    Ramping { users: u64, rate: f64, shape: bool },
-    /// Every user asked for is running: the count per user type.
-    Spawned { users: Vec<(String, u64)> },
-    /// The test is ending, and why.
-    Ending(Ending),
-}
-
-/// Why a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Stopped,
-    RunTime,
-    ShapeEnded,
-    UsersEnded,
-}
-
-impl Ending {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Ending::Stopped => "stopped",
-            Ending::RunTime => "run time reached",
-            Ending::ShapeEnded => "the load shape has ended",
-            Ending::UsersEnded => "every user has stopped",
-        }
-    }
 }
 
 /// How a test went, for the reports.

@@ -29,7 +29,7 @@ pub struct Plan {
 }
 
 /// An observer of a test's milestones ([`Plan::on_milestone`]).
-type MilestoneListener = Arc<dyn Fn(&crate::lifecycle::Milestone) + Send + Sync>;
+type MilestoneListener = Arc<dyn Fn(&crate::milestone::Milestone) + Send + Sync>;
 
 /// A user type or tag named on the command line that the plan does not have.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -149,19 +149,19 @@ impl Plan {
         self
     }
 
-    /// Called at each [`Milestone`](crate::lifecycle::Milestone) of a test: the web UI
+    /// Called at each [`Milestone`](crate::milestone::Milestone) of a test: the web UI
     /// listening, a ramp, every user spawned, the end. For a front that reports them in
     /// its own words (the Python front prints Locust's log lines from them).
     pub fn on_milestone(
         mut self,
-        f: impl Fn(&crate::lifecycle::Milestone) + Send + Sync + 'static,
+        f: impl Fn(&crate::milestone::Milestone) + Send + Sync + 'static,
     ) -> Self {
         self.on_milestone.push(Arc::new(f));
         self
     }
 
     /// Tells the observers of [`on_milestone`](Self::on_milestone).
-    pub(crate) fn milestone(&self, m: &crate::lifecycle::Milestone) {
+    pub(crate) fn milestone(&self, m: &crate::milestone::Milestone) {
         for f in &self.on_milestone {
             f(m);
         }

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["threshold", "client"],
     &["task"],
     &["user"],
-    &["runner", "shape"],
+    &["runner", "shape", "milestone"],
     &["plan"],
     &["inspect", "lifecycle", "report", "telemetry"],
     &["outcome", "swarm"],

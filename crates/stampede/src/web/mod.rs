@@ -126,7 +126,7 @@ pub(crate) async fn serve(
         Arc::new(Control::new(plan.clone(), opts.clone()).with_telemetry(telemetry.clone()))
     };
     eprintln!("Stampede web UI at http://{bound}/");
-    plan.milestone(&crate::lifecycle::Milestone::WebUi {
+    plan.milestone(&crate::milestone::Milestone::WebUi {
         url: format!("http://{bound}"),
     });
     if is_loopback(&bound) {
