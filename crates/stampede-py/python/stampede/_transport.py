@@ -46,6 +46,7 @@ class Raw:
         "request_headers",  # Headers; as sent on the first hop (Host, Cookie included)
         "content_length",  # int; bytes of body received (what Locust calls response_length)
         "ticket",  # engine bookkeeping; pass the Raw back to record()
+        "recorded",  # the engine recorded this success itself (``auto``); record() is then a no-op
     )
 
     def __init__(self, **kw):
