@@ -212,7 +212,8 @@ def on_request_recorded(method: str, name: str, response_time_ms, response_lengt
     ``log_request``, then ``log_error`` when ``error`` (the failure's key text,
     ``parse_error(exception)``) is not None. ``response_time_ms`` may be None (Locust's
     ``num_none_requests``). The engine calls this for every request it records (sessions'
-    and ``events.request.fire``'s): it is on the hot path, about 1 us."""
+    and ``events.request.fire``'s): it is on the hot path, about 1.5 us (2.3 us with an
+    error) on the dev machine. Call it on the hub's thread (it takes no lock)."""
     s = _stats or stats()
     s.log_request(method, name, response_time_ms, response_length or 0)
     if error is not None:
@@ -329,10 +330,13 @@ def library_join() -> None:
     """Parks the calling greenlet until the library run ends: ``library_quit()``, or the
     engine ending the run (``--run-time``, the UI's quit, Ctrl-C). May be called before
     ``library_start`` (a script that starts the test from the web UI)."""
+    global _fake_run
     f = _engine_only("library_join")
     if f is not None:
         return f()
-    _current_fake_run().ended.wait()
+    if _fake_run is None or _fake_run.ended.is_set():  # one being quit is still waited for
+        _fake_run = _FakeRun()
+    _fake_run.ended.wait()
 
 
 def library_web_ui(web_ui) -> None:

@@ -86,7 +86,10 @@ if __name__ == "__main__":
 def _run(args, cwd, stampede):
     cmd = [sys.executable, "-c", _STAMPEDE_SCRIPT.format(py_dir=PY_DIR)] if stampede else [sys.executable]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "STAMPEDE_"))}
-    out = subprocess.run(cmd + args, cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
+    try:
+        out = subprocess.run(cmd + args, cwd=cwd, capture_output=True, text=True, timeout=90, env=env)
+    except subprocess.TimeoutExpired as e:  # say where it stood
+        raise AssertionError(f"{'stampede' if stampede else 'locust'} timed out:\n{e.stdout}\n{e.stderr}") from None
     assert out.returncode == 0, out.stderr
     return out
 

@@ -21,7 +21,7 @@ from stampede import _runtime
 from test_debug import _run
 
 LIBRARY_SCRIPT = """
-import json, sys
+import json, sys, time
 import gevent
 from locust import HttpUser, task, constant, events
 from locust.env import Environment
@@ -68,7 +68,17 @@ env.events.init.fire(environment=env, runner=runner, web_ui=web_ui)
 gevent.spawn(stats_printer(env.stats))
 gevent.spawn(stats_history, env.runner)
 runner.start(4, spawn_rate=100)
-gevent.spawn_later(1.0, runner.quit)
+
+
+def quit_when_done():  # the docs quit after a fixed time; here once every user has finished
+    deadline = time.time() + 20
+    while env.stats.total.num_requests < 12 and time.time() < deadline:
+        gevent.sleep(0.05)
+    gevent.sleep(0.2)
+    runner.quit()
+
+
+gevent.spawn(quit_when_done)
 runner.greenlet.join()
 web_ui.stop()
 s = env.stats

@@ -2,27 +2,26 @@
 
 Under ``stampede -f`` the front builds one Environment (``events=locust.events``) and gives
 each user it. The validation (weight-0 classes removed, unique class names, shape instance)
-and the tag filtering are Locust's, done in Python before the run. Creating runners and the
-web UI from Python (library mode) is not wired yet: the public ``create_*`` methods raise.
+and the tag filtering are Locust's, done in Python before the run.
+
+``stats`` is the process's ``RequestStats`` (``stampede._runtime.stats()``, which the engine
+feeds), so every Environment of a process shares it; assigning one replaces it for all.
+Library mode: ``create_local_runner()`` and ``create_web_ui()`` work (the engine, or
+without engine Python over ``FakeTransport``, runs the users); master and worker runners
+from Python are not provided.
 """
 
 from __future__ import annotations
 
 from operator import methodcaller
 
+from stampede import _runtime
+
 from .event import Events
 from .exception import RunnerAlreadyExistsError
 from .runners import LocalRunner, MasterRunner, WorkerRunner
 from .shape import LoadTestShape
 from .user.task import TaskHolder, filter_tasks_by_tags
-
-
-def _new_stats():
-    """The stats proxy when ``compat.stats`` provides one, else None (not written yet)."""
-    from . import stats
-
-    factory = getattr(stats, "RequestStats", None)
-    return factory() if factory is not None else None
 
 
 class Environment:
@@ -60,7 +59,6 @@ class Environment:
         self.shape_class = shape_class
         self.tags = tags
         self.exclude_tags = exclude_tags
-        self.stats = _new_stats()
         self.host = host
         self.reset_stats = reset_stats
         self.profile = profile
@@ -95,17 +93,63 @@ class Environment:
 
         return self.runner
 
+    @property
+    def stats(self):
+        """Reference to RequestStats instance (the process's; see the module's docstring)"""
+        return _runtime.stats()
+
+    @stats.setter
+    def stats(self, request_stats):
+        _runtime.set_stats(request_stats)
+
     def create_local_runner(self) -> LocalRunner:
-        raise NotImplementedError("library mode: Environment.create_local_runner() is not wired to the engine yet")
+        """
+        Create a :class:`LocalRunner <locust.runners.LocalRunner>` instance for this Environment
+        (library mode: its ``start()`` runs users, its ``greenlet.join()`` waits for the end).
+        """
+        runner = self._create_runner(LocalRunner)
+        runner._attach_library()
+        return runner
 
     def create_master_runner(self, master_bind_host="*", master_bind_port=5557) -> MasterRunner:
-        raise NotImplementedError("library mode: Environment.create_master_runner() is not wired to the engine yet")
+        raise NotImplementedError("library mode: Environment.create_master_runner() is not provided (run stampede --master)")
 
     def create_worker_runner(self, master_host: str, master_port: int) -> WorkerRunner:
-        raise NotImplementedError("library mode: Environment.create_worker_runner() is not wired to the engine yet")
+        raise NotImplementedError("library mode: Environment.create_worker_runner() is not provided (run stampede --worker)")
 
-    def create_web_ui(self, host="", port=8089, **kwargs):
-        raise NotImplementedError("library mode: Environment.create_web_ui() is not wired to the engine yet")
+    def create_web_ui(
+        self,
+        host="",
+        port=8089,
+        web_base_path=None,
+        web_login=False,
+        tls_cert=None,
+        tls_key=None,
+        stats_csv_writer=None,
+        delayed_start=False,
+        userclass_picker_is_active=False,
+        build_path=None,
+    ):
+        """
+        Creates a :class:`WebUI <locust.web.WebUI>` for this Environment: the engine serves its
+        web UI on ``host``:``port`` (unless ``delayed_start``; then at ``web_ui.start()``).
+        """
+        from .web import WebUI
+
+        self.web_ui = WebUI(
+            self,
+            host,
+            port,
+            web_login=web_login,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            stats_csv_writer=stats_csv_writer,
+            delayed_start=delayed_start,
+            userclass_picker_is_active=userclass_picker_is_active,
+            build_path=build_path,
+            web_base_path=web_base_path,
+        )
+        return self.web_ui
 
     def update_user_class(self, user_settings):
         """The web UI's user-class editor: set attributes and pick tasks by name."""

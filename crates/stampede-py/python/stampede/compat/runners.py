@@ -4,16 +4,23 @@ Stampede's engine spawns and stops users; these classes exist so that locustfile
 ``environment.runner.state``, ``user_count``, ``target_user_count``, ``worker_count``, call
 ``quit()``/``stop()``, exchange custom messages and test ``isinstance(runner, MasterRunner)``.
 Every number comes from ``stampede._runtime`` (the engine, or plain fallbacks in tests).
-Starting load from Python (library mode) is not wired yet.
+
+Library mode (``env.create_local_runner()``, ``runner.start(n, r)``, ``runner.quit()``,
+``runner.greenlet.join()``) goes through ``_runtime.library_start``/``library_quit``/
+``library_join``: the engine runs the users (or, without engine, Python does over
+``FakeTransport``). What Locust's runner does in Python before it spawns (clearing the stats,
+filtering tasks by tags, setting each class's host) is done here, engine or not.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import time
 import traceback
 from uuid import uuid4
 
+import gevent
 from gevent.pool import Group
 
 from stampede import _runtime
@@ -76,6 +83,9 @@ class Runner:
         self.custom_messages: dict = {}
         self.connection_broken = False
         self.final_user_classes_count: dict = {}
+        self._library = False
+        self._keeper = None
+        self._keeper_started = False
 
     @property
     def state(self) -> str:
@@ -121,19 +131,85 @@ class Runner:
     def cpu_log_warning(self) -> bool:
         return self.cpu_warning_emitted
 
+    def _attach_library(self) -> None:
+        """Library mode (``Environment.create_local_runner``): ``self.greenlet`` gets a
+        greenlet that lives until the run ends, as Locust's CPU monitor keeps its group alive
+        until ``quit()``; so ``runner.greenlet.join()`` waits for the end of the run."""
+        self._library = True
+
+        def keep():
+            self._keeper_started = True
+            _runtime.library_join()
+
+        self._keeper = self.greenlet.spawn(keep)
+
     def start(self, user_count: int, spawn_rate: float, wait: bool = False, user_classes=None) -> None:
-        raise NotImplementedError("library mode: Runner.start() is not wired to the engine yet")
+        """Starts (or re-targets) the test: ``user_count`` users at ``spawn_rate`` per second.
+        Returns at once, as Locust's does (``wait`` and ``user_classes`` are not supported:
+        every class of the environment is used)."""
+        if spawn_rate > 100:
+            logger.warning(
+                "Your selected spawn rate is very high (>100), and this is known to sometimes cause issues. Do you really need to ramp up that fast?"
+            )
+        if self.state not in (STATE_RUNNING, STATE_SPAWNING):
+            self.stats.clear_all()
+            self.exceptions = {}
+            self.cpu_warning_emitted = False
+            self.worker_cpu_warning_emitted = False
+            self.environment._filter_tasks_by_tags()
+        host = self.environment.host
+        if host:
+            for user_class in self.user_classes:
+                user_class.host = host
+        _runtime.library_start(self.environment, user_count, spawn_rate, host)
 
     def start_shape(self) -> None:
-        raise NotImplementedError("library mode: Runner.start_shape() is not wired to the engine yet")
+        """Runs ``environment.shape_class`` as Locust's ``shape_worker`` does: a tick every
+        second, ``start()`` on each change, ``quit()``/``stop()`` when it returns None."""
+        if self.shape_greenlet:
+            logger.info("There is an ongoing shape test running. Editing is disabled")
+            return
+        logger.info("Shape test starting.")
+        self.shape_greenlet = self.greenlet.spawn(self._shape_worker)
+        if self.environment.shape_class is not None:
+            self.environment.shape_class.reset_time()
+
+    def _shape_worker(self) -> None:
+        logger.info("Shape worker starting")
+        while self.state in (STATE_INIT, STATE_SPAWNING, STATE_RUNNING):
+            shape_adjustment_start = time.time()
+            shape = self.environment.shape_class
+            current_tick = shape.tick() if shape is not None else None
+            if current_tick is None:
+                logger.info("Shape test stopping")
+                options = self.environment.parsed_options
+                self.shape_greenlet = None
+                self.shape_last_tick = None
+                if options and getattr(options, "headless", False):
+                    self.quit()
+                else:
+                    self.stop()
+                return
+            elif self.shape_last_tick != current_tick:
+                user_count, spawn_rate = current_tick[0], current_tick[1]
+                logger.info("Shape test updating to %d users at %.2f spawn rate" % (user_count, spawn_rate))
+                self.start(user_count=user_count, spawn_rate=spawn_rate)
+                self.shape_last_tick = current_tick
+            gevent.sleep(max(1 - (time.time() - shape_adjustment_start), 0))
 
     def stop(self) -> None:
-        """Stops the test: every user stops, as ``--stop-timeout`` says. Returns at once."""
+        """Stops the test: every user stops, as ``--stop-timeout`` says."""
         _runtime.stop()
 
     def quit(self) -> None:
-        """Stops the test and ends the run. Returns at once."""
-        _runtime.quit()
+        """Stops the test and ends the run (library mode: ``runner.greenlet.join()`` returns)."""
+        if not self._library:
+            _runtime.quit()
+            return
+        _runtime.library_quit()
+        if self._keeper is not None and not self._keeper_started:
+            # quit before the keeper ever ran: it would wait for a run that already ended
+            self._keeper.kill(block=False)
 
     def log_exception(self, node_id: str, msg: str, formatted_tb: str) -> None:
         key = hash(formatted_tb)
