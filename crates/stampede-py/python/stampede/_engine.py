@@ -213,6 +213,7 @@ class Front:
         greenlet.link(ended)
 
 
+_on_recorded = _runtime.on_request_recorded
 _main_log = logging.getLogger("locust.main")
 _runner_log = logging.getLogger("locust.runners")
 
@@ -319,6 +320,8 @@ class EngineTransport:
         )
 
     def record(self, raw, method, name, error, response_length):
+        # Locust's `environment.stats`, in Python, for locustfiles that read it in a task.
+        _on_recorded(method, name, raw.elapsed * 1000, response_length, error)
         if getattr(raw, "recorded", False):
             return  # the engine recorded this success itself (src/msg.rs, AutoVerdict)
         self._handle.record(raw.ticket, method, name, error, int(response_length or 0))
@@ -334,6 +337,7 @@ class EngineTransport:
             self._ran = []
 
     def record_event(self, method, name, response_time_ms, response_length, error):
+        _on_recorded(method, name, response_time_ms, response_length, error)
         self._handle.event(method, name, float(response_time_ms or 0), int(response_length or 0), error)
 
     def cookies(self):

@@ -57,4 +57,7 @@ class Reporter(HttpUser):
         raise StopUser()
 
     def on_stop(self):
-        note("on_stop")
+        stats = self.environment.runner.stats
+        db = stats.get("db", "CUSTOM")
+        note(f"on_stop: {stats.total.num_requests} requests, {stats.total.num_failures} failed, "
+             f"db {db.num_requests} ({db.fail_ratio:.2f} failed), / {stats.get('/', 'GET').num_requests}")
