@@ -330,3 +330,68 @@ fn a_locustfile_worker_joins_a_real_locust_master() {
         "Locust's master counted more than the target saw"
     );
 }
+
+/// Runs `python ARGS` (the test venv's) and returns its stdout lines that `keep` accepts.
+fn python_lines(args: &[&str], keep: impl Fn(&str) -> bool) -> (Option<i32>, Vec<String>) {
+    let python = stampede().parent().unwrap().join("python");
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(python)
+        .args(args)
+        .current_dir(locustfile("plain_fast.py").parent().unwrap())
+        .output()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| keep(l))
+        .map(str::to_owned)
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[test]
+fn locust_as_a_library_runs_on_the_engine() {
+    let shop = Shop::start();
+    let keep = |l: &str| l.starts_with("test_start") || l.starts_with("requests made");
+    let theirs = python_lines(&["library_script.py", &shop.url], keep);
+    let ours = python_lines(&["-m", "stampede", "library_script.py", &shop.url], keep);
+    assert_eq!(
+        theirs.1,
+        ["test_start", "requests made: True failed: 0"],
+        "{theirs:?}"
+    );
+    assert_eq!(theirs, ours, "left: Locust");
+}
+
+#[test]
+fn run_single_user_debugs_one_user_as_under_locust() {
+    let shop = Shop::start();
+    // PrintListener's lines, response times left out, and the script's own.
+    let keep = |l: &str| (l.starts_with("GET") && l.contains('\t')) || l == "done";
+    let cut = |(code, lines): (Option<i32>, Vec<String>)| {
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                l.split('\t')
+                    .take(2)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        (code, lines)
+    };
+    let theirs = cut(python_lines(&["single_user.py", &shop.url], |l| {
+        keep(l) && !l.contains('|')
+    }));
+    let ours = cut(python_lines(
+        &["-m", "stampede", "single_user.py", &shop.url],
+        |l| keep(l) && !l.contains('|'),
+    ));
+    assert_eq!(
+        theirs.1,
+        ["GET home", "GET home", "GET home", "done"],
+        "{theirs:?}"
+    );
+    assert_eq!(theirs, ours, "left: Locust");
+}

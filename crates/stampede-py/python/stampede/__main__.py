@@ -27,6 +27,8 @@ def main(argv=None) -> int:
         return 2
     from stampede import _cli
 
+    if argv and argv[0].endswith(".py") and os.path.isfile(argv[0]) and "-f" not in argv:
+        return _run_script(argv)
     try:
         code = _cli.run(argv)
     except KeyboardInterrupt:
@@ -34,6 +36,23 @@ def main(argv=None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def _run_script(argv) -> int:
+    """``python -m stampede script.py [ARGS]``: a script that uses Locust as a library, or a
+    locustfile that calls ``run_single_user``, run with ``import locust`` resolving to
+    Stampede and the engine behind its runner."""
+    import runpy
+
+    from stampede import _library, _runtime
+
+    _runtime.engine = _library.LibraryEngine()
+    sys.argv = list(argv)
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
+    return 0
 
 
 if __name__ == "__main__":

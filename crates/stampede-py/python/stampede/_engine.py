@@ -35,6 +35,9 @@ class Front:
         self.override_host = override_host
         self.target_users = 0
         self._shape_started = False
+        #: End the run once every user has ended (``run_single_user``, as Locust returns
+        #: when its one user's ``run()`` does); a locustfile run goes on, as Locust's does.
+        self.end_when_users_gone = False
         #: The locustfile's LoadTestShape instance, ticked here (see src/shape.rs).
         self.shape = shape
         options = getattr(environment, "parsed_options", None)
@@ -209,6 +212,8 @@ class Front:
             self.by_greenlet.pop(g, None)
             transport.flush_tasks()
             handle.ended()
+            if self.end_when_users_gone and not self.users:
+                self.core.shutdown()  # run_single_user: done when its user is
 
         greenlet.link(ended)
 
