@@ -1,6 +1,8 @@
 //! The conformance suite: Stampede against real third-party servers (nginx, Apache,
 //! gunicorn, uvicorn, Node's http, Django's runserver), with each server's own log as the
 //! reference count, and Locust's HttpUser and FastHttpUser on the same servers beside it.
+//! The same locustfile also runs under `stampede -f` (the Python front), checked as the
+//! Rust plan is.
 //!
 //! Two scenarios per server, with the `get_and_form` plan and Stampede's defaults (`-s 0`):
 //! think times longer than the server's idle keep-alive timeout, and flat out. For each:
@@ -98,12 +100,55 @@ fn run_checked(
     what: &str,
     names_are_paths: bool,
 ) -> Row {
+    let mut cmd = Command::new(common::example(example));
+    cmd.args(args);
+    check_run(srv, cmd, what, names_are_paths, "Stampede")
+}
+
+/// The conformance locustfile, unchanged, under `stampede -f` (the Python front, installed
+/// by scripts/test): the same checks as a Rust plan's run, against the server's log.
+fn stampede_py(srv: &Server, sc: Scenario, class: &'static str) -> Row {
+    let py = std::env::var("STAMPEDE_PY").unwrap_or_else(|_| {
+        format!(
+            "{}/../../target/locust-venv/bin/stampede",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    assert!(
+        Path::new(&py).exists(),
+        "the Python front is not installed at {py} (scripts/test installs it)"
+    );
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/locustfile.py");
+    let mut cmd = Command::new(&py);
+    cmd.arg("-f")
+        .arg(&file)
+        .args(["-u", &sc.users.to_string(), "-r", &sc.users.to_string()])
+        .args(["-t", &format!("{}ms", sc.run.as_millis())])
+        .arg(class)
+        .env("THINK", sc.think.to_string());
+    let what = format!("{} / {} / stampede -f {class}", srv.name, sc.name);
+    let tool = if class == "HttpBrowser" {
+        "stampede -f HttpUser"
+    } else {
+        "stampede -f FastHttpUser"
+    };
+    check_run(srv, cmd, &what, true, tool)
+}
+
+/// Runs `cmd` headless against `srv` with a JSON report, and checks the report against the
+/// server's log.
+fn check_run(
+    srv: &Server,
+    mut cmd: Command,
+    what: &str,
+    names_are_paths: bool,
+    tool: &'static str,
+) -> Row {
     srv.clear_log();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = Command::new(common::example(example))
+    let out = cmd
         .args(["--host", &srv.url(), "--headless", "--only-summary"])
-        .args(args)
         .arg("--report-json")
         .arg(&report)
         .output()
@@ -154,7 +199,7 @@ fn run_checked(
         "{what}: nothing ran\n{stdout}"
     );
     Row {
-        tool: "Stampede",
+        tool,
         sent: n(total, "num_requests") + n(total, "unanswered"),
         seen: log.total(),
         failures: 0,
@@ -240,8 +285,15 @@ fn record(srv: &Server, scenario: &str, rows: &[Row]) {
 fn conform(srv: Server) {
     for sc in [idle(&srv), FLAT] {
         let _turn = (sc.think == 0.0).then(|| FLAT_OUT.lock().unwrap_or_else(|p| p.into_inner()));
+        // The locustfile under `stampede -f`: HttpUser when idle, FastHttpUser flat out.
+        let py_class = if sc.think == 0.0 {
+            "FastBrowser"
+        } else {
+            "HttpBrowser"
+        };
         let rows = [
             stampede(&srv, sc),
+            stampede_py(&srv, sc, py_class),
             locust(&srv, sc, "HttpBrowser"),
             locust(&srv, sc, "FastBrowser"),
         ];

@@ -335,9 +335,7 @@ def _run(classes, options, rest, files):
     if getattr(options, "headless", False) and "--worker" not in rest:
         # Said before the engine starts: its own lines go to the same stderr.
         if run_time:
-            from stampede.compat.util.timespan import parse_timespan
-
-            log.info(f"Run time limit set to {parse_timespan(str(run_time))} seconds")
+            log.info(f"Run time limit set to {_seconds(str(run_time))} seconds")
         elif not shape_classes_of(environment):
             log.info("No run time limit set, use CTRL+C to interrupt")
     # As Locust's runner does at each start (after `init`, whose listeners may change them).
@@ -356,6 +354,22 @@ def _run(classes, options, rest, files):
         code = 2  # a listener raised, as Locust's shutdown() says with exit code 2
     log.info(f"Shutting down (exit code {code})")
     return code
+
+
+def _seconds(span: str):
+    """A run time as Locust prints it (whole seconds), from any span the engine accepts,
+    which also takes units Locust does not (`8500ms`)."""
+    from stampede.compat.util.timespan import parse_timespan
+
+    try:
+        return parse_timespan(span)
+    except ValueError:
+        import re
+
+        units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", span)
+        total = sum(float(n) * units[u] for n, u in parts)
+        return int(total) if total == int(total) else total
 
 
 def shape_classes_of(environment):
