@@ -38,6 +38,8 @@ fn parse_options(argv: Vec<String>) -> (i32, String, Vec<(String, Vec<String>)>)
         return (u.code, u.message, Vec::new());
     }
     let command = stampede::Cli::<stampede::NoOptions>::command();
+    // The config files' options, as the run itself reads them.
+    let argv = stampede::config::expand_config_file(argv.clone(), &command).unwrap_or(argv);
     let Ok(matches) = command.clone().try_get_matches_from(argv) else {
         return (0, String::new(), Vec::new());
     };

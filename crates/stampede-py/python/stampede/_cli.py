@@ -65,8 +65,42 @@ def take_locustfile(argv):
             rest.append(a)
         i += 1
     if files is None:
-        files = os.environ.get("STAMPEDE_LOCUSTFILE") or os.environ.get("LOCUST_LOCUSTFILE") or "locustfile.py"
+        files = (
+            os.environ.get("STAMPEDE_LOCUSTFILE")
+            or os.environ.get("LOCUST_LOCUSTFILE")
+            or locustfile_from_files(rest)
+            or "locustfile.py"
+        )
     return [f for f in files.split(",") if f], rest
+
+
+def locustfile_from_files(argv):
+    """The ``locustfile`` key of the config files, highest first as the engine reads them
+    (``--config``, ``stampede.conf``, ``locust.conf``, ``pyproject.toml``'s ``[tool.stampede]``
+    then ``[tool.locust]``); the engine itself skips that key."""
+    conf = [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    conf += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config"]
+    for path in [*conf, "stampede.conf", "locust.conf"]:
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, eq, value = line.partition("=")
+                    if eq and key.strip().replace("_", "-") in ("locustfile", "f"):
+                        return value.strip().strip('"')
+        except OSError:
+            continue
+    try:
+        import tomllib  # Python 3.11+
+
+        with open("pyproject.toml", "rb") as f:
+            tool = tomllib.load(f).get("tool", {})
+        for section in ("stampede", "locust"):
+            value = tool.get(section, {}).get("locustfile")
+            if value:
+                return value
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
 
 
 def _usage(msg):
