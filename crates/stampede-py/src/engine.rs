@@ -28,6 +28,7 @@ pub struct Engine {
     thread: Mutex<Option<JoinHandle<i32>>>,
     hooks: Hooks,
     shape: crate::shape::ShapeCell,
+    outbox: Arc<crate::handle::Outbox>,
 }
 
 /// Lifecycle hooks waiting for Python's listeners, by ticket.
@@ -67,6 +68,7 @@ impl Engine {
             thread: Mutex::new(None),
             hooks: Arc::default(),
             shape: Default::default(),
+            outbox: Arc::default(),
         })
     }
 
@@ -117,6 +119,7 @@ impl Engine {
                 info,
                 class,
                 wake: self.wake.clone(),
+                outbox: self.outbox.clone(),
             }));
         }
         if shape {
@@ -178,6 +181,12 @@ impl Engine {
             out.append(item)?;
         }
         Ok(out)
+    }
+
+    /// Sends the commands the users queued since the last flush (call before the hub waits
+    /// for I/O: a gevent `prepare` watcher does).
+    fn flush(&self) {
+        self.outbox.flush();
     }
 
     /// The listeners of the hook under `ticket` are done: the run goes on.

@@ -2,6 +2,7 @@
 //! user's life in Rust and returns at once, so the hub thread never waits on the engine.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -16,19 +17,47 @@ pub fn next_ticket() -> u64 {
     TICKETS.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Commands the hub's greenlets sent since the hub last went to sleep. Sending each at once
+/// would wake the engine's thread once per request (a syscall, and a context switch on a
+/// shared core); the hub flushes them all in one go before it waits for I/O
+/// (`Engine.flush`, from a gevent `prepare` watcher), so a burst of users costs one wakeup.
+#[derive(Default)]
+pub struct Outbox {
+    queue: Mutex<Vec<(UnboundedSender<Cmd>, Cmd)>>,
+}
+
+impl Outbox {
+    fn push(&self, tx: &UnboundedSender<Cmd>, cmd: Cmd) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((tx.clone(), cmd));
+    }
+
+    /// Hands every queued command to its user.
+    pub fn flush(&self) {
+        let queued = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for (tx, cmd) in queued {
+            let _ = tx.send(cmd);
+        }
+    }
+}
+
 /// One user's way into the engine (the `Transport` of `stampede/_transport.py`).
 #[pyclass(module = "stampede._core", frozen)]
 pub struct UserHandle {
     tx: UnboundedSender<Cmd>,
+    outbox: Arc<Outbox>,
     #[pyo3(get)]
     user_id: u64,
     sessions: AtomicU32,
 }
 
 impl UserHandle {
-    pub fn new(tx: UnboundedSender<Cmd>, user_id: u64) -> Self {
+    pub fn new(tx: UnboundedSender<Cmd>, user_id: u64, outbox: Arc<Outbox>) -> Self {
         Self {
             tx,
+            outbox,
             user_id,
             sessions: AtomicU32::new(1),
         }
@@ -38,15 +67,21 @@ impl UserHandle {
     /// stopped under the greenlet), there is nothing left to count it to, and the request
     /// it may be about was already recorded when the life ended.
     fn post(&self, cmd: Cmd) {
-        let _ = self.tx.send(cmd);
+        if !self.tx.is_closed() {
+            self.outbox.push(&self.tx, cmd);
+        }
     }
 
     /// Queues `cmd`. The user's life may have ended (the run stopped under the greenlet):
     /// then nothing will answer, and Python is told so it does not wait.
     fn send(&self, cmd: Cmd) -> PyResult<()> {
-        self.tx.send(cmd).map_err(|_| {
-            pyo3::exceptions::PyRuntimeError::new_err("this user has been stopped by the run")
-        })
+        if self.tx.is_closed() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "this user has been stopped by the run",
+            ));
+        }
+        self.outbox.push(&self.tx, cmd);
+        Ok(())
     }
 }
 
@@ -215,6 +250,6 @@ impl UserHandle {
 
     /// The user's greenlet is over.
     fn ended(&self) {
-        let _ = self.tx.send(Cmd::Ended);
+        self.post(Cmd::Ended);
     }
 }

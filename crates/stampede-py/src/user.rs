@@ -27,6 +27,8 @@ pub struct PyUserType {
     /// Its index in the list Python gave at start.
     pub class: usize,
     pub wake: Wake<Msg>,
+    /// Where the users' handles queue their commands until the hub flushes them.
+    pub outbox: Arc<crate::handle::Outbox>,
 }
 
 impl ErasedUserType for PyUserType {
@@ -40,7 +42,13 @@ impl ErasedUserType for PyUserType {
         ctl: UserControl,
         _enabled: Arc<[usize]>,
     ) -> BoxFuture<'static, ()> {
-        Box::pin(life(ctx, ctl, self.class, self.wake.clone()))
+        Box::pin(life(
+            ctx,
+            ctl,
+            self.class,
+            self.wake.clone(),
+            self.outbox.clone(),
+        ))
     }
 }
 
@@ -82,7 +90,13 @@ impl Drop for Life {
     }
 }
 
-async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>) {
+async fn life(
+    ctx: UserContext,
+    ctl: UserControl,
+    class: usize,
+    wake: Wake<Msg>,
+    outbox: Arc<crate::handle::Outbox>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let user_id = ctx.user_id();
     let mut guard = KillOnDrop {
@@ -100,7 +114,7 @@ async fn life(ctx: UserContext, ctl: UserControl, class: usize, wake: Wake<Msg>)
         class,
         user_id,
         host: me.ctx.host().to_string(),
-        handle: UserHandle::new(tx, user_id),
+        handle: UserHandle::new(tx, user_id, outbox),
     });
     let mut stop_sent = false;
     loop {

@@ -51,6 +51,11 @@ class Front:
         self.finished = gevent.event.AsyncResult()
         self.watcher = get_hub().loop.io(self.core.fd(), _READ)
         self.watcher.start(self._on_wake)
+        # The users' commands wait in the engine's outbox until the hub runs its callbacks:
+        # the first command of a burst schedules one flush, so a burst of users (every
+        # greenlet a drain or a timer woke) costs one wakeup of the engine's thread.
+        self._loop = get_hub().loop
+        self._flush_due = False
 
     # -- the run -------------------------------------------------------------------------
     def start(self, argv, class_specs, threads=1):
@@ -100,6 +105,7 @@ class Front:
         t = getattr(user, "_stampede_transport", None) or self._any_transport()
         if t is not None:
             t._handle.exception(str(exc), tb_text)
+            self.queued()
 
     def task_ran(self, taskset, task):
         user = getattr(taskset, "user", None)
@@ -137,6 +143,16 @@ class Front:
         if t is None:
             raise RuntimeError("Stampede: an HttpSession built outside any user has no engine to send through yet (build it in on_start or a task)")
         return t.new_session()
+
+    def queued(self):
+        """A user queued a command in the engine's outbox: flush soon, once per burst."""
+        if not self._flush_due:
+            self._flush_due = True
+            self._loop.run_callback(self._flush)
+
+    def _flush(self):
+        self._flush_due = False
+        self.core.flush()
 
     # -- tickets -------------------------------------------------------------------------
     def wait(self, ticket):
@@ -202,6 +218,7 @@ class Front:
         except Exception:
             log.exception("%s could not be created", cls.__name__)
             handle.ended()
+            self.queued()
             return
         self.users[user_id] = user
         greenlet = user.start(self.group)
@@ -212,6 +229,7 @@ class Front:
             self.by_greenlet.pop(g, None)
             transport.flush_tasks()
             handle.ended()
+            self.queued()
             if self.end_when_users_gone and not self.users:
                 self.core.shutdown()  # run_single_user: done when its user is
 
@@ -299,11 +317,13 @@ class EngineTransport:
             self._ran = []
         ticket = self._handle.request(self._session, method, url, name or url, headers,
                                       body, allow_redirects, max_redirects, timeout, auto, ran)
+        self._front.queued()
         try:
             r = self._front.wait(ticket)
         except BaseException:
             try:
                 self._handle.forget(ticket)
+                self._front.queued()
             except RuntimeError:
                 pass
             raise
@@ -330,6 +350,7 @@ class EngineTransport:
         if getattr(raw, "recorded", False):
             return  # the engine recorded this success itself (src/msg.rs, AutoVerdict)
         self._handle.record(raw.ticket, method, name, error, int(response_length or 0))
+        self._front.queued()
 
     def task_ran(self, name):
         self._ran.append(name)
@@ -340,22 +361,31 @@ class EngineTransport:
         if self._ran:
             self._handle.tasks_ran(self._ran)
             self._ran = []
+            self._front.queued()
 
     def record_event(self, method, name, response_time_ms, response_length, error):
         _on_recorded(method, name, response_time_ms, response_length, error)
         self._handle.event(method, name, float(response_time_ms or 0), int(response_length or 0), error)
+        self._front.queued()
 
     def cookies(self):
-        return self._front.wait(self._handle.cookies(self._session))
+        ticket = self._handle.cookies(self._session)
+        self._front.queued()
+        return self._front.wait(ticket)
 
     def set_cookie(self, name, value, domain="", path="/"):
         self._handle.set_cookie(self._session, name, value, domain or "", path or "/")
+        self._front.queued()
 
     def remove_cookie(self, name, domain=None, path=None):
         self._handle.remove_cookie(self._session, name, domain, path)
+        self._front.queued()
 
     def clear_cookies(self):
         self._handle.clear_cookies(self._session)
+        self._front.queued()
 
     def new_session(self):
-        return EngineTransport(self._front, self._handle, self._handle.new_session())
+        session = self._handle.new_session()
+        self._front.queued()
+        return EngineTransport(self._front, self._handle, session)
