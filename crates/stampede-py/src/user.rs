@@ -31,9 +31,18 @@ pub struct PyUserType {
     pub outbox: Arc<crate::handle::Outbox>,
 }
 
+/// What a locustfile's user gets past `--stop-timeout` to run its `on_stop` after being
+/// killed (Locust waits for it without a bound; a cap keeps a stuck `on_stop` from holding
+/// the run's end for ever).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl ErasedUserType for PyUserType {
     fn info(&self) -> &UserTypeInfo {
         &self.info
+    }
+
+    fn stop_grace(&self) -> std::time::Duration {
+        STOP_GRACE
     }
 
     fn live(
@@ -117,14 +126,19 @@ async fn life(
         handle: UserHandle::new(tx, user_id, outbox),
     });
     let mut stop_sent = false;
+    // Commands that came while a request was out, served after it, in order.
+    let mut later: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
     loop {
-        let cmd = tokio::select! {
-            cmd = rx.recv() => cmd,
-            () = ctl.stop.cancelled(), if !stop_sent => {
-                stop_sent = true;
-                wake.push(Msg::Stop { user_id });
-                continue;
-            }
+        let cmd = match later.pop_front() {
+            Some(cmd) => Some(cmd),
+            None => tokio::select! {
+                cmd = rx.recv() => cmd.map(|c| *c),
+                () = ctl.stop.cancelled(), if !stop_sent => {
+                    stop_sent = true;
+                    wake.push(Msg::Stop { user_id });
+                    continue;
+                }
+            },
         };
         match cmd {
             None | Some(Cmd::Ended) => break,
@@ -137,8 +151,8 @@ async fn life(
                 me.tasks_ran(ran);
                 // A stop must reach Python mid-request: Locust kills a user wherever it is.
                 let stop = ctl.stop.clone();
-                let fut = me.request(ticket, session as usize, spec);
-                tokio::pin!(fut);
+                // Boxed: inline, the request's state would size every idle user's future.
+                let mut fut = Box::pin(me.request(ticket, session as usize, spec));
                 loop {
                     tokio::select! {
                         () = &mut fut => break,
@@ -146,6 +160,13 @@ async fn life(
                             stop_sent = true;
                             wake.push(Msg::Stop { user_id });
                         }
+                        cmd = rx.recv() => match cmd.map(|c| *c) {
+                            // Its greenlet was killed while it was out (Locust abandons such a
+                            // request): dropped here, it is counted as unanswered.
+                            Some(Cmd::Forget { ticket: t }) if t == ticket => break,
+                            Some(other) => later.push_back(other),
+                            None => break,
+                        },
                     }
                 }
             }
@@ -181,6 +202,7 @@ impl Life {
             0
         };
         let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        let asked = url.clone();
         let client = self.session(session);
         let mut req = client
             .request(method, url)
@@ -201,6 +223,10 @@ impl Life {
         }
         let done = req.send_unrecorded().await;
         let mut raw = RawData::from_outcome(&done.outcome, done.pending.elapsed());
+        if raw.url.is_empty() {
+            // No response: the URL asked for, which Locust's failure texts and names quote.
+            raw.url = asked;
+        }
         if let Ok(resp) = &done.outcome {
             if auto.succeeds(raw.status) && !raw.encoded {
                 self.sessions[session].record_pending(done.pending, Some(resp), None);

@@ -136,3 +136,48 @@ fn tags_pick_tasks_as_under_locust() {
     same_under_both_noting("tags.py", &["--tags", "a"]);
     same_under_both_noting("tags.py", &["--exclude-tags", "a"]);
 }
+
+#[test]
+fn on_stop_runs_and_sends_its_request_when_the_run_ends() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s");
+    let out = run_headless(
+        &stampede(),
+        &locustfile("logout_on_stop.py"),
+        &shop.url,
+        &csv,
+        &["-u", "2", "-r", "10", "-t", "2s"],
+    );
+    let rows = stats(&csv);
+    let logout = rows.get(&("POST".to_owned(), "logout".to_owned()));
+    assert_eq!(
+        logout.map(|r| r.0),
+        Some(2),
+        "{rows:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_request_without_any_response_keeps_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let args = ["-u", "1", "-r", "1", "-t", "2s"];
+    let file = locustfile("unreachable.py");
+    let (l, s) = (dir.path().join("l"), dir.path().join("s"));
+    run_headless(&locust(), &file, &closed, &l, &args);
+    run_headless(&stampede(), &file, &closed, &s, &args);
+    let names = |csv| stats(csv).into_keys().collect::<Vec<_>>();
+    assert_eq!(names(&l), names(&s), "left: Locust");
+    let errors = |csv| {
+        failures(csv)
+            .into_keys()
+            .map(|(_, _, e)| e)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(errors(&l), errors(&s), "left: Locust's failure texts");
+}

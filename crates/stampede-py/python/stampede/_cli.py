@@ -193,25 +193,45 @@ def custom_arguments(argv):
     return parser, ns, rest
 
 
+#: The engine's option ids under the names Locust's ``parsed_options`` uses.
+LOCUST_NAMES = {"users": "num_users", "csv": "csv_prefix", "html": "html_file", "user_types": "user_classes"}
+#: Locust's types for options scripts compute with.
+INTS = ("num_users", "web_port", "master_port", "master_bind_port", "expect_workers", "exit_code_on_error",
+        "autoquit", "expect_workers_max_wait", "heartbeat_liveness")
+FLOATS = ("spawn_rate", "wait_scale")
+LISTS = ("tags", "exclude_tags", "user_classes")
+
+
+def _number(text, kind):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def options_namespace(values, custom):
-    """Locust's ``parsed_options``: the engine's options under Locust's names, plus the
-    locustfile's own."""
+    """Locust's ``parsed_options``: the engine's options under Locust's names and types
+    (``run_time`` and ``stop_timeout`` in whole seconds, ports as integers, ``tags`` as a
+    list), plus the locustfile's own."""
     ns = argparse.Namespace()
     for key, vals in values:
         v = vals[0] if len(vals) == 1 else list(vals)
         if v in ("true", "false"):
             v = v == "true"
-        setattr(ns, key, v)
-    rename = {"users": "num_users", "loglevel": "loglevel"}
-    for ours, theirs in rename.items():
-        if hasattr(ns, ours):
-            setattr(ns, theirs, getattr(ns, ours))
-    for num, kind in (("num_users", int), ("spawn_rate", float), ("stop_timeout", float), ("wait_scale", float), ("web_port", int)):
-        if isinstance(getattr(ns, num, None), str):
-            try:
-                setattr(ns, num, kind(getattr(ns, num).rstrip("s")))
-            except ValueError:
-                pass
+        setattr(ns, LOCUST_NAMES.get(key, key), v)
+    for key in INTS:
+        if isinstance(getattr(ns, key, None), str):
+            setattr(ns, key, _number(getattr(ns, key), int))
+    for key in FLOATS:
+        if isinstance(getattr(ns, key, None), str):
+            setattr(ns, key, _number(getattr(ns, key), float))
+    for key in ("run_time", "stop_timeout"):
+        if isinstance(getattr(ns, key, None), str):
+            setattr(ns, key, _seconds(getattr(ns, key)))
+    for key in LISTS:
+        v = getattr(ns, key, None)
+        if isinstance(v, str):
+            setattr(ns, key, [t for t in v.split(",") if t])
     for k, v in vars(custom).items():
         setattr(ns, k, v)
     return ns
@@ -331,7 +351,7 @@ def _run(classes, options, rest, files):
 
     host = getattr(options, "host", None)
     override_host = bool(host) or "--worker" in rest
-    if not host and "--worker" not in rest and "--master" not in rest:
+    if not host and "--worker" not in rest:
         host = next((c.host for c in classes if getattr(c, "host", None)), None)
         if host:
             rest = [*rest, "--host", host]
@@ -344,6 +364,7 @@ def _run(classes, options, rest, files):
             return _usage(f"{cls.__name__} has no tasks (define @task methods or set tasks = [...])")
     shape = options._stampede_shape() if options._stampede_shape else None
     tags, exclude_tags = _tag_list(getattr(options, "tags", None)), _tag_list(getattr(options, "exclude_tags", None))
+    options.locustfile = ",".join(files)
     rest = strip_tags(rest)
     environment = Environment(
         user_classes=classes,
@@ -386,6 +407,8 @@ def _run(classes, options, rest, files):
         code = exit_override
     elif code == 0 and _runtime.unhandled_greenlet_exception:
         code = 2  # a listener raised, as Locust's shutdown() says with exit code 2
+    if "--worker" in rest and code == 1:
+        code = 0  # a worker's failures are its master's verdict, as Locust's workers exit 0
     log.info(f"Shutting down (exit code {code})")
     return code
 

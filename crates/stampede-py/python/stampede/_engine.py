@@ -315,8 +315,13 @@ class EngineTransport:
         ran = self._ran
         if ran:
             self._ran = []
-        ticket = self._handle.request(self._session, method, url, name or url, headers,
-                                      body, allow_redirects, max_redirects, timeout, auto, ran)
+        try:
+            ticket = self._handle.request(self._session, method, url, name or url, headers,
+                                          body, allow_redirects, max_redirects, timeout, auto, ran)
+        except RuntimeError:
+            # The run has ended this user: end the calling greenlet quietly (a greenlet the
+            # user spawned included), as a killed greenlet ends under Locust.
+            raise gevent.GreenletExit()
         self._front.queued()
         try:
             r = self._front.wait(ticket)

@@ -46,6 +46,14 @@ pub trait ErasedUserType: Send + Sync {
         ctl: UserControl,
         enabled: Arc<[usize]>,
     ) -> BoxFuture<'static, ()>;
+
+    /// How long past `--stop-timeout` a user of this type may take to end once told to
+    /// stop, before it is aborted. Rust users get none. A locustfile's users end as
+    /// Locust's do, killed and then running their `on_stop` (a logout, say), and the front
+    /// needs its requests to go out.
+    fn stop_grace(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 pub(crate) struct Erased<U> {

@@ -492,8 +492,11 @@ impl Runner {
         let deadline = Instant::now() + self.setup.stop_timeout;
         let mut aborted = Vec::new();
         for mut u in self.users.drain(..) {
-            // Tasks may finish until the stop timeout; then they are aborted mid-request.
-            if tokio::time::timeout_at(deadline, &mut u.handle)
+            // Tasks may finish until the stop timeout; then they are aborted mid-request. A
+            // foreign user's own stop (a locustfile's `on_stop`, after Locust's kill) gets
+            // the grace its type asks for on top.
+            let grace = self.setup.types[u.type_idx].stop_grace();
+            if tokio::time::timeout_at(deadline + grace, &mut u.handle)
                 .await
                 .is_err()
             {
