@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod scripted;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
