@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod running;
 pub mod scripted;
 
 use std::collections::HashMap;
