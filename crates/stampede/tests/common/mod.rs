@@ -4,6 +4,7 @@
 pub mod raw;
 pub mod running;
 pub mod scripted;
+pub mod webui;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
