@@ -82,6 +82,8 @@ impl Drop for KillOnDrop {
 /// The user's own state in Rust: its sessions and the requests awaiting a verdict.
 struct Life {
     ctx: UserContext,
+    /// The class name, made once: every task run names it.
+    user_type: Arc<str>,
     sessions: Vec<Client>,
     pending: HashMap<u64, (usize, Pending, Result<Response, String>)>,
     wake: Wake<Msg>,
@@ -115,6 +117,7 @@ async fn life(
     };
     let mut me = Life {
         sessions: vec![ctx.client()],
+        user_type: Arc::from(ctx.user_type()),
         ctx,
         pending: HashMap::new(),
         wake: wake.clone(),
@@ -278,10 +281,9 @@ impl Life {
         if tasks.is_empty() {
             return;
         }
-        let user_type: Arc<str> = Arc::from(self.ctx.user_type());
         for task in tasks {
             self.ctx.recorder().record(Event::TaskRun {
-                user_type: user_type.clone(),
+                user_type: self.user_type.clone(),
                 task: Arc::from(task.as_str()),
             });
         }
