@@ -10,7 +10,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stampede::distributed::{stats_payload, Message};
+use stampede::distributed::{stats_payload, Message, Payload, Report};
 use stampede::prelude::*;
 use stampede::stats::{Event, StatsState};
 use stampede::{MasterConfig, SwarmConfig};
@@ -22,7 +22,7 @@ const RPS_PER_WORKER: u64 = 10_000;
 const REPORT_EVERY: u64 = 3;
 
 /// One worker's 3-second report: 30,000 requests spread over 20 endpoints.
-fn report() -> rmpv::Value {
+fn report() -> Report {
     let mut s = StatsState::new(1.0, false);
     let names = stampede::stats::Names::new(100);
     let per_endpoint = RPS_PER_WORKER * REPORT_EVERY / ENDPOINTS as u64;
@@ -78,7 +78,7 @@ async fn fleet(port: u16, seconds: u64) {
             ))
             .await
             .unwrap();
-            let frame = Message::new("stats", payload, &id).encode();
+            let frame = Payload::Stats(Box::new(payload)).encode(&id);
             let mut sent = 0u64;
             let start = Instant::now();
             // Stagger the workers over the report interval, as real ones drift apart.

@@ -290,7 +290,7 @@ impl Plan {
             host: cfg.host,
             stop_timeout: cfg.stop_timeout,
             stats: stats.clone(),
-            parsed_options: master.parsed_options,
+            parsed_options: crate::distributed::ParsedOptions::from_value(&master.parsed_options),
             admission: master.admission,
             forget_after: master.forget_after,
             limits: cfg.limits,

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use super::message::get;
+use super::payload::Ready;
 
 /// An address block, `10.0.0.0/8` or `2001:db8::/32`; a bare address is a /32 or /128.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,12 +130,11 @@ impl Admission {
     }
 
     /// Checks a `client_ready`'s data against the token.
-    pub fn check(&self, ready: &Value) -> Result<(), Refusal> {
+    pub fn check(&self, ready: &Ready) -> Result<(), Refusal> {
         let Some(want) = &self.token else {
             return Ok(());
         };
-        let sent = get(ready, "token").and_then(|t| t.as_str());
-        match sent {
+        match ready.token() {
             None => Err(Refusal::NoToken),
             Some(t) if constant_time_eq(t.as_bytes(), want.as_bytes()) => Ok(()),
             Some(_) => Err(Refusal::WrongToken),
@@ -155,25 +154,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The version a `client_ready` announces, and whether this master speaks to it: Locust
 /// 2.x workers, and Stampede workers (which send -1, as Locust's own development builds
 /// do, or a map naming their version).
-pub fn version_of(ready: &Value) -> (String, bool) {
-    let v = match ready {
-        Value::Map(_) => get(ready, "stampede").or_else(|| get(ready, "version")),
-        other => Some(other),
+pub fn version_of(ready: &Ready) -> (String, bool) {
+    let named = |s: &str| {
+        let s = s.chars().take(64).collect::<String>();
+        let ok = s.starts_with("2.") || s.starts_with("stampede/");
+        (s, ok)
     };
-    match v {
-        Some(Value::Integer(i)) if i.as_i64() == Some(-1) => ("-1".into(), true),
-        Some(Value::String(s)) => {
-            let s = s
-                .as_str()
-                .unwrap_or("")
-                .chars()
-                .take(64)
-                .collect::<String>();
-            let ok = s.starts_with("2.") || s.starts_with("stampede/");
-            (s, ok)
-        }
-        Some(other) => (other.to_string().chars().take(64).collect(), false),
-        None => ("(none)".into(), false),
+    match ready {
+        Ready::Stampede { version, .. } if version.is_empty() => ("(none)".into(), false),
+        Ready::Stampede { version, .. } => named(version),
+        Ready::Locust(Value::Integer(i)) if i.as_i64() == Some(-1) => ("-1".into(), true),
+        Ready::Locust(Value::String(s)) => named(s.as_str().unwrap_or("")),
+        Ready::Locust(other) => (other.to_string().chars().take(64).collect(), false),
     }
 }
 
@@ -246,12 +238,16 @@ mod tests {
             token: Some("s3cret".into()),
             allow: vec![],
         };
-        let ready = |t: &str| Value::Map(vec![("token".into(), t.into())]);
+        let ready = |t: &str| Ready::from_value(Value::Map(vec![("token".into(), t.into())]));
+        let locust = |v: Value| Ready::from_value(v);
         assert_eq!(a.check(&ready("s3cret")), Ok(()));
         assert_eq!(a.check(&ready("s3cre")), Err(Refusal::WrongToken));
-        assert_eq!(a.check(&Value::from("2.47.0")), Err(Refusal::NoToken));
-        assert_eq!(version_of(&Value::from("2.47.0")), ("2.47.0".into(), true));
-        assert_eq!(version_of(&Value::from(-1)), ("-1".into(), true));
-        assert!(!version_of(&Value::from("0.0.1-not-a-real-version")).1);
+        assert_eq!(a.check(&locust("2.47.0".into())), Err(Refusal::NoToken));
+        assert_eq!(
+            version_of(&locust("2.47.0".into())),
+            ("2.47.0".into(), true)
+        );
+        assert_eq!(version_of(&locust((-1).into())), ("-1".into(), true));
+        assert!(!version_of(&locust("0.0.1-not-a-real-version".into())).1);
     }
 }

@@ -234,6 +234,7 @@ pub fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// A msgpack map from string keys.
+#[cfg(test)]
 pub fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(
         pairs

@@ -4,6 +4,7 @@
 mod admission;
 mod master;
 mod message;
+mod payload;
 mod validate;
 mod wire;
 mod worker;
@@ -12,7 +13,8 @@ pub use admission::{Admission, Cidr};
 pub use master::WorkerInfo;
 pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, MAX_FRAME};
-pub use wire::{parse_stats, stats_payload};
+pub use payload::{DecodeError, ParsedOptions, Payload, PayloadError, Report};
+pub use wire::stats_payload;
 pub(crate) use worker::{run_worker, Rebuild};
 
 /// `<hostname>_<32 hex>`, the node id Locust masters expect (they group by the hostname).

@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use rmpv::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
-use super::message::{get, map, Kind, Message, WorkerState};
+use super::message::WorkerState;
+use super::payload::{Ack, Beat, Classes, ExceptionReport, Generator, Payload, Ready, Spawn};
 use super::wire;
 use super::{node_id, ProcessMeter};
 use crate::config::{parse_host, Options};
@@ -36,7 +36,7 @@ pub(crate) type Rebuild = Box<dyn Fn(&[String]) -> Result<Plan, String> + Send +
 
 struct Connection {
     send: zeromq::DealerSendHalf,
-    inbox: mpsc::Receiver<Result<Message, String>>,
+    inbox: mpsc::Receiver<Result<Payload, String>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -66,7 +66,9 @@ async fn connect(endpoint: &str, node: &str) -> Result<Connection, String> {
         loop {
             let item = match recv.recv().await {
                 Ok(frames) => match frames.into_vec().last() {
-                    Some(frame) => Message::decode(frame).map_err(|e| e.to_string()),
+                    Some(frame) => Payload::decode(frame)
+                        .map(|(p, _)| p)
+                        .map_err(|e| e.to_string()),
                     None => Err("empty message".to_owned()),
                 },
                 Err(e) => {
@@ -156,8 +158,7 @@ pub(crate) async fn run_worker(
             match connect(&w.endpoint, &w.node).await {
                 Ok(c) => {
                     w.conn = Some(c);
-                    let ready = ready_data(w.opts);
-                    w.send(Kind::ClientReady, ready).await;
+                    w.send(Payload::ClientReady(ready_data(w.opts))).await;
                 }
                 Err(e) => {
                     tracing::warn!("{e}; retrying");
@@ -187,17 +188,23 @@ pub(crate) async fn run_worker(
                     continue;
                 }
                 let (cpu, mem) = w.meter.sample();
-                let mut data = map(vec![("state", w.state.as_str().into()), ("current_cpu_usage", Value::F64(cpu)), ("current_memory_usage", Value::from(mem))]);
-                if let (Some(s), Value::Map(m)) = (&w.swarm, &mut data) {
-                    m.push(wire::generator_payload(&s.stats.generator().await));
-                }
-                w.send(Kind::Heartbeat, data).await;
+                let generator = match &w.swarm {
+                    Some(s) => Some(Generator::of(&s.stats.generator().await)),
+                    None => None,
+                };
+                let beat = Beat {
+                    state: w.state.as_str().to_owned(),
+                    current_cpu_usage: cpu,
+                    current_memory_usage: mem,
+                    stampede_generator: generator,
+                };
+                w.send(Payload::Heartbeat(Some(beat))).await;
             }
             _ = report.tick() => w.report().await,
             _ = shutdown.cancelled() => {
                 w.stop_users().await;
                 w.report().await;
-                w.send(Kind::Quit, Value::Nil).await;
+                w.send(Payload::Quit).await;
                 break;
             }
         }
@@ -216,41 +223,33 @@ pub(crate) async fn run_worker(
 }
 
 impl Worker<'_> {
-    async fn send(&mut self, kind: Kind, data: Value) {
+    async fn send(&mut self, payload: Payload) {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let frame = Message::new(kind.clone(), data, &self.node).encode();
+        let frame = payload.encode(&self.node);
         if let Err(e) = conn.send.send(ZmqMessage::from(frame)).await {
-            tracing::warn!("cannot send {kind} to the master: {e}");
+            tracing::warn!("cannot send {} to the master: {e}", payload.kind());
             self.conn = None;
         }
     }
 
     /// Handles one message; true when the worker should quit.
-    async fn handle(&mut self, msg: Message) -> bool {
-        match msg.kind {
-            Kind::Ack => {
-                self.master_speaks_hdr = get(&msg.data, "stampede")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(0)
-                    >= 1;
-                eprintln!(
-                    "Joined the master (worker index {})",
-                    get(&msg.data, "index")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0)
-                );
+    async fn handle(&mut self, msg: Payload) -> bool {
+        match msg {
+            Payload::Ack(Ack { index, stampede }) => {
+                self.master_speaks_hdr = stampede.unwrap_or(0) >= 1;
+                eprintln!("Joined the master (worker index {index})");
             }
-            Kind::Spawn => self.spawn(&msg.data).await,
-            Kind::Stop => {
+            Payload::Spawn(spawn) => self.spawn(&spawn).await,
+            Payload::Stop => {
                 self.stop_users().await;
                 self.report().await;
-                self.send(Kind::ClientStopped, Value::Nil).await;
+                self.send(Payload::ClientStopped).await;
                 self.state = WorkerState::Ready;
-                self.send(Kind::ClientReady, ready_data(self.opts)).await;
+                self.send(Payload::ClientReady(ready_data(self.opts))).await;
             }
-            Kind::Quit => {
+            Payload::Quit => {
                 // A Locust master waits only 0.5 s for the final report after `quit`, and
                 // sends no `stop` first: report what is counted now, then stop, then the tail.
                 eprintln!("The master says quit");
@@ -258,27 +257,26 @@ impl Worker<'_> {
                 self.stop_users().await;
                 self.report().await;
                 // Like a Locust worker leaving: the master knows the last report is in.
-                self.send(Kind::Quit, Value::Nil).await;
+                self.send(Payload::Quit).await;
                 return true;
             }
-            Kind::Other(ref name) if name == "reconnect" => self.conn = None,
-            Kind::Heartbeat | Kind::SpawningComplete | Kind::UpdateUserClass => {}
-            other => tracing::warn!("ignoring message '{other}' from the master"),
+            Payload::Reconnect => self.conn = None,
+            Payload::Heartbeat(_) | Payload::SpawningComplete(_) | Payload::UpdateUserClass => {}
+            other => tracing::warn!("ignoring message '{}' from the master", other.kind()),
         }
         false
     }
 
-    async fn spawn(&mut self, data: &Value) {
-        self.send(Kind::Spawning, Value::Nil).await;
-        let ts = get(data, "timestamp")
-            .and_then(|v| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)))
-            .unwrap_or(0.0);
+    async fn spawn(&mut self, data: &Spawn) {
+        self.send(Payload::Spawning).await;
+        let ts = data.timestamp;
         if ts <= self.last_spawn {
             return; // a stale spawn message
         }
         self.last_spawn = ts;
-        let host = get(data, "host")
-            .and_then(|v| v.as_str())
+        let host = data
+            .host
+            .as_deref()
             .and_then(|h| parse_host(h).ok())
             .or_else(|| self.opts.host.clone());
         let Some(host) = host else {
@@ -288,18 +286,13 @@ impl Worker<'_> {
         self.follow_plan_args(data);
         let types = self.plan.user_types();
         let mut counts = vec![0u64; types.len()];
-        if let Some(classes) = get(data, "user_classes_count").and_then(|v| v.as_map()) {
-            for (k, v) in classes {
-                let (Some(name), Some(n)) = (k.as_str(), v.as_u64()) else {
-                    continue;
-                };
-                match types.iter().position(|t| t.name == name) {
-                    Some(i) => counts[i] = n,
-                    None if n > 0 => tracing::error!(
-                        "the master asks for user class '{name}', which this plan does not have"
-                    ),
-                    None => {}
-                }
+        for (name, n) in &data.user_classes_count.0 {
+            match types.iter().position(|t| t.name == *name) {
+                Some(i) => counts[i] = *n,
+                None if *n > 0 => tracing::error!(
+                    "the master asks for user class '{name}', which this plan does not have"
+                ),
+                None => {}
             }
         }
         if (self.swarm.is_none()
@@ -318,34 +311,20 @@ impl Worker<'_> {
         swarm.runner.set_counts(counts.clone(), Some(host));
         let total: u64 = counts.iter().sum();
         self.peak_users = self.peak_users.max(total);
-        let classes = Value::Map(
+        let classes = Classes(
             types
                 .iter()
                 .zip(&counts)
-                .map(|(t, n)| (Value::from(t.name.as_str()), Value::from(*n)))
+                .map(|(t, n)| (t.name.clone(), *n))
                 .collect(),
         );
         self.state = WorkerState::Running;
-        self.send(
-            Kind::SpawningComplete,
-            map(vec![
-                ("user_classes_count", classes),
-                ("user_count", Value::from(total)),
-            ]),
-        )
-        .await;
+        self.send(Payload::SpawningComplete(classes)).await;
     }
 
     /// Rebuilds the plan from the plan options a Stampede master forwards, between tests.
-    fn follow_plan_args(&mut self, data: &Value) {
-        let forwarded: Option<Vec<String>> = get(data, "parsed_options")
-            .and_then(|p| get(p, "stampede_plan_args"))
-            .and_then(|a| a.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            });
+    fn follow_plan_args(&mut self, data: &Spawn) {
+        let forwarded = data.parsed_options.plan_args();
         if let (Some(args), Some(rebuild)) = (forwarded, self.rebuild) {
             if args != self.plan_args
                 && !matches!(self.state, WorkerState::Spawning | WorkerState::Running)
@@ -366,10 +345,8 @@ impl Worker<'_> {
     }
 
     /// A new swarm for the master's test; false (said in the log) when it cannot start.
-    fn start_swarm(&mut self, data: &Value, host: &url::Url) -> bool {
-        let stop_timeout = get(data, "stop_timeout")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
+    fn start_swarm(&mut self, data: &Spawn, host: &url::Url) -> bool {
+        let stop_timeout = data.stop_timeout.filter(|t| t.is_finite()).unwrap_or(0.0);
         // The master decides which users run here; the rest is this worker's own
         // command line (network settings, caps), as with a Locust worker.
         let mut cfg = SwarmConfig::from_options(host.clone(), self.opts);
@@ -380,11 +357,7 @@ impl Worker<'_> {
         cfg.node = self.node.clone();
         cfg.tracing = self.telemetry.tracing();
         // A Stampede master's --wait-scale; under a Locust master, this worker's own.
-        if let Some(scale) = get(data, "parsed_options")
-            .and_then(|p| get(p, "wait_scale"))
-            .and_then(|v| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)))
-            .filter(|f| f.is_finite() && *f >= 0.0)
-        {
+        if let Some(scale) = data.parsed_options.wait_scale() {
             cfg.wait_scale = scale;
         }
         match self.plan.swarm(cfg) {
@@ -420,33 +393,27 @@ impl Worker<'_> {
         let payload = wire::stats_payload(&delta, &users, self.master_speaks_hdr);
         for e in delta.exceptions.values() {
             for _ in 0..e.count.min(MAX_EXCEPTION_MESSAGES) {
-                self.send(
-                    Kind::Exception,
-                    map(vec![
-                        ("msg", e.msg.as_str().into()),
-                        ("traceback", e.traceback.as_str().into()),
-                    ]),
-                )
+                self.send(Payload::Exception(ExceptionReport {
+                    msg: e.msg.clone(),
+                    traceback: e.traceback.clone(),
+                }))
                 .await;
             }
         }
         self.total.merge(&delta);
-        self.send(Kind::Stats, payload).await;
+        self.send(Payload::Stats(Box::new(payload))).await;
     }
 }
 
 /// What `client_ready` carries: -1, as a Locust development build sends (a Locust master
 /// accepts it without a version warning); with `--worker-token`, a map with the token and
 /// this version, which only a Stampede master reads.
-fn ready_data(opts: &Options) -> Value {
+fn ready_data(opts: &Options) -> Ready {
     match &opts.worker_token {
-        None => Value::from(-1),
-        Some(token) => map(vec![
-            (
-                "stampede",
-                concat!("stampede/", env!("CARGO_PKG_VERSION")).into(),
-            ),
-            ("token", token.as_str().into()),
-        ]),
+        None => Ready::Locust((-1).into()),
+        Some(token) => Ready::Stampede {
+            version: concat!("stampede/", env!("CARGO_PKG_VERSION")).into(),
+            token: Some(token.clone()),
+        },
     }
 }

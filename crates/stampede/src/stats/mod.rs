@@ -30,7 +30,7 @@ pub use state::{
 
 mod locust_format;
 mod names;
-pub use locust_format::{locust_entry, locust_error};
+pub use locust_format::{locust_entry, IntMap, LocustEntry, LocustError};
 pub use names::{NameId, Names, Table as NameTable};
 
 /// Unix time in seconds, as Locust timestamps requests.

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rmpv::Value;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -15,8 +14,8 @@ use url::Url;
 use zeromq::{ConnectionId, RouterSocket, Socket, ZmqMessage};
 
 use super::admission::{printable, Admission, Throttled};
-use super::message::{get, map, peek_kind, Kind, Message, WorkerState};
-use super::wire;
+use super::message::{peek_kind, Message, WorkerState};
+use super::payload::{Beat, Classes, ExceptionReport, ParsedOptions, Payload, Spawn};
 use crate::runner::{Cmd, Dispatch, Ramp, RunnerHandle, RunnerState, RunnerStatus};
 use crate::stats::{unix_now, Event, StatsHandle};
 use crate::user::UserTypeInfo;
@@ -72,7 +71,7 @@ pub(crate) struct MasterSetup {
     pub stop_timeout: Duration,
     pub stats: StatsHandle,
     /// The options workers receive; never credentials.
-    pub parsed_options: Value,
+    pub parsed_options: ParsedOptions,
     pub admission: Admission,
     pub forget_after: Duration,
     /// The master's caps on names and failure keys, which bound every worker's report.
@@ -289,42 +288,39 @@ impl Master {
                         *peak = (*peak).max(*n);
                     }
                 }
-                let classes = Value::Map(
-                    self.setup
-                        .types
-                        .iter()
-                        .zip(&counts)
-                        .map(|(t, n)| (Value::from(t.name.as_str()), Value::from(*n)))
-                        .collect(),
-                );
-                let data = map(vec![
-                    ("timestamp", Value::F64(unix_now())),
-                    ("user_classes_count", classes),
+                let classes = self
+                    .setup
+                    .types
+                    .iter()
+                    .zip(&counts)
+                    .map(|(t, n)| (t.name.clone(), *n))
+                    .collect();
+                let spawn = Spawn {
+                    timestamp: unix_now(),
+                    user_classes_count: Classes(classes),
                     // Locust workers join host + path: `http://h:1/` + `/x` would be `//x`.
-                    (
-                        "host",
-                        self.setup.host.as_str().trim_end_matches('/').into(),
-                    ),
-                    (
-                        "stop_timeout",
-                        Value::F64(self.setup.stop_timeout.as_secs_f64()),
-                    ),
-                    ("parsed_options", self.setup.parsed_options.clone()),
-                ]);
-                self.send_to(id, Kind::Spawn, data).await;
+                    host: Some(self.setup.host.as_str().trim_end_matches('/').to_owned()),
+                    stop_timeout: Some(self.setup.stop_timeout.as_secs_f64()),
+                    parsed_options: self.setup.parsed_options.clone(),
+                };
+                self.send_to(id, Payload::Spawn(Box::new(spawn))).await;
             }
         }
     }
 
     /// Sends to the connection admitted as worker `id`, never to another one that
     /// announces the same identity.
-    async fn send_to(&mut self, id: &str, kind: Kind, data: Value) {
+    async fn send_to(&mut self, id: &str, payload: Payload) {
         let Some(conn) = self.workers.get(id).map(|w| w.conn) else {
             return;
         };
-        let m = ZmqMessage::from(Message::new(kind.clone(), data, id).encode());
+        let m = ZmqMessage::from(payload.encode(id));
         if let Err(e) = self.send.send_to(conn, m).await {
-            tracing::warn!("cannot send {kind} to worker {}: {e}", printable(id));
+            tracing::warn!(
+                "cannot send {} to worker {}: {e}",
+                payload.kind(),
+                printable(id)
+            );
         }
     }
 
@@ -345,7 +341,7 @@ impl Master {
             }
         }
         let id = || printable(&frame.id);
-        if !admitted && peek_kind(&frame.payload) != Some(Kind::ClientReady.as_str()) {
+        if !admitted && peek_kind(&frame.payload) != Some("client_ready") {
             self.strangers.warn(|| {
                 format!(
                     "ignoring a message from {}, a connection not admitted as a worker",
@@ -370,9 +366,12 @@ impl Master {
 
     /// A decoded message from the admitted connection of worker `id`, or a `client_ready`.
     async fn on_message(&mut self, conn: ConnectionId, id: String, msg: Message) {
-        match msg.kind {
-            Kind::ClientReady => self.admit(conn, id, &msg.data).await,
-            Kind::Heartbeat => {
+        let Some(payload) = self.typed(&id, msg) else {
+            return;
+        };
+        match payload {
+            Payload::ClientReady(ready) => self.admit(conn, id, &ready).await,
+            Payload::Heartbeat(beat) => {
                 let came_back = self
                     .workers
                     .get(&id)
@@ -380,17 +379,20 @@ impl Master {
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.liveness = LIVENESS;
                     w.missing_since = None;
-                    if let Some(s) = get(&msg.data, "state").and_then(|s| s.as_str()) {
-                        w.info.state = WorkerState::from_heartbeat(s);
+                    let beat = beat.unwrap_or_else(|| Beat {
+                        state: String::new(),
+                        current_cpu_usage: 0.0,
+                        current_memory_usage: 0,
+                        stampede_generator: None,
+                    });
+                    if !beat.state.is_empty() {
+                        w.info.state = WorkerState::from_heartbeat(&beat.state);
                     }
-                    w.info.cpu_usage = get(&msg.data, "current_cpu_usage")
-                        .and_then(|v| v.as_f64())
+                    w.info.cpu_usage = Some(beat.current_cpu_usage)
                         .filter(|c| c.is_finite())
                         .map_or(0.0, |c| c.clamp(0.0, 100_000.0));
-                    w.info.memory_usage = get(&msg.data, "current_memory_usage")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                    if let Some(g) = wire::parse_generator(&msg.data) {
+                    w.info.memory_usage = beat.current_memory_usage;
+                    if let Some(g) = beat.stampede_generator.and_then(|g| g.report()) {
                         w.info.lag_ms = Some(g.lag_p99_ms);
                         w.info.saturated = g.saturated_now;
                         self.setup.stats.note_generator(g);
@@ -400,34 +402,49 @@ impl Master {
                     self.rebalance().await;
                 }
             }
-            Kind::Spawning => self.set_state(&id, WorkerState::Spawning),
-            Kind::SpawningComplete => {
+            Payload::Spawning => self.set_state(&id, WorkerState::Spawning),
+            Payload::SpawningComplete(classes) => {
                 self.set_state(&id, WorkerState::Running);
-                self.note_users(&id, &wire::parse_classes(&msg.data));
+                self.note_users(&id, &classes.0);
             }
-            Kind::Stats => self.on_stats(&id, &msg.data),
-            Kind::Exception => {
-                let text = |k: &str| {
-                    get(&msg.data, k)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                        .to_owned()
-                };
+            Payload::Stats(report) => self.on_stats(&id, &report),
+            Payload::Exception(ExceptionReport { msg, traceback }) => {
                 self.setup.stats.recorder().record(Event::Exception {
-                    message: text("msg"),
-                    location: text("traceback"),
+                    message: msg,
+                    location: traceback,
                 });
             }
-            Kind::ClientStopped => self.set_state(&id, WorkerState::Stopped),
-            Kind::Quit => {
+            Payload::ClientStopped => self.set_state(&id, WorkerState::Stopped),
+            Payload::Quit => {
                 eprintln!("Worker {id} quit");
                 self.workers.remove(&id);
                 self.rebalance().await;
             }
-            Kind::Other(ref name) if name == "logs" => {}
-            other => tracing::warn!("ignoring message '{other}' from worker {id}"),
+            Payload::Logs => {}
+            other => tracing::warn!(
+                "ignoring message '{}' from worker {}",
+                printable(other.kind()),
+                printable(&id)
+            ),
         }
         self.publish();
+    }
+
+    /// A message's data by its type. A report that does not decode is a rejected report,
+    /// counted as one that fails validation is.
+    fn typed(&mut self, id: &str, msg: Message) -> Option<Payload> {
+        let is_stats = msg.kind == "stats";
+        match Payload::from_message(msg) {
+            Ok(p) => Some(p),
+            Err(e) if is_stats => {
+                self.reject_report(id, &e.why);
+                None
+            }
+            Err(e) => {
+                tracing::warn!("dropped a message from worker {}: {e}", printable(id));
+                None
+            }
+        }
     }
 
     fn set_state(&mut self, id: &str, state: WorkerState) {
@@ -453,7 +470,7 @@ impl Master {
         self.dispatched = 0;
         let ids: Vec<String> = self.workers.keys().cloned().collect();
         for id in &ids {
-            self.send_to(id, Kind::Stop, Value::Nil).await;
+            self.send_to(id, Payload::Stop).await;
             if let Some(w) = self.workers.get_mut(id) {
                 w.assigned.iter_mut().for_each(|a| *a = 0);
             }
@@ -501,7 +518,7 @@ impl Master {
             .map(|(id, _)| id.clone())
             .collect();
         for id in waiting.clone() {
-            self.send_to(&id, Kind::Quit, Value::Nil).await;
+            self.send_to(&id, Payload::Quit).await;
         }
         let deadline = Instant::now() + self.setup.stop_timeout + Duration::from_secs(3);
         while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, frames.recv()).await {
@@ -509,9 +526,9 @@ impl Master {
                 continue;
             };
             let id = frame.id;
-            match msg.kind {
-                Kind::Stats => self.on_stats(&id, &msg.data),
-                Kind::Quit => {
+            match self.typed(&id, msg) {
+                Some(Payload::Stats(report)) => self.on_stats(&id, &report),
+                Some(Payload::Quit) => {
                     waiting.remove(&id);
                 }
                 _ => {}

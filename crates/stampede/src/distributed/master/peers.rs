@@ -1,13 +1,13 @@
 //! The master's side of its workers' lives: joining (admission and version), reporting
 //! (validated stats), and going missing (heartbeats, then forgotten).
 
-use rmpv::Value;
 use tokio::time::Instant;
 use zeromq::ConnectionId;
 
 use super::{Master, Worker, WorkerInfo, LIVENESS};
 use crate::distributed::admission::{printable, version_of, Throttled};
-use crate::distributed::message::{map, Kind, WorkerState};
+use crate::distributed::message::WorkerState;
+use crate::distributed::payload::{Ack, Payload, Ready, Report};
 use crate::distributed::validate;
 use crate::distributed::wire;
 use crate::stats::unix_now;
@@ -19,7 +19,7 @@ impl Master {
     /// connection's: a refused one is closed, and an admitted one takes the identity from
     /// the connection that held it, which is closed (a worker that rebuilt its connection
     /// after the master's silence leaves the old one behind).
-    pub(super) async fn admit(&mut self, conn: ConnectionId, id: String, ready: &Value) {
+    pub(super) async fn admit(&mut self, conn: ConnectionId, id: String, ready: &Ready) {
         let holder = self.workers.get(&id).map(|w| w.conn);
         if let Err(why) = self.setup.admission.check(ready) {
             let borrowed = match holder {
@@ -77,39 +77,41 @@ impl Master {
             printable(&id),
             self.ready_workers()
         );
-        let ack = map(vec![
-            ("index", Value::from(index)),
-            ("stampede", Value::from(1)),
-        ]);
-        self.send_to(&id, Kind::Ack, ack).await;
+        let ack = Ack {
+            index,
+            stampede: Some(1),
+        };
+        self.send_to(&id, Payload::Ack(ack)).await;
         self.rebalance().await;
     }
 
     /// A worker's report: validated, then merged, and its users noted.
-    pub(super) fn on_stats(&mut self, id: &str, data: &Value) {
-        let parsed = wire::parse_stats(data).and_then(|(mut delta, classes)| {
-            validate::validate(&mut delta, &self.setup.limits, unix_now())?;
-            Ok((delta, classes))
-        });
+    pub(super) fn on_stats(&mut self, id: &str, report: &Report) {
+        let (mut delta, classes) = wire::parse_stats(report);
+        if let Err(e) = validate::validate(&mut delta, &self.setup.limits, unix_now()) {
+            self.reject_report(id, &e);
+            return;
+        }
+        if !self.workers.contains_key(id) {
+            return;
+        }
+        self.setup.stats.merge(delta);
+        self.note_users(id, &classes);
+    }
+
+    /// A report dropped whole: counted on the worker, said in the log (throttled).
+    pub(super) fn reject_report(&mut self, id: &str, why: &str) {
         let Some(w) = self.workers.get_mut(id) else {
             return;
         };
-        let (delta, classes) = match parsed {
-            Ok(p) => p,
-            Err(e) => {
-                w.info.rejected_reports += 1;
-                let n = w.info.rejected_reports;
-                w.rejects.warn(|| {
-                    format!(
-                        "dropped a stats report from worker {} ({n} so far): {e}",
-                        printable(id)
-                    )
-                });
-                return;
-            }
-        };
-        self.setup.stats.merge(delta);
-        self.note_users(id, &classes);
+        w.info.rejected_reports += 1;
+        let n = w.info.rejected_reports;
+        w.rejects.warn(|| {
+            format!(
+                "dropped a stats report from worker {} ({n} so far): {why}",
+                printable(id)
+            )
+        });
     }
 
     /// The users a worker says it runs, from a report or its `spawning_complete` (so the
@@ -177,7 +179,7 @@ impl Master {
             if self.workers[id].missing_since.is_some() {
                 continue;
             }
-            self.send_to(id, Kind::Heartbeat, Value::Nil).await;
+            self.send_to(id, Payload::Heartbeat(None)).await;
             if let Some(w) = self.workers.get_mut(id) {
                 w.liveness -= 1;
                 if w.liveness <= 0 && w.info.state != WorkerState::Missing {
