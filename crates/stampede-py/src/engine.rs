@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use stampede::{App, CancellationToken, Plan, TaskInfo, UserTypeInfo};
 
 use crate::msg::{Milestone, Msg, RawData, Reply};
@@ -29,6 +29,7 @@ pub struct Engine {
     hooks: Hooks,
     shape: crate::shape::ShapeCell,
     outbox: Arc<crate::handle::Outbox>,
+    relay: crate::relay::PyRelay,
 }
 
 /// Lifecycle hooks waiting for Python's listeners, by ticket.
@@ -61,7 +62,9 @@ impl Engine {
     fn new() -> PyResult<Self> {
         let (wake, drain) =
             pair().map_err(|e| PyRuntimeError::new_err(format!("no socket pair: {e}")))?;
+        let relay = crate::relay::PyRelay::new(wake.clone());
         Ok(Self {
+            relay,
             wake,
             drain,
             shutdown: CancellationToken::new(),
@@ -127,6 +130,7 @@ impl Engine {
         }
         let milestones = self.wake.clone();
         let plan = plan
+            .relay(self.relay.relay.clone())
             .on_test_start(python_hook(&self.wake, &self.hooks, "test_start"))
             .on_test_stop(python_hook(&self.wake, &self.hooks, "test_stop"))
             .on_milestone(move |m| {
@@ -170,6 +174,10 @@ impl Engine {
                     Milestone::Spawned(counts) => ("spawned", counts).into_pyobject(py)?,
                     Milestone::Ending(why) => ("ending", why).into_pyobject(py)?,
                 },
+                Msg::Relay(r) => {
+                    self.relay.drained();
+                    crate::relay::to_tuple(py, r)?
+                }
                 Msg::Reply { ticket, reply } => {
                     let value = match reply {
                         Reply::Raw(raw) => Bound::new(py, Raw::new(py, ticket, *raw))?.into_any(),
@@ -198,6 +206,30 @@ impl Engine {
             .remove(&ticket);
         if let Some(tx) = tx {
             let _ = tx.send(());
+        }
+    }
+
+    /// `runner.send_message(kind, data, client_id)` on a master or worker.
+    #[pyo3(signature = (kind, data, to=None))]
+    fn send_message(
+        &self,
+        kind: String,
+        data: &Bound<'_, PyAny>,
+        to: Option<String>,
+    ) -> PyResult<()> {
+        self.relay.send(kind, data, to)
+    }
+
+    /// The `report_to_master` listeners are done with the report under `ticket`: `data`
+    /// goes with it (`None`: a listener raised, it goes without).
+    #[pyo3(signature = (ticket, data=None))]
+    fn report_extra(&self, ticket: u64, data: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        match data {
+            Some(d) => self.relay.answer_report(ticket, d),
+            None => {
+                self.relay.skip_report(ticket);
+                Ok(())
+            }
         }
     }
 

@@ -12,8 +12,10 @@ use pyo3::prelude::*;
 mod engine;
 mod handle;
 mod msg;
+mod relay;
 mod shape;
 mod user;
+mod value;
 pub mod wake;
 
 /// The Python module.

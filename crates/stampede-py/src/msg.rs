@@ -147,6 +147,22 @@ pub enum Msg {
     Milestone(Milestone),
     /// The run is over, with this exit code.
     Finished { code: i32 },
+    /// Master-worker traffic of the locustfile's own (`send_message`, reports).
+    Relay(Relayed),
+}
+
+/// What the engine's relay hands the locustfile.
+pub enum Relayed {
+    /// A message of a type the locustfile registers (`register_message`).
+    Message {
+        kind: String,
+        data: rmpv::Value,
+        from: String,
+    },
+    /// On a master: a worker's whole report (`worker_report`).
+    WorkerReport { from: String, data: rmpv::Value },
+    /// On a worker: fire `report_to_master`, then answer `Engine.report_extra(ticket, ...)`.
+    ReportDue { ticket: u64 },
 }
 
 pub enum Reply {

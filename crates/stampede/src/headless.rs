@@ -45,6 +45,12 @@ pub(crate) async fn run_headless(
             None => " until Ctrl-C".to_owned(),
         }
     );
+    if let Some(workers) = &swarm.workers {
+        if !wait_for_workers(workers.clone(), opts.expect_workers, &shutdown).await {
+            let peak = swarm.users_by_type(0);
+            return finish_run(opts, plan, stats.final_snapshot().await, &host, &peak);
+        }
+    }
     let started = Instant::now();
     let (_changes, no_changes) = tokio::sync::mpsc::unbounded_channel();
     let test = lifecycle::run_test(
@@ -78,6 +84,32 @@ pub(crate) async fn run_headless(
     let peak_users = ended.peak_users;
     let peak = swarm.users_by_type(peak_users);
     finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
+}
+
+/// A headless master starts its test (its `test_start` hooks, its run-time clock) once
+/// `expect` workers are connected, checking once a second and saying so, as Locust's
+/// does. The second matters: a Locust worker fires its `init` listeners (which register
+/// its message handlers) just after it connects. False when the run was cancelled first.
+async fn wait_for_workers(
+    workers: tokio::sync::watch::Receiver<Vec<crate::distributed::WorkerInfo>>,
+    expect: u32,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        let ready = workers
+            .borrow()
+            .iter()
+            .filter(|w| w.state != crate::distributed::WorkerState::Missing)
+            .count();
+        if ready >= expect as usize {
+            return true;
+        }
+        eprintln!("Waiting for workers to be ready, {ready} of {expect} connected");
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return false,
+        }
+    }
 }
 
 fn progress_line(started: Instant, run_time: Option<Duration>, users: u64) -> String {

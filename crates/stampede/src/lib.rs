@@ -63,6 +63,7 @@ pub mod lifecycle;
 mod milestone;
 mod outcome;
 mod plan;
+mod relay;
 pub mod report;
 mod run;
 pub mod runner;
@@ -93,6 +94,7 @@ pub use plan::{Plan, SelectionError};
 /// [`ErasedUserType`](advanced::ErasedUserType) is how another front plugs its users into
 /// the runner.
 pub mod advanced {
+    pub use crate::relay::{Inbound, Outgoing, Relay, SendError, REPORT_WAIT};
     pub use crate::run::{
         run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
     };

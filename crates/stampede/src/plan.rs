@@ -24,6 +24,8 @@ pub struct Plan {
     pub(crate) on_user_error: Vec<crate::client::UserErrorListener>,
     pub(crate) on_milestone: Vec<MilestoneListener>,
     pub(crate) shape: Option<Arc<dyn LoadShape>>,
+    /// The test's own traffic between master and workers, when a front carries it.
+    pub(crate) relay: Option<crate::relay::Relay>,
     /// Mistakes in the plan's declarations, reported when a run starts.
     pub(crate) problems: Vec<String>,
 }
@@ -157,6 +159,14 @@ impl Plan {
         f: impl Fn(&crate::milestone::Milestone) + Send + Sync + 'static,
     ) -> Self {
         self.on_milestone.push(Arc::new(f));
+        self
+    }
+
+    /// Carries the test's own messages between a master and its workers, and each
+    /// worker report's additions ([`Relay`](crate::relay::Relay)); for a front that offers
+    /// Locust's `send_message` and `report_to_master`.
+    pub fn relay(mut self, relay: crate::relay::Relay) -> Self {
+        self.relay = Some(relay);
         self
     }
 

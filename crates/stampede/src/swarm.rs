@@ -294,6 +294,7 @@ impl Plan {
             admission: master.admission,
             forget_after: master.forget_after,
             limits: cfg.limits,
+            relay: self.relay.clone(),
         })
         .await?;
         Ok(Swarm {

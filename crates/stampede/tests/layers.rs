@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["threshold", "client"],
     &["task"],
     &["user"],
-    &["runner", "shape", "milestone"],
+    &["runner", "shape", "milestone", "relay"],
     &["plan"],
     &["inspect", "lifecycle", "report", "telemetry"],
     &["outcome", "swarm"],

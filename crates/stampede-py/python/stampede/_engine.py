@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import gevent
 import gevent.event
 import gevent.pool
+import gevent.queue
 from gevent.hub import Waiter, get_hub
 
 from stampede import _core, _runtime
@@ -56,6 +58,10 @@ class Front:
         # greenlet a drain or a timer woke) costs one wakeup of the engine's thread.
         self._loop = get_hub().loop
         self._flush_due = False
+        #: Relayed messages and worker reports, handled one after another in arrival order
+        #: (as Locust's receive loop does) by one greenlet, started on the first.
+        self._relayed = gevent.queue.Queue()
+        self._relay_greenlet = None
 
     # -- the run -------------------------------------------------------------------------
     def start(self, argv, class_specs, threads=1):
@@ -190,6 +196,65 @@ class Front:
                 _MILESTONES[kind](self, *msg[1:])
             elif kind == "finished":
                 self.finished.set(msg[1])
+            elif kind in ("message", "worker_report"):
+                self._relayed.put(msg)
+                if self._relay_greenlet is None:
+                    self._relay_greenlet = gevent.spawn(self._relay_loop)
+            elif kind == "report_due":
+                gevent.spawn(self._report_to_master, msg[1])
+            elif kind == "relay_error":
+                log.warning("dropped a message from another node: %s", msg[1])
+
+    # -- master and workers: the locustfile's own traffic --------------------------------
+    def send_message(self, msg_type, data, client_id):
+        """``runner.send_message`` on a master (to ``client_id``, or every worker) or a
+        worker (to its master)."""
+        self.core.send_message(msg_type, data, client_id)
+
+    def _relay_loop(self):
+        while True:
+            msg = self._relayed.get()
+            try:
+                if msg[0] == "worker_report":
+                    self.environment.events.worker_report.fire(client_id=msg[1], data=msg[2])
+                else:
+                    self._on_message(msg[1], msg[2], msg[3])
+            except Exception:
+                log.error("error handling a message from another node\n%s", traceback.format_exc())
+
+    def _on_message(self, kind, data, node_id):
+        """A registered message's listener, as Locust's runners call it."""
+        from stampede.compat.runners import MasterRunner, Message
+
+        runner = self.environment.runner
+        found = runner.custom_messages.get(kind) if runner is not None else None
+        if found is None:
+            if isinstance(runner, MasterRunner):
+                _runner_log.warning(f"Unknown message type received from worker {node_id}: {kind}")
+            else:
+                _runner_log.warning(f"Unknown message type received: {kind}")
+            return
+        listener, concurrent = found
+        msg = Message(kind, data, node_id)
+        try:
+            if not concurrent:
+                listener(environment=self.environment, msg=msg)
+            else:
+                gevent.spawn(listener, environment=self.environment, msg=msg)
+        except Exception:
+            logging.error(f"Uncaught exception in handler for {kind}\n{traceback.format_exc()}")
+
+    def _report_to_master(self, ticket):
+        """A worker's report is due: Locust's ``_send_stats`` fires ``report_to_master``
+        with an empty dict, and the listeners' additions go with the report."""
+        data = {}
+        runner = self.environment.runner
+        try:
+            self.environment.events.report_to_master.fire(client_id=getattr(runner, "client_id", ""), data=data)
+            self.core.report_extra(ticket, data)
+        except Exception:
+            self.core.report_extra(ticket, None)
+            raise
 
     def _hook(self, ticket, event):
         """Runs the listeners of ``test_start``/``test_stop`` in a greenlet of their own;

@@ -441,6 +441,30 @@ pub enum Total {
     Unread(Value),
 }
 
+impl Report {
+    /// Adds a test's own fields (`report_to_master`); one that would replace a field of
+    /// the report itself is left out, with a warning.
+    pub fn add_extra(&mut self, extra: Vec<(String, Value)>) {
+        const OWN: [&str; 6] = [
+            "stats",
+            "stats_total",
+            "errors",
+            "user_classes_count",
+            "user_count",
+            "stampede_hdr",
+        ];
+        for (k, v) in extra {
+            if OWN.contains(&k.as_str()) {
+                tracing::warn!(
+                    "report_to_master set '{k}', which the report itself carries: left out"
+                );
+            } else {
+                self.extra.0.push((k, v));
+            }
+        }
+    }
+}
+
 /// The failures of a report by key (Locust's: a hash of method, name and error).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Errors(pub Vec<(String, LocustError)>);

@@ -36,7 +36,8 @@ pub(crate) type Rebuild = Box<dyn Fn(&[String]) -> Result<Plan, String> + Send +
 
 struct Connection {
     send: zeromq::DealerSendHalf,
-    inbox: mpsc::Receiver<Result<Payload, String>>,
+    /// Each message with the node id it was addressed as.
+    inbox: mpsc::Receiver<Result<(Payload, String), String>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -66,9 +67,7 @@ async fn connect(endpoint: &str, node: &str) -> Result<Connection, String> {
         loop {
             let item = match recv.recv().await {
                 Ok(frames) => match frames.into_vec().last() {
-                    Some(frame) => Payload::decode(frame)
-                        .map(|(p, _)| p)
-                        .map_err(|e| e.to_string()),
+                    Some(frame) => Payload::decode(frame).map_err(|e| e.to_string()),
                     None => Err("empty message".to_owned()),
                 },
                 Err(e) => {
@@ -146,6 +145,7 @@ pub(crate) async fn run_worker(
     );
     let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
     let mut report = tokio::time::interval_at(Instant::now() + STATS_EVERY, STATS_EVERY);
+    let mut outgoing = plan.relay.as_ref().and_then(|r| r.take_outgoing());
     loop {
         if w.conn.is_none() {
             if w.heard_from_master.elapsed() > GIVE_UP {
@@ -172,9 +172,9 @@ pub(crate) async fn run_worker(
         let inbox = &mut w.conn.as_mut().expect("connected above").inbox;
         tokio::select! {
             item = inbox.recv() => match item {
-                Some(Ok(msg)) => {
+                Some(Ok((msg, node))) => {
                     w.heard_from_master = Instant::now();
-                    if w.handle(msg).await {
+                    if w.handle(msg, node).await {
                         break;
                     }
                 }
@@ -201,6 +201,9 @@ pub(crate) async fn run_worker(
                 w.send(Payload::Heartbeat(Some(beat))).await;
             }
             _ = report.tick() => w.report().await,
+            Some(out) = crate::relay::next(&mut outgoing) => {
+                w.send(Payload::Custom { kind: out.kind, data: out.data }).await;
+            }
             _ = shutdown.cancelled() => {
                 w.stop_users().await;
                 w.report().await;
@@ -235,7 +238,7 @@ impl Worker<'_> {
     }
 
     /// Handles one message; true when the worker should quit.
-    async fn handle(&mut self, msg: Payload) -> bool {
+    async fn handle(&mut self, msg: Payload, node: String) -> bool {
         match msg {
             Payload::Ack(Ack { index, stampede }) => {
                 self.master_speaks_hdr = stampede.unwrap_or(0) >= 1;
@@ -261,6 +264,15 @@ impl Worker<'_> {
                 return true;
             }
             Payload::Reconnect => self.conn = None,
+            Payload::Custom { kind, data } if self.plan.relay.is_some() => {
+                if let Some(relay) = &self.plan.relay {
+                    relay.deliver(crate::relay::Inbound::Message {
+                        kind,
+                        data,
+                        from: node,
+                    });
+                }
+            }
             Payload::Heartbeat(_) | Payload::SpawningComplete(_) | Payload::UpdateUserClass => {}
             other => tracing::warn!("ignoring message '{}' from the master", other.kind()),
         }
@@ -390,7 +402,10 @@ impl Worker<'_> {
         let Some(swarm) = &self.swarm else { return };
         let delta = swarm.stats.take().await;
         let users = swarm.stats.users.by_type();
-        let payload = wire::stats_payload(&delta, &users, self.master_speaks_hdr);
+        let mut payload = wire::stats_payload(&delta, &users, self.master_speaks_hdr);
+        if let Some(relay) = &self.plan.relay {
+            payload.add_extra(relay.report_extra().await);
+        }
         for e in delta.exceptions.values() {
             for _ in 0..e.count.min(MAX_EXCEPTION_MESSAGES) {
                 self.send(Payload::Exception(ExceptionReport {

@@ -76,6 +76,8 @@ pub(crate) struct MasterSetup {
     pub forget_after: Duration,
     /// The master's caps on names and failure keys, which bound every worker's report.
     pub limits: crate::stats::Limits,
+    /// The test's own messages and report additions, when its front carries them.
+    pub relay: Option<crate::relay::Relay>,
 }
 
 /// Binds the master and starts its actor.
@@ -136,6 +138,7 @@ pub(crate) async fn spawn_master(
 }
 
 mod peers;
+mod relayed;
 
 /// A message as the router delivered it, still undecoded: whether it is decoded depends on
 /// whether its connection was admitted.
@@ -172,8 +175,10 @@ impl Master {
     ) {
         let mut tick = tokio::time::interval(TICK);
         let mut last_beat = Instant::now();
+        let mut outgoing = self.setup.relay.as_ref().and_then(|r| r.take_outgoing());
         loop {
             tokio::select! {
+                Some(out) = crate::relay::next(&mut outgoing) => self.send_custom(out).await,
                 Some(frame) = frames.recv() => {
                     if let Some(msg) = self.accept(&frame) {
                         self.on_message(frame.conn, frame.id, msg).await;
@@ -407,7 +412,10 @@ impl Master {
                 self.set_state(&id, WorkerState::Running);
                 self.note_users(&id, &classes.0);
             }
-            Payload::Stats(report) => self.on_stats(&id, &report),
+            Payload::Stats(report) => {
+                self.on_stats(&id, &report);
+                self.tell_front_of_report(&id, &report);
+            }
             Payload::Exception(ExceptionReport { msg, traceback }) => {
                 self.setup.stats.recorder().record(Event::Exception {
                     message: msg,
@@ -421,6 +429,15 @@ impl Master {
                 self.rebalance().await;
             }
             Payload::Logs => {}
+            Payload::Custom { kind, data } if self.setup.relay.is_some() => {
+                if let Some(relay) = &self.setup.relay {
+                    relay.deliver(crate::relay::Inbound::Message {
+                        kind,
+                        data,
+                        from: id.clone(),
+                    });
+                }
+            }
             other => tracing::warn!(
                 "ignoring message '{}' from worker {}",
                 printable(other.kind()),
@@ -527,7 +544,10 @@ impl Master {
             };
             let id = frame.id;
             match self.typed(&id, msg) {
-                Some(Payload::Stats(report)) => self.on_stats(&id, &report),
+                Some(Payload::Stats(report)) => {
+                    self.on_stats(&id, &report);
+                    self.tell_front_of_report(&id, &report);
+                }
                 Some(Payload::Quit) => {
                     waiting.remove(&id);
                 }

@@ -174,3 +174,40 @@ fn stats_entries_keep_their_order_but_buckets_are_numeric() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A test's own message goes out exactly as the envelope writes any message (Locust's
+/// `Message(type, data, node_id)`), data untouched, and reads back as itself.
+#[test]
+fn a_custom_message_is_its_envelope() {
+    let data = Value::Map(vec![
+        (
+            "echo".into(),
+            Value::Array(vec![1.into(), Value::Nil, "two".into()]),
+        ),
+        (Value::from(7), Value::F64(3.5)),
+    ]);
+    let p = Payload::Custom {
+        kind: "greet".into(),
+        data: data.clone(),
+    };
+    let bytes = p.encode("node_1");
+    assert_eq!(bytes, Message::new("greet", data, "node_1").encode());
+    assert_eq!(Payload::decode(&bytes).unwrap(), (p, "node_1".to_owned()));
+}
+
+/// Data of the wrong shape for its type is an error naming the type and what was wrong,
+/// not a panic and not a default.
+#[test]
+fn a_payload_of_the_wrong_shape_is_named() {
+    let bad = Message::new("spawn", Value::from("not a map"), "n").encode();
+    let Err(DecodeError::Payload(e)) = Payload::decode(&bad) else {
+        panic!("a spawn that is a string decoded")
+    };
+    assert_eq!(e.kind, "spawn");
+    assert!(!e.why.is_empty());
+    let no_stats = Message::new("stats", Value::Map(vec![]), "n").encode();
+    assert!(matches!(
+        Payload::decode(&no_stats),
+        Err(DecodeError::Payload(PayloadError { ref kind, .. })) if kind == "stats"
+    ));
+}

@@ -1,0 +1,89 @@
+//! A locustfile's own traffic between master and worker (`send_message`,
+//! `register_message`, `report_to_master`, `worker_report`): `locustfiles/messages.py`
+//! runs as a master with one worker in every pairing of real Locust 2.47 and Stampede,
+//! and what each side saw must be what it saw under Locust alone.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// Runs the file as a master (`master`'s tool) with one worker (`worker`'s tool) against
+/// `target`; the lines every process noted, as a set (the two processes interleave
+/// freely), and the master's exit code and stderr.
+fn pair(master: &Path, worker: &Path, target: &str, log: &Path) -> (BTreeSet<String>, String) {
+    let file = locustfile("messages.py");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let m = Command::new("timeout")
+        .arg("60")
+        .arg(master)
+        .arg("-f")
+        .arg(&file)
+        .args(["--master", "--headless", "--expect-workers", "1"])
+        .args(["-u", "2", "-r", "2", "-t", "4s"])
+        .args([
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+        ])
+        .args(["--host", target])
+        .env("MESSAGES_LOG", log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = Command::new("timeout")
+        .arg("60")
+        .arg(worker)
+        .arg("-f")
+        .arg(&file)
+        .args([
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            &port,
+        ])
+        .env("MESSAGES_LOG", log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = m.wait_with_output().unwrap();
+    let _ = w.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    (text.lines().map(str::to_owned).collect(), stderr)
+}
+
+#[test]
+fn messages_and_report_additions_cross_as_under_locust_in_every_pairing() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (l, s) = (locust(), stampede());
+    let (oracle, _) = pair(&l, &l, &target.url, &dir.path().join("ll.log"));
+    assert_eq!(
+        oracle.len(),
+        3,
+        "Locust alone: a greeting, an answer, a report with the addition: {oracle:?}"
+    );
+    for (name, master, worker) in [
+        ("Stampede master, Stampede worker", &s, &s),
+        ("Locust master, Stampede worker", &l, &s),
+        ("Stampede master, Locust worker", &s, &l),
+    ] {
+        let log = dir
+            .path()
+            .join(format!("{}.log", name.replace([' ', ','], "_")));
+        let (seen, stderr) = pair(master, worker, &target.url, &log);
+        assert_eq!(seen, oracle, "{name}\n{stderr}");
+    }
+}

@@ -1,0 +1,54 @@
+//! The master's side of a test's own traffic ([`Relay`](crate::relay::Relay)): its
+//! messages out to workers, and each worker's report handed to the front.
+
+use super::Master;
+use crate::distributed::admission::printable;
+use crate::distributed::message::WorkerState;
+use crate::distributed::payload::{Payload, Report};
+
+impl Master {
+    /// A test's own message: to the worker it names, or to every live one.
+    pub(super) async fn send_custom(&mut self, out: crate::relay::Outgoing) {
+        let to: Vec<String> = match out.to {
+            Some(id) if self.workers.contains_key(&id) => vec![id],
+            Some(id) => {
+                tracing::warn!(
+                    "cannot send '{}' to worker {}: no such worker",
+                    printable(&out.kind),
+                    printable(&id)
+                );
+                return;
+            }
+            None => self
+                .workers
+                .iter()
+                .filter(|(_, w)| w.info.state != WorkerState::Missing)
+                .map(|(id, _)| id.clone())
+                .collect(),
+        };
+        for id in to {
+            let custom = Payload::Custom {
+                kind: out.kind.clone(),
+                data: out.data.clone(),
+            };
+            self.send_to(&id, custom).await;
+        }
+    }
+
+    /// Hands a worker's whole report to the front (Locust's `worker_report`).
+    pub(super) fn tell_front_of_report(&self, id: &str, report: &Report) {
+        let Some(relay) = &self.setup.relay else {
+            return;
+        };
+        if !self.workers.contains_key(id) {
+            return;
+        }
+        match rmpv::ext::to_value(report) {
+            Ok(data) => relay.deliver(crate::relay::Inbound::WorkerReport {
+                from: id.to_owned(),
+                data,
+            }),
+            Err(e) => tracing::warn!("cannot hand a report to the front: {e}"),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! A test's own traffic between a master and its workers, beside the engine's: Locust's
+//! `runner.send_message`/`register_message` (messages of any type the test names) and its
+//! `report_to_master`/`worker_report` (data a worker adds to each stats report). A plan
+//! that carries a [`Relay`] gets both; the master and worker move the bytes, the front
+//! (the Python one) decides what they mean.
+//!
+//! Below the plan, which holds it, and the distributed mode, which carries it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// Messages a test sends that are not yet on the wire. Beyond this many, `send` refuses:
+/// a test that sends faster than the network carries learns so instead of growing.
+const OUTGOING: usize = 1024;
+
+/// How long a worker waits for the front's additions to a report before sending it
+/// without them.
+pub const REPORT_WAIT: Duration = Duration::from_secs(1);
+
+/// A message a test sends: to one worker (`to`), to every worker (`None`, on a master), or
+/// to the master (on a worker, where `to` is ignored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub kind: String,
+    pub data: Value,
+    pub to: Option<String>,
+}
+
+/// What reaches the front.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A message of the test's own from node `from` (a worker's id, or the master's).
+    Message {
+        kind: String,
+        data: Value,
+        from: String,
+    },
+    /// On a master: a worker's report arrived (all of it, as Locust's `worker_report`
+    /// hands it to its listeners).
+    WorkerReport { from: String, data: Value },
+    /// On a worker: a report is about to go; answer with what to add to it
+    /// (`report_to_master`). Unanswered within [`REPORT_WAIT`], it goes without.
+    ReportDue {
+        reply: oneshot::Sender<Vec<(String, Value)>>,
+    },
+}
+
+/// The two ends a front holds: what it sends, and how it hears.
+#[derive(Clone)]
+pub struct Relay {
+    tx: mpsc::Sender<Outgoing>,
+    rx: Arc<Mutex<Option<mpsc::Receiver<Outgoing>>>>,
+    inbound: Arc<dyn Fn(Inbound) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Relay")
+    }
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SendError {
+    #[error("{OUTGOING} messages are already waiting to be sent")]
+    Full,
+    #[error("the run has ended")]
+    Closed,
+}
+
+impl Relay {
+    /// A relay whose incoming traffic goes to `inbound`, called on the engine's threads:
+    /// it must hand the item on and return at once.
+    pub fn new(inbound: impl Fn(Inbound) + Send + Sync + 'static) -> Self {
+        let (tx, rx) = mpsc::channel(OUTGOING);
+        Self {
+            tx,
+            rx: Arc::new(Mutex::new(Some(rx))),
+            inbound: Arc::new(inbound),
+        }
+    }
+
+    /// Queues a message for the master or worker to send.
+    pub fn send(&self, message: Outgoing) -> Result<(), SendError> {
+        self.tx.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// The queue of messages to send, for the one master or worker of a run.
+    pub(crate) fn take_outgoing(&self) -> Option<mpsc::Receiver<Outgoing>> {
+        self.rx.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Hands `item` to the front.
+    pub(crate) fn deliver(&self, item: Inbound) {
+        (self.inbound)(item);
+    }
+
+    /// Asks the front what to add to a report; nothing if it does not answer in time.
+    pub(crate) async fn report_extra(&self) -> Vec<(String, Value)> {
+        let (reply, answer) = oneshot::channel();
+        self.deliver(Inbound::ReportDue { reply });
+        match tokio::time::timeout(REPORT_WAIT, answer).await {
+            Ok(Ok(extra)) => extra,
+            _ => {
+                tracing::warn!(
+                    "report_to_master listeners did not answer within {} s; the report goes without them",
+                    REPORT_WAIT.as_secs()
+                );
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Receives from an optional queue: pending for ever when there is none, so a `select!`
+/// arm on it never fires.
+pub(crate) async fn next(rx: &mut Option<mpsc::Receiver<Outgoing>>) -> Option<Outgoing> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_refuses_and_an_unanswered_report_goes_without_extras() {
+        let relay = Relay::new(|_| {});
+        let m = Outgoing {
+            kind: "hello".into(),
+            data: Value::Nil,
+            to: None,
+        };
+        for _ in 0..OUTGOING {
+            relay.send(m.clone()).unwrap();
+        }
+        assert_eq!(relay.send(m.clone()), Err(SendError::Full));
+        let mut rx = relay.take_outgoing();
+        assert!(relay.take_outgoing().is_none(), "one taker");
+        assert_eq!(next(&mut rx).await, Some(m));
+        // The front dropped the question: after REPORT_WAIT (paused time), no extras.
+        assert!(relay.report_extra().await.is_empty());
+        let answering = Relay::new(|i| {
+            if let Inbound::ReportDue { reply } = i {
+                let _ = reply.send(vec![("k".into(), Value::from(1))]);
+            }
+        });
+        assert_eq!(
+            answering.report_extra().await,
+            vec![("k".into(), Value::from(1))]
+        );
+    }
+}
