@@ -128,6 +128,14 @@ impl Engine {
         if shape {
             plan = plan.shape(self.shape.clone());
         }
+        let (wake, outbox) = (self.wake.clone(), self.outbox.clone());
+        let plan = plan.on_outside_users(move |ctx| {
+            tokio::spawn(crate::user::outside_users(
+                ctx,
+                wake.clone(),
+                outbox.clone(),
+            ));
+        });
         let milestones = self.wake.clone();
         let plan = plan
             .relay(self.relay.relay.clone())
@@ -163,6 +171,9 @@ impl Engine {
                     handle,
                 } => ("spawn", class, user_id, Bound::new(py, handle)?, host).into_pyobject(py)?,
                 Msg::Stop { user_id } => ("stop", user_id).into_pyobject(py)?,
+                Msg::OutsideUsers { handle } => {
+                    ("outside_users", Bound::new(py, handle)?).into_pyobject(py)?
+                }
                 Msg::Kill { user_id } => ("kill", user_id).into_pyobject(py)?,
                 Msg::Finished { code } => ("finished", code).into_pyobject(py)?,
                 Msg::Hook { ticket, event } => ("hook", ticket, event).into_pyobject(py)?,

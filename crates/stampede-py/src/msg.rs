@@ -134,6 +134,9 @@ pub enum Msg {
         host: String,
         handle: crate::handle::UserHandle,
     },
+    /// The handle through which sessions built outside any user send (see
+    /// `user::Role::OutsideUsers`); a new one replaces the last.
+    OutsideUsers { handle: crate::handle::UserHandle },
     /// The runner asks this user to stop (Locust's `User.stop`).
     Stop { user_id: u64 },
     /// The runner gave up on this user: kill its greenlet now.

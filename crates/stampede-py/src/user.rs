@@ -54,11 +54,39 @@ impl ErasedUserType for PyUserType {
         Box::pin(life(
             ctx,
             ctl,
-            self.class,
+            Role::User { class: self.class },
             self.wake.clone(),
             self.outbox.clone(),
         ))
     }
+}
+
+/// Whom a life in Rust serves: a user of one of the locustfile's classes, or the sessions
+/// built by hand outside any user ([`stampede::Plan::on_outside_users`]), which no runner
+/// spawns or stops: that life lasts until its handle is dropped or the run ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    User { class: usize },
+    OutsideUsers,
+}
+
+/// The life that serves sessions built outside any user, on `ctx`. Its handle reaches
+/// Python now, before this returns: the engine runs `test_start` next, and its listeners
+/// may send at once.
+pub fn outside_users(
+    ctx: UserContext,
+    wake: Wake<Msg>,
+    outbox: Arc<crate::handle::Outbox>,
+) -> BoxFuture<'static, ()> {
+    let ctl = UserControl {
+        stop: tokio_util::sync::CancellationToken::new(),
+        once: false,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    wake.push(Msg::OutsideUsers {
+        handle: UserHandle::new(tx, ctx.user_id(), outbox),
+    });
+    Box::pin(serve(ctx, ctl, Role::OutsideUsers, wake, rx))
 }
 
 /// Tells Python to kill the greenlet when the runner drops this user's life (its stop
@@ -104,16 +132,36 @@ impl Drop for Life {
 async fn life(
     ctx: UserContext,
     ctl: UserControl,
-    class: usize,
+    role: Role,
     wake: Wake<Msg>,
     outbox: Arc<crate::handle::Outbox>,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = UserHandle::new(tx, ctx.user_id(), outbox);
+    if let Role::User { class } = role {
+        wake.push(Msg::Spawn {
+            class,
+            user_id: ctx.user_id(),
+            host: ctx.host().to_string(),
+            handle,
+        });
+    }
+    serve(ctx, ctl, role, wake, rx).await;
+}
+
+/// Serves one handle's commands until it is dropped (or its user's life is ended).
+async fn serve(
+    ctx: UserContext,
+    ctl: UserControl,
+    role: Role,
+    wake: Wake<Msg>,
+    mut rx: mpsc::UnboundedReceiver<Box<Cmd>>,
+) {
     let user_id = ctx.user_id();
     let mut guard = KillOnDrop {
         wake: wake.clone(),
         user_id,
-        armed: true,
+        armed: matches!(role, Role::User { .. }),
     };
     let mut me = Life {
         sessions: vec![ctx.client()],
@@ -122,12 +170,6 @@ async fn life(
         pending: HashMap::new(),
         wake: wake.clone(),
     };
-    wake.push(Msg::Spawn {
-        class,
-        user_id,
-        host: me.ctx.host().to_string(),
-        handle: UserHandle::new(tx, user_id, outbox),
-    });
     let mut stop_sent = false;
     // Commands that came while a request was out, served after it, in order.
     let mut later: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();

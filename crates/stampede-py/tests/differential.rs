@@ -181,3 +181,32 @@ fn a_request_without_any_response_keeps_its_own_name() {
     };
     assert_eq!(errors(&l), errors(&s), "left: Locust's failure texts");
 }
+
+/// Sessions built by hand outside any user (at `init`, in `test_start`) send before any
+/// user runs and after the last: counted as under Locust, failures included. Locust
+/// writes its CSV before `test_stop`, so its `teardown` row is only in its final table;
+/// Stampede's CSV has it too (every request that left the machine is in the report).
+#[test]
+fn sessions_built_outside_any_user_send_and_count_as_under_locust() {
+    let shop = Shop::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = locustfile("outside_users.py");
+    let args = ["-u", "1", "-r", "1", "-t", "3s"];
+    let (theirs, ours) = (dir.path().join("locust"), dir.path().join("stampede"));
+    let l = run_headless(&locust(), &file, &shop.url, &theirs, &args);
+    let s = run_headless(&stampede(), &file, &shop.url, &ours, &args);
+    let stderr = String::from_utf8_lossy(&s.stderr);
+    assert_eq!(l.status.code(), s.status.code(), "{stderr}");
+    let mut ours_but_teardown = stats(&ours);
+    let teardown = ours_but_teardown.remove(&("GET".to_owned(), "teardown".to_owned()));
+    assert_eq!(teardown, Some((1, 0)), "{stderr}");
+    assert_eq!(stats(&theirs), ours_but_teardown, "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&l.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&l.stdout).lines())
+            .any(|line| line.starts_with("GET") && line.contains(" teardown ")),
+        "Locust's final table has the teardown request too"
+    );
+    assert_eq!(failures(&theirs), failures(&ours));
+}

@@ -23,12 +23,16 @@ pub struct Plan {
     pub(crate) on_request: Vec<RequestListener>,
     pub(crate) on_user_error: Vec<crate::client::UserErrorListener>,
     pub(crate) on_milestone: Vec<MilestoneListener>,
+    pub(crate) on_outside_users: Vec<OutsideUsersListener>,
     pub(crate) shape: Option<Arc<dyn LoadShape>>,
     /// The test's own traffic between master and workers, when a front carries it.
     pub(crate) relay: Option<crate::relay::Relay>,
     /// Mistakes in the plan's declarations, reported when a run starts.
     pub(crate) problems: Vec<String>,
 }
+
+/// Given a context for requests outside any user ([`Plan::on_outside_users`]).
+type OutsideUsersListener = Arc<dyn Fn(crate::user::UserContext) + Send + Sync>;
 
 /// An observer of a test's milestones ([`Plan::on_milestone`]).
 type MilestoneListener = Arc<dyn Fn(&crate::milestone::Milestone) + Send + Sync>;
@@ -159,6 +163,19 @@ impl Plan {
         f: impl Fn(&crate::milestone::Milestone) + Send + Sync + 'static,
     ) -> Self {
         self.on_milestone.push(Arc::new(f));
+        self
+    }
+
+    /// Called with a [`UserContext`](crate::UserContext) for requests made outside any user
+    /// (Locust's session built by hand in a `test_start` listener), each time the run's
+    /// users and stats are set up, before the test starts. Its clients' requests are timed
+    /// and counted like users' requests; it is no user and is in no user count. Called on
+    /// the engine's runtime: hand the context on and return.
+    pub fn on_outside_users(
+        mut self,
+        f: impl Fn(crate::user::UserContext) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_outside_users.push(Arc::new(f));
         self
     }
 

@@ -225,10 +225,7 @@ impl Swarm {
 impl Plan {
     /// Starts the runner and statistics actors for this plan on the current tokio runtime.
     pub fn swarm(&self, cfg: SwarmConfig) -> Result<Swarm, SelectionError> {
-        let mut client_config = cfg
-            .net
-            .client_config(cfg.insecure)
-            .map_err(SelectionError::Config)?;
+        let client_config = self.client_config(&cfg)?;
         let selection: Selection = self.select(&cfg.user_types, &cfg.tags, &cfg.exclude_tags)?;
         let infos = self.user_types();
         let counts = Arc::new(UserCounts::new(
@@ -236,12 +233,7 @@ impl Plan {
         ));
         let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
         let dispatch = Dispatch::new(&infos, &selection.active);
-        client_config.verbose = cfg.verbose;
-        client_config.correct_omission = cfg.correct_omission;
-        client_config.wait_scale = cfg.wait_scale;
-        client_config.listeners = self.on_request.clone();
-        client_config.user_error = self.on_user_error.clone();
-        client_config.tracing = cfg.tracing;
+        self.serve_outside_users(&cfg.host, &client_config, &stats);
         let runner = spawn_runner(RunnerSetup {
             types: self.types.clone(),
             enabled: selection.enabled.clone(),
@@ -282,6 +274,8 @@ impl Plan {
         let stats = spawn_aggregator(counts, cfg.node.clone(), cfg.full_history, cfg.limits);
         stats.set_settle(crate::stats::window::MASTER_SETTLE_SECS);
         let dispatch = Dispatch::new(&infos, &selection.active);
+        let client_config = self.client_config(&cfg).map_err(|e| e.to_string())?;
+        self.serve_outside_users(&cfg.host, &client_config, &stats);
         let (runner, workers) = crate::distributed::spawn_master(crate::distributed::MasterSetup {
             bind: master.bind,
             expect_workers: master.expect_workers,
@@ -304,6 +298,35 @@ impl Plan {
             types: infos.len(),
             workers: Some(workers),
         })
+    }
+}
+
+impl Plan {
+    /// The users' client settings, from the run's.
+    fn client_config(&self, cfg: &SwarmConfig) -> Result<ClientConfig, SelectionError> {
+        let mut c = cfg
+            .net
+            .client_config(cfg.insecure)
+            .map_err(SelectionError::Config)?;
+        c.verbose = cfg.verbose;
+        c.correct_omission = cfg.correct_omission;
+        c.wait_scale = cfg.wait_scale;
+        c.listeners = self.on_request.clone();
+        c.user_error = self.on_user_error.clone();
+        c.tracing = cfg.tracing.clone();
+        Ok(c)
+    }
+
+    /// Hands the [`on_outside_users`](Plan::on_outside_users) observers a context for
+    /// requests made outside any user, counted in this swarm's stats.
+    fn serve_outside_users(&self, host: &Url, client: &ClientConfig, stats: &StatsHandle) {
+        for f in &self.on_outside_users {
+            f(crate::user::UserContext::outside_users(
+                host.clone(),
+                client.clone(),
+                stats.recorder(),
+            ));
+        }
     }
 }
 

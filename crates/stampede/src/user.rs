@@ -27,6 +27,25 @@ pub struct UserContext {
 }
 
 impl UserContext {
+    /// The context of requests made outside any user ([`Plan::on_outside_users`]).
+    ///
+    /// [`Plan::on_outside_users`]: crate::Plan::on_outside_users
+    pub(crate) fn outside_users(
+        host: Url,
+        client_config: ClientConfig,
+        recorder: Recorder,
+    ) -> Self {
+        Self {
+            host,
+            client_config,
+            recorder,
+            user_id: u64::MAX,
+            user_type: Arc::from(""),
+            intended: None,
+            stop: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
     /// A new HTTP session for this user, aimed at the run's host (Locust's `self.client`).
     pub fn client(&self) -> Client {
         let mut client = Client::new(

@@ -62,6 +62,9 @@ class Front:
         #: (as Locust's receive loop does) by one greenlet, started on the first.
         self._relayed = gevent.queue.Queue()
         self._relay_greenlet = None
+        #: Sessions built outside any user send through this (the engine's, once a run's
+        #: users and stats exist, before ``test_start``).
+        self._outside_users = None
 
     # -- the run -------------------------------------------------------------------------
     def start(self, argv, class_specs, threads=1):
@@ -141,13 +144,17 @@ class Front:
         return t
 
     def service_transport(self):
-        """A session built outside any user (at module level, in ``init``): served by the
-        calling user's engine side when there is one."""
+        """A session built by hand: the calling user's new session when a user's greenlet
+        builds it, else one of the engine's sessions outside any user (a ``test_start``
+        listener's, or a module-level session's first request)."""
         t = self.by_greenlet.get(gevent.getcurrent())
-        if t is None and self.by_greenlet:
-            t = next(iter(self.by_greenlet.values()))
         if t is None:
-            raise RuntimeError("Stampede: an HttpSession built outside any user has no engine to send through yet (build it in on_start or a task)")
+            t = self._outside_users
+        if t is None:
+            raise RuntimeError(
+                "Stampede: a session built outside any user sent a request before the test was set up "
+                "(at import or in an init listener); send it from test_start, on_start or a task"
+            )
         return t.new_session()
 
     def queued(self):
@@ -180,6 +187,8 @@ class Front:
                     w.switch(msg[2])
             elif kind == "spawn":
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
+            elif kind == "outside_users":
+                self._outside_users = EngineTransport(self, msg[1], 0)
             elif kind == "stop":
                 user = self.users.get(msg[1])
                 if user is not None:

@@ -26,12 +26,30 @@ def user_transport(user):
 
 
 def session_transport(user):
-    """A fresh transport (own jar and connections) for a session built by hand."""
+    """A fresh transport (own jar and connections) for a session built by hand. Outside
+    any user it is settled at first use: a session made at import or in ``init`` exists
+    before the engine can serve it."""
     if user is not None and getattr(user, "_stampede_transport", None) is not None:
         return user._stampede_transport.new_session()
-    if engine is not None:
-        return engine.service_transport()
-    return _fake()
+    return _Deferred()
+
+
+class _Deferred:
+    """A transport found when first used: the engine's session outside users (or the
+    calling user's), or the pure-Python stand-in when no engine runs."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self):
+        self._t = None
+
+    def _resolve(self):
+        if self._t is None:
+            self._t = engine.service_transport() if engine is not None and hasattr(engine, "service_transport") else _fake()
+        return self._t
+
+    def __getattr__(self, name):
+        return getattr(self._resolve(), name)
 
 
 def record_event(method: str, name: str, response_time_ms: float, response_length: int, error: Optional[str]) -> None:
