@@ -10,7 +10,8 @@ use std::thread::JoinHandle;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
-use stampede::{App, CancellationToken, Plan, TaskInfo, UserTypeInfo};
+use stampede::advanced::plan::{TaskInfo, UserTypeInfo};
+use stampede::{App, CancellationToken, Plan};
 
 use crate::msg::{Milestone, Msg, RawData, Reply};
 use crate::user::PyUserType;
@@ -270,8 +271,8 @@ impl Engine {
 }
 
 /// The engine's milestone as Python reads it (`None` for kinds it does not know).
-fn milestone(m: &stampede::lifecycle::Milestone) -> Option<Milestone> {
-    use stampede::lifecycle::{Ending, Milestone as M};
+fn milestone(m: &stampede::advanced::lifecycle::Milestone) -> Option<Milestone> {
+    use stampede::advanced::lifecycle::{Ending, Milestone as M};
     Some(match m {
         M::WebUi { url } => Milestone::WebUi(url.clone()),
         M::Ramping { users, rate, shape } => Milestone::Ramping {

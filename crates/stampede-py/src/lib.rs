@@ -35,13 +35,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Python shows as Locust's `environment.parsed_options`. There is one parser, clap's.
 #[pyfunction]
 fn parse_options(argv: Vec<String>) -> (i32, String, Vec<(String, Vec<String>)>) {
+    use stampede::advanced::config::{expand_config_file, Cli, NoOptions};
     use stampede::clap::CommandFactory;
-    if let Err(u) = stampede::advanced::try_parse_args::<stampede::NoOptions>(argv.clone()) {
+    if let Err(u) = stampede::advanced::try_parse_args::<NoOptions>(argv.clone()) {
         return (u.code, u.message, Vec::new());
     }
-    let command = stampede::Cli::<stampede::NoOptions>::command();
+    let command = Cli::<NoOptions>::command();
     // The config files' options, as the run itself reads them.
-    let argv = stampede::config::expand_config_file(argv.clone(), &command).unwrap_or(argv);
+    let argv = expand_config_file(argv.clone(), &command).unwrap_or(argv);
     let Ok(matches) = command.clone().try_get_matches_from(argv) else {
         return (0, String::new(), Vec::new());
     };

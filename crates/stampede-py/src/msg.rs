@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use stampede::client::{ClientError, Phase, Response};
+use stampede::advanced::client::Phase;
+use stampede::{ClientError, Response};
 
 /// One request as a session built it: every header and the body, already encoded.
 #[derive(Debug, Default)]
@@ -146,7 +147,7 @@ pub enum Msg {
     /// Run the locustfile's listeners of a lifecycle event (`test_start`, `test_stop`),
     /// then answer `Engine.hook_done(ticket)`; the run waits for them, as Locust's does.
     Hook { ticket: u64, event: &'static str },
-    /// A moment of the test (`stampede::lifecycle::Milestone`), as a kind and its values.
+    /// A moment of the test (`stampede::advanced::lifecycle::Milestone`), as a kind and its values.
     Milestone(Milestone),
     /// The run is over, with this exit code.
     Finished { code: i32 },

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stampede::shape::LoadShape;
+use stampede::LoadShape;
 
 /// The latest users and spawn rate the Python shape asked for, or that it has ended.
 #[derive(Clone, Default)]

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use http::Method;
+use stampede::advanced::client::Pending;
+use stampede::advanced::plan::UserTypeInfo;
+use stampede::advanced::stats::Event;
 use stampede::advanced::{ErasedUserType, UserControl};
-use stampede::client::{Pending, Response};
-use stampede::stats::Event;
-use stampede::{Client, UserContext, UserTypeInfo};
+use stampede::{Client, Response, UserContext};
 use tokio::sync::mpsc;
 
 use crate::handle::UserHandle;

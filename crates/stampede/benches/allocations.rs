@@ -16,8 +16,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
-use stampede::stats::{spawn_aggregator, UserCounts};
-use stampede::{Client, ClientConfig};
+use stampede::advanced::client::ClientConfig;
+use stampede::advanced::stats::{spawn_aggregator, UserCounts};
+use stampede::Client;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]

@@ -10,10 +10,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stampede::distributed::{stats_payload, Message, Payload, Report};
+use stampede::advanced::distributed::{stats_payload, Message, Payload, Report};
+use stampede::advanced::stats::{Event, StatsState};
+use stampede::advanced::swarm::{MasterConfig, SwarmConfig};
 use stampede::prelude::*;
-use stampede::stats::{Event, StatsState};
-use stampede::{MasterConfig, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketSend, ZmqMessage};
 
 const WORKERS: usize = 100;
@@ -24,7 +24,7 @@ const REPORT_EVERY: u64 = 3;
 /// One worker's 3-second report: 30,000 requests spread over 20 endpoints.
 fn report() -> Report {
     let mut s = StatsState::new(1.0, false);
-    let names = stampede::stats::Names::new(100);
+    let names = stampede::advanced::stats::Names::new(100);
     let per_endpoint = RPS_PER_WORKER * REPORT_EVERY / ENDPOINTS as u64;
     for e in 0..ENDPOINTS {
         let name = format!("/endpoint/{e}");

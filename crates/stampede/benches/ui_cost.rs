@@ -11,10 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::client::ClientConfig;
+use stampede::advanced::config::NoOptions;
+use stampede::advanced::stats::{spawn_aggregator, UserCounts};
 use stampede::advanced::try_parse_args;
+use stampede::advanced::web::{router, Control, Guard, StartRequest};
 use stampede::prelude::*;
-use stampede::web::{router, Control};
-use stampede::NoOptions;
 
 const ROWS: u64 = 500;
 const USERS: u64 = 32;
@@ -64,16 +66,11 @@ async fn pollers(ui: String) {
     for _ in 0..POLLERS {
         let ui = ui.clone();
         tasks.push(tokio::spawn(async move {
-            let counts = Arc::new(stampede::stats::UserCounts::new(vec![]));
-            let stats = stampede::stats::spawn_aggregator(
-                counts,
-                "poller".into(),
-                false,
-                Default::default(),
-            );
+            let counts = Arc::new(UserCounts::new(vec![]));
+            let stats = spawn_aggregator(counts, "poller".into(), false, Default::default());
             let mut c = Client::new(
                 ui.parse().unwrap(),
-                stampede::ClientConfig::new(false),
+                ClientConfig::new(false),
                 stats.recorder(),
             );
             let mut since = 0.0;
@@ -129,10 +126,10 @@ async fn phase(target: &str, with_pollers: bool, secs: u64) -> f64 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bound = listener.local_addr().unwrap();
     let ui = format!("http://{bound}/");
-    let app = router(control.clone(), stampede::web::Guard::new(None, bound, &[]));
+    let app = router(control.clone(), Guard::new(None, bound, &[]));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     control
-        .start(stampede::web::StartRequest {
+        .start(StartRequest {
             users: USERS,
             spawn_rate: 1000.0,
             host: None,

@@ -28,9 +28,11 @@ impl Step {
     pub const fn new(position: u32, name: &'static str) -> Self {
         Self { position, name }
     }
+    /// The request name the step counts (what `.name(STEP)` gives a request).
     pub const fn name(&self) -> &'static str {
         self.name
     }
+    /// Where the step is in the funnel, 1 for the first; the funnel checks the order.
     pub const fn position(&self) -> u32 {
         self.position
     }
@@ -71,6 +73,7 @@ impl<'a> From<&Step> for std::borrow::Cow<'a, str> {
 /// What [`Plan::funnel`](crate::Plan::funnel) takes: request names, or [`Step`]s whose
 /// positions it checks.
 pub trait FunnelName {
+    /// The request name whose count the step shows.
     fn step_name(&self) -> &str;
     /// The position the step claims, if it claims one.
     fn position(&self) -> Option<u32> {

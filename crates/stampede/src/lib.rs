@@ -48,61 +48,54 @@
 //! 11. `headless`, `web`: the two fronts of a run;
 //! 12. `run`, `app`: the entry points.
 
+#![warn(missing_docs)]
+
 mod app;
-pub mod arrivals;
+mod arrivals;
 mod assets;
-pub mod capacity;
-pub mod client;
-pub mod config;
-pub mod distributed;
+mod capacity;
+mod client;
+mod config;
+// Its files are another change's to edit: the items `advanced::distributed` re-exports
+// (`Message`, `WorkerInfo`, `Admission`, `FrameError`) get their missing docs there, and this
+// `expect` goes then (it fails once nothing in distributed/ lacks docs).
+#[expect(
+    missing_docs,
+    reason = "documented by the change that owns distributed/"
+)]
+mod distributed;
 pub mod fake;
 mod funnel;
 mod headless;
 mod inspect;
-pub mod lifecycle;
+mod lifecycle;
 mod milestone;
 mod outcome;
 mod plan;
 mod relay;
-pub mod report;
+mod report;
 mod run;
-pub mod runner;
-pub mod shape;
-pub mod stats;
+mod runner;
+mod shape;
+mod stats;
 mod swarm;
 mod task;
-pub mod telemetry;
-pub mod threshold;
+mod telemetry;
+mod threshold;
 mod user;
 mod wait;
-pub mod web;
+mod web;
 
 pub use app::{main, App};
 pub use client::{
-    Client, ClientConfig, ClientError, ExtractError, RequestError, RequestEvent, Response,
+    Client, ClientError, ExtractError, RequestBuilder, RequestError, RequestEvent, Response,
     UserError,
 };
-pub use config::{Cli, NoOptions, Options};
 pub use funnel::{FunnelName, Step};
-pub use outcome::{Outcome, RunError};
-pub use plan::{Plan, SelectionError};
-
-/// The steps [`App`] is made of, for tests and programs that drive a run themselves:
-/// parse a command line, then run it with a shutdown token of their own.
-///
-/// It is also the seam for users written in something other than Rust:
-/// [`ErasedUserType`](advanced::ErasedUserType) is how another front plugs its users into
-/// the runner.
-pub mod advanced {
-    pub use crate::relay::{Inbound, Outgoing, Relay, SendError, REPORT_WAIT};
-    pub use crate::run::{
-        run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
-    };
-    pub use crate::runner::{ErasedUserType, UserControl};
-}
-pub use swarm::{MasterConfig, Swarm, SwarmConfig};
-pub use task::{AsyncUserFn, IntoTaskResult, Task, TaskError, TaskFn, TaskFuture, TaskResult};
-pub use user::{TaskInfo, UserContext, UserType, UserTypeInfo};
+pub use plan::Plan;
+pub use shape::LoadShape;
+pub use task::{Task, TaskError, TaskResult};
+pub use user::{UserContext, UserType};
 pub use wait::{between, constant, constant_pacing, constant_throughput, WaitTime};
 
 /// Re-exported so plans need no direct dependency to declare options or cancel runs.
@@ -121,4 +114,92 @@ pub mod prelude {
     };
     /// `json!({..})` for request bodies, without a `serde_json` dependency of the plan's own.
     pub use serde_json::json;
+}
+
+/// What a plan does not need: the steps [`App`] is made of, for tests and programs that
+/// drive a run themselves (parse a command line, then run it with a shutdown token of their
+/// own), and the parts of the engine other fronts build on.
+///
+/// It is also the seam for users written in something other than Rust:
+/// [`ErasedUserType`](advanced::ErasedUserType) is how another front plugs its users into
+/// the runner. Nothing here is needed to write a plan, and it may change more often.
+pub mod advanced {
+    pub use crate::outcome::Outcome;
+    pub use crate::relay::{Inbound, Outgoing, Relay, SendError, REPORT_WAIT};
+    pub use crate::run::{
+        run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
+    };
+    pub use crate::runner::{ErasedUserType, UserControl};
+
+    /// The memory a user's cookies may take, for tests that hold clients to it.
+    pub mod capacity {
+        pub use crate::capacity::COOKIE_BUDGET;
+    }
+
+    /// A client built by hand (outside a user), and the seam of a front that records its
+    /// requests itself.
+    pub mod client {
+        pub use crate::client::{ClientConfig, Pending, Phase, Unrecorded, DEFAULT_MAX_BODY};
+    }
+
+    /// The command line every plan binary accepts, and its config file.
+    pub mod config {
+        pub use crate::config::{expand_config_file, Cli, NoOptions, Options};
+    }
+
+    /// Locust's master-worker protocol, for tests and benches that speak it directly.
+    pub mod distributed {
+        pub use crate::distributed::{
+            stats_payload, Admission, FrameError, Message, Payload, Report, WorkerInfo,
+            WorkerState, MAX_FRAME,
+        };
+    }
+
+    /// One test's life (start, changes, end), and the moments another front reports.
+    pub mod lifecycle {
+        pub use crate::lifecycle::{run_test, Change, Ended, Ending, Finish, Milestone, Schedule};
+    }
+
+    /// A plan as another front reads it: its user types and their tasks.
+    pub mod plan {
+        pub use crate::user::{TaskInfo, UserTypeInfo};
+    }
+
+    /// The final report's problems section (failures, exceptions, unanswered requests) as
+    /// text.
+    pub mod report {
+        pub use crate::report::console::problems;
+    }
+
+    /// Stages, the load shape `--stage` builds.
+    pub mod shape {
+        pub use crate::shape::{Stage, Stages};
+    }
+
+    /// The statistics actor and what users record into it.
+    pub mod stats {
+        pub use crate::stats::{
+            spawn_aggregator, unix_now, Event, Names, Recorder, StatsHandle, StatsState,
+            UserCounts, OTHER_FAILURES,
+        };
+    }
+
+    /// A plan's runner and statistics started by hand, without a front.
+    pub mod swarm {
+        pub use crate::plan::SelectionError;
+        pub use crate::swarm::{MasterConfig, Swarm, SwarmConfig};
+    }
+
+    /// What a task function must be, behind [`task!`](crate::task) and
+    /// [`UserType::on_start`](crate::UserType::on_start): a plan never names these traits,
+    /// but its compile errors do.
+    pub mod task {
+        pub use crate::task::{AsyncUserFn, IntoTaskResult, TaskFn, TaskFuture};
+    }
+
+    /// The web UI's router and server, mounted by hand.
+    pub mod web {
+        pub use crate::web::serve::{serve, Limits};
+        pub use crate::web::{router, Control, Guard, StartRequest};
+    }
 }

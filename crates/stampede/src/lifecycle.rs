@@ -27,11 +27,15 @@ use crate::stats::StatsHandle;
 /// What a test is asked to do.
 #[derive(Clone)]
 pub struct Schedule {
+    /// Users to ramp to (`-u`), unless a shape decides.
     pub users: u64,
+    /// Users started per second on the way there (`-r`).
     pub rate: f64,
     /// Decides users and rate instead of `users` and `rate` when present.
     pub shape: Option<Arc<dyn LoadShape>>,
+    /// When the test ends by itself (`-t`); `None` runs until stopped.
     pub run_time: Option<Duration>,
+    /// Start the counts afresh once every user is spawned (`--reset-stats`).
     pub reset_stats: bool,
     /// End the test once every user has stopped by itself (`StopUser`). A master learns
     /// its user counts from its workers' reports, late, so it does not judge this.
@@ -83,7 +87,12 @@ impl Schedule {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Ignored while a shape decides the load.
-    Users { users: u64, rate: f64 },
+    Users {
+        /// The new user count.
+        users: u64,
+        /// Users started (or stopped) per second on the way there.
+        rate: f64,
+    },
     /// Replaces the run time, counted from now; `None` runs until stopped.
     RunTime(Option<Duration>),
 }
@@ -91,6 +100,7 @@ pub enum Change {
 /// How a test went, for the reports.
 #[derive(Debug, Clone, Copy)]
 pub struct Ended {
+    /// Why the test ended.
     pub ending: Ending,
     /// The highest user count asked for.
     pub peak_users: u64,

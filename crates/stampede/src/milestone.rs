@@ -9,11 +9,24 @@
 #[non_exhaustive]
 pub enum Milestone {
     /// The web UI listens at `url`.
-    WebUi { url: String },
+    WebUi {
+        /// Where a browser reaches it.
+        url: String,
+    },
     /// The test ramps to `users` at `rate` per second; `shape` when a load shape asked.
-    Ramping { users: u64, rate: f64, shape: bool },
+    Ramping {
+        /// The user count asked for.
+        users: u64,
+        /// Users started per second on the way there.
+        rate: f64,
+        /// Whether a load shape asked for it (Locust logs those as shape updates).
+        shape: bool,
+    },
     /// Every user asked for is running: the count per user type.
-    Spawned { users: Vec<(String, u64)> },
+    Spawned {
+        /// (user type, running users), in plan order.
+        users: Vec<(String, u64)>,
+    },
     /// The test is ending, and why.
     Ending(Ending),
 }
@@ -21,13 +34,18 @@ pub enum Milestone {
 /// Why a test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
+    /// Stopped from outside: Ctrl-C, the UI's stop button, a shutdown token, a master.
     Stopped,
+    /// The run time (`-t`) passed.
     RunTime,
+    /// The load shape returned `None`.
     ShapeEnded,
+    /// Every user stopped by itself.
     UsersEnded,
 }
 
 impl Ending {
+    /// The ending in words, for log lines and reports.
     pub fn describe(self) -> &'static str {
         match self {
             Ending::Stopped => "stopped",

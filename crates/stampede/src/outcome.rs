@@ -23,8 +23,12 @@ pub enum RunError {
 
 /// What a finished run leaves behind.
 pub struct Outcome {
+    /// What the process exits with: 3 for a failed threshold, `--exit-code-on-error` for
+    /// failures or exceptions, else 0.
     pub exit_code: i32,
+    /// The final statistics, as the reports show them.
     pub stats: StatsState,
+    /// Each `--threshold`'s verdict, in the order given.
     pub verdicts: Vec<Verdict>,
 }
 

@@ -24,8 +24,11 @@ pub const REPORT_WAIT: Duration = Duration::from_secs(1);
 /// to the master (on a worker, where `to` is ignored).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
+    /// The message's type, as listeners register for it.
     pub kind: String,
+    /// Any msgpack value.
     pub data: Value,
+    /// A worker's node id, or `None`.
     pub to: Option<String>,
 }
 
@@ -34,16 +37,25 @@ pub struct Outgoing {
 pub enum Inbound {
     /// A message of the test's own from node `from` (a worker's id, or the master's).
     Message {
+        /// Its type.
         kind: String,
+        /// What it carries.
         data: Value,
+        /// The sender's node id (on a worker, the id its master addressed it to).
         from: String,
     },
     /// On a master: a worker's report arrived (all of it, as Locust's `worker_report`
     /// hands it to its listeners).
-    WorkerReport { from: String, data: Value },
+    WorkerReport {
+        /// The worker's node id.
+        from: String,
+        /// The whole `stats` message's data.
+        data: Value,
+    },
     /// On a worker: a report is about to go; answer with what to add to it
     /// (`report_to_master`). Unanswered within [`REPORT_WAIT`], it goes without.
     ReportDue {
+        /// Where the additions go: fields added to the report, in order.
         reply: oneshot::Sender<Vec<(String, Value)>>,
     },
 }
@@ -65,8 +77,10 @@ impl std::fmt::Debug for Relay {
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SendError {
+    /// The network is slower than the test sends.
     #[error("{OUTGOING} messages are already waiting to be sent")]
     Full,
+    /// Nothing will send it any more.
     #[error("the run has ended")]
     Closed,
 }

@@ -17,7 +17,9 @@ pub const EXIT_USAGE: i32 = 2;
 /// with the text to show.
 #[derive(Debug)]
 pub struct Usage {
+    /// The exit code: 0 for `--help`, [`EXIT_USAGE`] for bad usage.
     pub code: i32,
+    /// The help or the error, as clap renders it.
     pub message: String,
 }
 

@@ -15,8 +15,11 @@ pub trait LoadShape: Send + Sync {
 /// Hold `users` (reached at `spawn_rate`) for `duration`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
+    /// Users to hold.
     pub users: u64,
+    /// Users started (or stopped) per second to get there.
     pub spawn_rate: f64,
+    /// How long the stage lasts, its ramp included.
     pub duration: Duration,
 }
 

@@ -15,6 +15,7 @@ use crate::stats::{spawn_aggregator, Limits, StatsHandle, UserCounts};
 /// How to run a plan, beyond its own declarations.
 #[derive(Clone, Debug)]
 pub struct SwarmConfig {
+    /// The target every user's client is aimed at (`--host`).
     pub host: Url,
     /// Time running tasks get to finish at stop before they are aborted.
     pub stop_timeout: Duration,
@@ -30,11 +31,15 @@ pub struct SwarmConfig {
     pub wait_scale: f64,
     /// Only these user types (empty: all).
     pub user_types: Vec<String>,
+    /// Only tasks with one of these tags (`--tags`; empty: all).
     pub tags: Vec<String>,
+    /// No task with one of these tags (`--exclude-tags`).
     pub exclude_tags: Vec<String>,
     /// The name of this process in the exceptions table.
     pub node: String,
+    /// How the users' clients reach the target.
     pub net: NetConfig,
+    /// Caps on request names and failure texts (`--max-names`, `--max-failure-keys`).
     pub limits: Limits,
     /// Trace context and spans on the users' requests (`--trace-context`, `--otel`).
     pub tracing: Option<Arc<crate::telemetry::Tracing>>,
@@ -79,6 +84,8 @@ impl NetConfig {
 }
 
 impl SwarmConfig {
+    /// Defaults for a swarm aimed at `host`: no stop timeout, every user type and task,
+    /// this machine's hostname as the node.
     pub fn new(host: Url) -> Self {
         Self {
             host,
@@ -132,6 +139,7 @@ impl SwarmConfig {
 pub struct MasterConfig {
     /// `tcp://HOST:PORT`.
     pub bind: String,
+    /// Start a test only once this many workers are connected (`--expect-workers`).
     pub expect_workers: u32,
     /// Sent to workers in every `spawn`; never credentials.
     pub parsed_options: rmpv::Value,
@@ -206,7 +214,9 @@ impl MasterConfig {
 
 /// A started (but still idle) swarm: call `runner.start(users, rate, None)` to ramp up.
 pub struct Swarm {
+    /// Starts, resizes and stops the users.
     pub runner: RunnerHandle,
+    /// Reads and resets what the users recorded.
     pub stats: StatsHandle,
     /// The workers, when this swarm is a distributed master.
     pub workers: Option<tokio::sync::watch::Receiver<Vec<WorkerInfo>>>,

@@ -157,7 +157,8 @@ impl<U: Send + 'static> UserType<U> {
 
     /// Open workload: new users arrive at `per_sec` whatever the response times; each runs
     /// `on_start`, one task (every task in order if sequential), `on_stop`, and leaves.
-    /// Such a type takes no part in `-u`; see [`crate::arrivals`].
+    /// Such a type takes no part in `-u`, and a stalling server cannot slow its arrivals
+    /// down (no coordinated omission).
     pub fn arrival_rate(mut self, per_sec: f64) -> Self {
         self.arrivals = Some(Arrivals::constant(per_sec));
         self

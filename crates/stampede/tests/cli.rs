@@ -4,9 +4,10 @@ mod common;
 
 use std::path::Path;
 
+use stampede::advanced::config::{Cli, NoOptions};
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{CancellationToken, Cli, NoOptions};
+use stampede::CancellationToken;
 
 struct U {
     client: Client,
@@ -46,7 +47,7 @@ fn parse(extra: &[&str]) -> Result<Cli<NoOptions>, stampede::advanced::Usage> {
     try_parse_args::<NoOptions>(args(extra))
 }
 
-async fn run(extra: &[&str], plan: &Plan) -> Result<stampede::Outcome, i32> {
+async fn run(extra: &[&str], plan: &Plan) -> Result<stampede::advanced::Outcome, i32> {
     let cli = parse(extra).unwrap_or_else(|u| panic!("{}", u.message));
     stampede::advanced::run_with_shutdown(&cli, plan, CancellationToken::new()).await
 }

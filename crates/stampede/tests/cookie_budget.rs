@@ -7,6 +7,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use stampede::advanced::capacity::COOKIE_BUDGET;
+use stampede::advanced::client::ClientConfig;
+use stampede::advanced::stats::StatsHandle;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -100,8 +103,8 @@ impl std::io::Write for Log {
 
 /// User `u`: one request to each path, then its connection goes (the connection's buffers
 /// are not the cookies' memory) and its client, with the jar, is kept.
-async fn user(u: u64, base: url::Url, stats: stampede::stats::StatsHandle) -> stampede::Client {
-    let config = stampede::ClientConfig::new(false);
+async fn user(u: u64, base: url::Url, stats: StatsHandle) -> stampede::Client {
+    let config = ClientConfig::new(false);
     let mut c = stampede::Client::new(base, config, stats.recorder());
     for k in 0..PATHS {
         // One statistics row per path, not per user: the rows are not the users' memory.
@@ -125,7 +128,7 @@ async fn a_thousand_full_jars_stay_within_their_budget() {
     let base = jar_filler().await;
     let (_, stats) = common::client(base.clone());
     let (before, _) = rss();
-    let budget = stampede::capacity::COOKIE_BUDGET as u64;
+    let budget = COOKIE_BUDGET as u64;
     let bound = before + USERS * (budget + CLIENT_ALLOWANCE);
     let mut clients = Vec::new();
     for batch in 0..USERS / AT_ONCE {

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use stampede::distributed::Message;
+use stampede::advanced::distributed::Message;
+use stampede::advanced::swarm::{MasterConfig, SwarmConfig};
 use stampede::prelude::*;
-use stampede::{MasterConfig, SwarmConfig};
 use tokio::sync::mpsc;
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stampede::advanced::config::NoOptions;
+use stampede::advanced::distributed::Message;
+use stampede::advanced::swarm::{MasterConfig, SwarmConfig};
 use stampede::advanced::try_parse_args;
-use stampede::distributed::Message;
+use stampede::advanced::web::{router, Control, Guard};
 use stampede::prelude::*;
-use stampede::{MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use common::probed_port as free_port;
@@ -474,7 +476,7 @@ async fn the_ui_of_a_master_lists_its_workers() {
         .master_swarm(SwarmConfig::new(srv.url()), master)
         .await
         .unwrap();
-    let control = std::sync::Arc::new(stampede::web::Control::with_swarm(
+    let control = std::sync::Arc::new(Control::with_swarm(
         funnel_plan(),
         options,
         swarm,
@@ -483,7 +485,7 @@ async fn the_ui_of_a_master_lists_its_workers() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bound = listener.local_addr().unwrap();
     let ui = format!("http://{bound}/");
-    let app = stampede::web::router(control, stampede::web::Guard::new(None, bound, &[]));
+    let app = router(control, Guard::new(None, bound, &[]));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut o = SocketOptions::default();

@@ -5,9 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use stampede::advanced::config::{Cli, NoOptions};
+use stampede::advanced::swarm::{MasterConfig, SwarmConfig};
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{Cli, MasterConfig, NoOptions, SwarmConfig};
 
 use common::probed_port as free_port;
 

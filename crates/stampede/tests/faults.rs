@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::raw::{self, Fault};
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{CancellationToken, NoOptions};
+use stampede::CancellationToken;
 
 #[tokio::test]
 async fn a_server_closing_after_every_answer_costs_no_get() {
@@ -97,7 +98,7 @@ fn headless_run(
     users: u32,
 ) -> (
     CancellationToken,
-    tokio::task::JoinHandle<Result<stampede::Outcome, i32>>,
+    tokio::task::JoinHandle<Result<stampede::advanced::Outcome, i32>>,
 ) {
     let users = users.to_string();
     let argv = [
@@ -155,7 +156,7 @@ async fn a_silent_server_leaves_unanswered_requests_and_the_run_exits_1() {
 #[tokio::test]
 async fn a_body_past_max_body_is_counted_in_full_but_kept_only_to_the_cap() {
     let srv = raw::start(Fault::BigBody(32 << 20)).await;
-    let mut cfg = stampede::ClientConfig::new(false);
+    let mut cfg = stampede::advanced::client::ClientConfig::new(false);
     cfg.max_body = 1 << 20;
     let (mut c, stats) = common::client_with(srv.url(), cfg);
     let r = c.get("/").send().await.unwrap();
@@ -254,7 +255,7 @@ async fn a_run_cut_off_mid_body_says_the_body_was_arriving_not_that_nobody_answe
         (total.num_unanswered, total.num_unanswered_mid_body),
         (2, 2)
     );
-    let said = stampede::report::console::problems(&outcome.stats.summary(0.0, 0, Vec::new()));
+    let said = stampede::advanced::report::problems(&outcome.stats.summary(0.0, 0, Vec::new()));
     assert!(
         said.contains("2 of them had their response head, and the body was still arriving"),
         "{said}"
@@ -295,7 +296,7 @@ async fn unique_failure_texts_are_capped_per_endpoint() {
     let other = s
         .errors
         .values()
-        .find(|e| e.error == stampede::stats::OTHER_FAILURES)
+        .find(|e| e.error == stampede::advanced::stats::OTHER_FAILURES)
         .expect("an overflow row");
     assert_eq!(other.occurrences, 150);
 }
@@ -303,7 +304,7 @@ async fn unique_failure_texts_are_capped_per_endpoint() {
 #[tokio::test]
 async fn resolve_pins_a_name_and_each_failure_names_its_phase() {
     let srv = raw::start(Fault::CloseAfterEach).await;
-    let mut cfg = stampede::ClientConfig::new(false);
+    let mut cfg = stampede::advanced::client::ClientConfig::new(false);
     cfg.resolve = vec![format!("shop.test:{}:127.0.0.1", srv.addr.port())
         .parse()
         .unwrap()]
@@ -486,7 +487,7 @@ async fn a_cookie_flood_is_capped_like_a_browser_would() {
 #[tokio::test]
 async fn max_cookies_caps_the_jar() {
     let srv = raw::start(Fault::CookieFlood).await;
-    let mut cfg = stampede::ClientConfig::new(false);
+    let mut cfg = stampede::advanced::client::ClientConfig::new(false);
     cfg.max_cookies = 5;
     let (mut c, _stats) = common::client_with(srv.url(), cfg);
     c.get("/").send().await.unwrap();

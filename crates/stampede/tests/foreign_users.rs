@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use stampede::advanced::plan::{TaskInfo, UserTypeInfo};
+use stampede::advanced::swarm::SwarmConfig;
 use stampede::advanced::{ErasedUserType, UserControl};
 use stampede::prelude::*;
-use stampede::{SwarmConfig, TaskInfo, UserTypeInfo};
 
 /// A user whose body is "foreign": it picks its own tasks (`hello` then `bye`, in turn)
 /// and stops when told to.

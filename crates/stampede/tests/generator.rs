@@ -7,9 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::NoOptions;
 
 struct Light(Client);
 impl Light {

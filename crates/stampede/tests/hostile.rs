@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fakes::{master, real_worker, report, until, with, workers, Fake};
 use rmpv::Value;
-use stampede::distributed::{Admission, Message};
+use stampede::advanced::distributed::{Admission, Message};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_workers_without_the_token_get_no_users() {
@@ -93,7 +93,7 @@ async fn crafted_reports_cannot_corrupt_the_totals() {
     let mut f = Fake::admitted(port, "box_1").await;
     swarm.runner.start(2, 100.0, None);
     f.expect("spawn", Duration::from_secs(5)).await.unwrap();
-    let now = stampede::stats::unix_now();
+    let now = stampede::advanced::stats::unix_now();
 
     // One honest report: 10 requests of 20 ms, 1 failed.
     f.say("stats", report(10, 1, 20, now, 2)).await;

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::scripted::*;
-use stampede::{Client, ClientConfig, RequestError, Response};
+use stampede::advanced::client::ClientConfig;
+use stampede::{Client, RequestError, Response};
 
 #[tokio::test]
 #[rustfmt::skip]
@@ -468,7 +469,7 @@ async fn max_body_keeps_the_start_and_counts_every_byte() {
     ];
     for script in scripts {
         // The default cap (16 MiB), and a small one.
-        for max in [stampede::client::DEFAULT_MAX_BODY, 1000] {
+        for max in [stampede::advanced::client::DEFAULT_MAX_BODY, 1000] {
             let srv = serve(vec![script.clone()]).await;
             let mut cfg = ClientConfig::new(false);
             cfg.max_body = max;

@@ -1,15 +1,16 @@
-//! One test's lifecycle (`stampede::lifecycle::run_test`), the layer every mode drives, on
-//! paused Tokio time: no sockets, so time can jump, and nothing depends on how busy the
-//! machine is.
+//! One test's lifecycle (`stampede::advanced::lifecycle::run_test`), the layer every mode
+//! drives, on paused Tokio time: no sockets, so time can jump, and nothing depends on how
+//! busy the machine is.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede::lifecycle::{run_test, Change, Ended, Ending, Finish, Schedule};
+use stampede::advanced::lifecycle::{run_test, Change, Ended, Ending, Finish, Schedule};
+use stampede::advanced::shape::Stages;
+use stampede::advanced::swarm::SwarmConfig;
 use stampede::prelude::*;
-use stampede::shape::Stages;
-use stampede::{CancellationToken, SwarmConfig};
+use stampede::CancellationToken;
 use tokio::sync::mpsc;
 
 struct Idle;
@@ -51,7 +52,7 @@ fn schedule() -> Schedule {
 }
 
 struct Running {
-    swarm: stampede::Swarm,
+    swarm: stampede::advanced::swarm::Swarm,
     stop: CancellationToken,
     changes: mpsc::UnboundedSender<Change>,
     test: tokio::task::JoinHandle<Ended>,
@@ -171,7 +172,7 @@ async fn the_user_count_is_capped_by_the_user_limit() {
 }
 
 /// Naps 100 ms and records it as a request, so the statistics have something to count.
-struct Counter(stampede::stats::Recorder);
+struct Counter(stampede::advanced::stats::Recorder);
 impl Counter {
     async fn nap(&mut self) -> TaskResult {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -216,7 +217,7 @@ async fn reset_stats_starts_the_counts_afresh_once_every_user_is_spawned() {
 
 #[tokio::test(start_paused = true)]
 async fn single_user_runs_one_user_whatever_the_stages_ask_for() {
-    let cli = stampede::advanced::try_parse_args::<stampede::NoOptions>(
+    let cli = stampede::advanced::try_parse_args::<stampede::advanced::config::NoOptions>(
         ["plan", "--single-user", "--stage", "9:9:5s", "-t", "3s"].map(String::from),
     )
     .unwrap();

@@ -10,9 +10,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::NoOptions;
 
 /// A server on its own thread that logs the unix second of every answer, as an access
 /// log does.

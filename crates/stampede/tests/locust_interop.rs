@@ -7,10 +7,11 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stampede::advanced::config::NoOptions;
+use stampede::advanced::distributed::Message;
 use stampede::advanced::try_parse_args;
-use stampede::distributed::Message;
 use stampede::prelude::*;
-use stampede::{CancellationToken, NoOptions};
+use stampede::CancellationToken;
 use zeromq::{RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 struct U {
@@ -74,7 +75,7 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
 async fn master_and_worker(
     failing: bool,
     worker_args: &[&str],
-) -> (i32, String, stampede::Outcome, common::TestServer) {
+) -> (i32, String, stampede::advanced::Outcome, common::TestServer) {
     let srv = common::start().await;
     let dir = tempfile::tempdir().unwrap();
     let p = plan(failing);
@@ -271,7 +272,7 @@ async fn the_worker_survives_garbage_and_rejoins_a_restarted_master() {
     for junk in [
         b"\xc1\xc1\xc1".to_vec(),
         b"\x92\xa1a\xa1b".to_vec(),
-        vec![0u8; stampede::distributed::MAX_FRAME + 1],
+        vec![0u8; stampede::advanced::distributed::MAX_FRAME + 1],
     ] {
         to_worker(&mut router, &id, junk).await;
     }

@@ -8,10 +8,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
+use stampede::advanced::web::{router, Control, Guard};
 use stampede::prelude::*;
-use stampede::web::{router, Control, Guard};
-use stampede::NoOptions;
 
 /// Runs `hello` with `args` to its end (bounded at 60 s), stderr into a file; returns the
 /// exit code and what stderr held.

@@ -6,8 +6,8 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use stampede::advanced::swarm::{Swarm, SwarmConfig};
 use stampede::prelude::*;
-use stampede::{Swarm, SwarmConfig};
 
 struct U {
     client: Client,

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::swarm::{Swarm, SwarmConfig};
 use stampede::prelude::*;
-use stampede::{Swarm, SwarmConfig};
 use tokio::time::Instant;
 
 /// Naps for `ms`, then records a request named "nap" (as a non-HTTP action would).
 struct Napper {
-    ctx_recorder: stampede::stats::Recorder,
+    ctx_recorder: stampede::advanced::stats::Recorder,
     ms: u64,
     done: Arc<AtomicU64>,
 }

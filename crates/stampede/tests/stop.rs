@@ -5,9 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
 use stampede::prelude::*;
-use stampede::{CancellationToken, NoOptions};
+use stampede::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_headless_run_loses_no_request_30_times_in_a_row() {

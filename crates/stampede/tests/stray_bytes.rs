@@ -168,7 +168,7 @@ fn plain_server() -> Server {
 /// The statuses of `n` requests, alternately GET and POST, each followed by `then` on the
 /// idle connection; and the failures the stats counted.
 async fn run(srv: &Server, base: &str, then: Then, n: usize, insecure: bool) -> (Vec<u16>, u64) {
-    let config = stampede::ClientConfig::new(insecure);
+    let config = stampede::advanced::client::ClientConfig::new(insecure);
     let (mut c, stats) = common::client_with(base.parse().unwrap(), config);
     let mut statuses = Vec::new();
     for i in 0..n {

@@ -180,7 +180,7 @@ async fn prometheus_reads_the_reports_totals_and_counters_never_drop() {
     let target = format!("127.0.0.1:{}", ui.port().unwrap());
     let prom = Prometheus::start(&target, ("u", "p")).await;
     let mut c = common::client(ui.clone()).0;
-    let started = stampede::stats::unix_now();
+    let started = stampede::advanced::stats::unix_now();
 
     // One test, no reset: Prometheus's totals are the report's.
     start_test(&mut c, "2", "10", "2s").await;
@@ -246,7 +246,7 @@ async fn prometheus_reads_the_reports_totals_and_counters_never_drop() {
         &std::fs::read_to_string(repo().join("deploy/grafana/stampede.json")).unwrap(),
     )
     .unwrap();
-    let end = stampede::stats::unix_now();
+    let end = stampede::advanced::stats::unix_now();
     let (start, end) = (format!("{started}"), format!("{end}"));
     let mut queries = 0;
     for panel in dashboard["panels"].as_array().unwrap() {

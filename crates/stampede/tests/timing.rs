@@ -127,7 +127,7 @@ async fn the_open_model_times_a_request_from_its_arrival() {
             .task(task!(Late::visit))
             .arrival_rate(10.0),
     );
-    let mut cfg = stampede::SwarmConfig::new(base);
+    let mut cfg = stampede::advanced::swarm::SwarmConfig::new(base);
     cfg.stop_timeout = Duration::from_secs(5);
     let s = plan.swarm(cfg).unwrap();
     s.runner.start(0, 1.0, None);
@@ -177,7 +177,7 @@ async fn correct_omission_adds_the_requests_a_stall_never_sent() {
                 .wait_time(constant_pacing(0.1))
                 .task(task!(Paced::visit)),
         );
-        let mut cfg = stampede::SwarmConfig::new(srv.url());
+        let mut cfg = stampede::advanced::swarm::SwarmConfig::new(srv.url());
         cfg.correct_omission = correct;
         let s = plan.swarm(cfg).unwrap();
         s.runner.start(1, 10.0, None);

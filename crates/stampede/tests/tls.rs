@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use stampede::advanced::client::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn self_signed(dir: &Path) {
@@ -105,11 +106,11 @@ async fn a_self_signed_certificate_is_refused_with_the_way_out_then_trusted() {
     );
 
     let ca = dir.path().join("cert.pem");
-    let trusted = stampede::ClientConfig::with_tls(false, Some(&ca)).unwrap();
+    let trusted = ClientConfig::with_tls(false, Some(&ca)).unwrap();
     let (mut c, _) = common::client_with(url.clone(), trusted);
     assert_eq!(c.get("/").send().await.unwrap().text(), "ok");
 
-    let (mut c, _) = common::client_with(url, stampede::ClientConfig::new(true));
+    let (mut c, _) = common::client_with(url, ClientConfig::new(true));
     assert_eq!(c.get("/").send().await.unwrap().text(), "ok");
 }
 
@@ -118,17 +119,15 @@ fn a_ca_file_without_certificates_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
-    let e = stampede::ClientConfig::with_tls(false, Some(&empty))
-        .err()
-        .unwrap();
+    let e = ClientConfig::with_tls(false, Some(&empty)).err().unwrap();
     assert!(e.contains("no PEM certificate"), "{e}");
-    let e = stampede::ClientConfig::with_tls(false, Some(&dir.path().join("missing.pem")))
+    let e = ClientConfig::with_tls(false, Some(&dir.path().join("missing.pem")))
         .err()
         .unwrap();
     assert!(e.starts_with("--ca-cert"), "{e}");
     // A device or a directory is refused before it is read (/dev/zero never ends).
     for path in ["/dev/zero", "/tmp"] {
-        let e = stampede::ClientConfig::with_tls(false, Some(Path::new(path)))
+        let e = ClientConfig::with_tls(false, Some(Path::new(path)))
             .err()
             .unwrap();
         assert!(e.contains("not a regular file"), "{e}");

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
+use stampede::advanced::web::{router, serve, Control, Guard, Limits};
 use stampede::prelude::*;
-use stampede::web::serve::{serve, Limits};
-use stampede::web::{router, Control, Guard};
-use stampede::NoOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
-use stampede::web::{router, Control, Guard};
-use stampede::NoOptions;
+use stampede::advanced::web::{router, Control, Guard};
 
 use common::webui::*;
 
@@ -450,12 +450,12 @@ async fn idle_and_half_sent_connections_are_closed_and_the_ui_stays_reachable() 
         Arc::new(Control::new(plan(), cli.options)),
         Guard::new(None, addr, &[]),
     );
-    let limits = stampede::web::serve::Limits {
+    let limits = stampede::advanced::web::Limits {
         max_connections: 4,
         header_timeout: Duration::from_millis(300),
     };
     let stop = stampede::CancellationToken::new();
-    tokio::spawn(stampede::web::serve::serve(
+    tokio::spawn(stampede::advanced::web::serve(
         listener,
         app,
         limits,

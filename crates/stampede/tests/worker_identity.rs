@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use fakes::{master, real_worker, report, until, workers, Fake};
 use futures_util::StreamExt;
 use rmpv::Value;
-use stampede::distributed::Admission;
-use stampede::stats::unix_now;
+use stampede::advanced::distributed::Admission;
+use stampede::advanced::stats::unix_now;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zeromq::{
@@ -36,7 +36,7 @@ fn with_token() -> Admission {
 }
 
 /// What the master has counted so far.
-async fn master_total(swarm: &stampede::Swarm) -> u64 {
+async fn master_total(swarm: &stampede::advanced::swarm::Swarm) -> u64 {
     swarm.stats.summary().await.total.num_requests
 }
 
@@ -53,9 +53,9 @@ async fn thief(port: u16, id: &str) -> Fake {
 /// Ends the run, then checks that the master's totals are exactly the real worker's own
 /// and that the test server served exactly those requests.
 async fn finish_exact(
-    swarm: stampede::Swarm,
+    swarm: stampede::advanced::swarm::Swarm,
     stop: stampede::CancellationToken,
-    run: tokio::task::JoinHandle<stampede::Outcome>,
+    run: tokio::task::JoinHandle<stampede::advanced::Outcome>,
     srv: &common::TestServer,
 ) {
     swarm.runner.stop().await;

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stampede::advanced::swarm::{Swarm, SwarmConfig};
 use stampede::prelude::*;
-use stampede::{Swarm, SwarmConfig};
 use tokio::time::Instant;
 
 /// Counts what a thinking user got to: `before` a think, `after` it, and its `on_stop`.
@@ -412,7 +412,7 @@ async fn a_plan_the_command_line_cannot_run_starts_no_default_target() {
     let started = Arc::new(AtomicU64::new(0));
     let counter = started.clone();
     let app = App::new(Plan::new().user_type(thinker(1.0, &Arc::default()))).default_host(
-        move |_: &stampede::NoOptions| {
+        move |_: &stampede::advanced::config::NoOptions| {
             counter.fetch_add(1, SeqCst);
             async { Ok::<_, String>(("http://127.0.0.1:9".to_owned(), ())) }
         },

@@ -25,12 +25,16 @@ pub struct NoOptions {}
     about = "A Stampede load-test plan. Flags follow Locust's."
 )]
 pub struct Cli<P: Args> {
+    /// Stampede's own options, the same for every plan.
     #[command(flatten)]
     pub options: Options,
+    /// The plan's own options (see [`App::with_options`](crate::App::with_options)).
     #[command(flatten, next_help_heading = "Plan options")]
     pub plan: P,
 }
 
+/// Stampede's options, in every mode (headless, web UI, master, worker): Locust's flags and
+/// Stampede's own.
 #[derive(Args, Clone, Debug)]
 pub struct Options {
     /// Host to load test, with its scheme: http://127.0.0.1:8000
@@ -283,6 +287,7 @@ pub struct Options {
         help_heading = "Distributed"
     )]
     pub master: bool,
+    /// Interface a master binds for its workers (`*`: all).
     #[arg(
         long,
         default_value = "*",
@@ -290,6 +295,7 @@ pub struct Options {
         help_heading = "Distributed"
     )]
     pub master_bind_host: String,
+    /// Port a master binds for its workers.
     #[arg(
         long,
         default_value_t = 5557,
@@ -308,6 +314,7 @@ pub struct Options {
     /// Run as a worker of a master (Stampede's or Locust's).
     #[arg(long, env = "STAMPEDE_WORKER", help_heading = "Distributed")]
     pub worker: bool,
+    /// Host of the master a worker connects to.
     #[arg(
         long,
         default_value = "127.0.0.1",
@@ -315,6 +322,7 @@ pub struct Options {
         help_heading = "Distributed"
     )]
     pub master_host: String,
+    /// Port of the master a worker connects to.
     #[arg(
         long,
         default_value_t = 5557,

@@ -6,5 +6,5 @@ mod file;
 mod parse;
 
 pub use cli::{Cli, NoOptions, Options};
-pub use file::{expand_config_file, ConfigFileError};
+pub use file::expand_config_file;
 pub use parse::{parse_duration, parse_host, redacted_host, WebAuth};

@@ -13,7 +13,7 @@ pub use admission::{Admission, Cidr};
 pub use master::WorkerInfo;
 pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, WorkerState, MAX_FRAME};
-pub use payload::{DecodeError, ParsedOptions, Payload, PayloadError, Report};
+pub use payload::{ParsedOptions, Payload, Report};
 pub use wire::stats_payload;
 pub(crate) use worker::{run_worker, Rebuild};
 

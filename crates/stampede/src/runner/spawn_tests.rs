@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use super::SPAWN_BATCH;
+use crate::advanced::swarm::{Swarm, SwarmConfig};
 use crate::prelude::*;
 use crate::stats::UserCounts;
-use crate::{Swarm, SwarmConfig};
 
 struct Idle;
 

@@ -20,6 +20,7 @@ const PULL_EVERY: Duration = Duration::from_millis(250);
 /// Live user counts per user type, written by the runner and read by the aggregator.
 #[derive(Debug)]
 pub struct UserCounts {
+    /// The user types' names, in plan order; counts are indexed alike.
     pub names: Vec<String>,
     counts: Vec<AtomicU64>,
     /// Users the spawner started or stopped so far (a ramp or a master's counts, not the
@@ -28,6 +29,7 @@ pub struct UserCounts {
 }
 
 impl UserCounts {
+    /// Zero users of each type in `names`.
     pub fn new(names: Vec<String>) -> Self {
         let counts = names.iter().map(|_| AtomicU64::new(0)).collect();
         Self {
@@ -36,12 +38,15 @@ impl UserCounts {
             spawner_moves: AtomicU64::new(0),
         }
     }
+    /// Notes `users` started or stopped by the spawner (not the open model's arrivals).
     pub fn note_spawner_moves(&self, users: u64) {
         self.spawner_moves.fetch_add(users, Ordering::Relaxed);
     }
+    /// Users the spawner has started or stopped so far.
     pub fn spawner_moves(&self) -> u64 {
         self.spawner_moves.load(Ordering::Relaxed)
     }
+    /// A user of type `idx` started (`1`) or stopped (`-1`).
     pub fn add(&self, idx: usize, delta: i64) {
         if delta >= 0 {
             self.counts[idx].fetch_add(delta as u64, Ordering::Relaxed);
@@ -49,15 +54,19 @@ impl UserCounts {
             self.counts[idx].fetch_sub((-delta) as u64, Ordering::Relaxed);
         }
     }
+    /// The count of type `idx` as reported whole (a master's, from its workers).
     pub fn set(&self, idx: usize, value: u64) {
         self.counts[idx].store(value, Ordering::Relaxed);
     }
+    /// Running users of type `idx`.
     pub fn get(&self, idx: usize) -> u64 {
         self.counts[idx].load(Ordering::Relaxed)
     }
+    /// Running users of every type.
     pub fn total(&self) -> u64 {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
+    /// (type name, running users), in plan order, as the reports list them.
     pub fn by_type(&self) -> Vec<(String, u64)> {
         self.names
             .iter()
@@ -71,6 +80,7 @@ impl UserCounts {
 #[derive(Clone)]
 pub struct StatsHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The live user counts the aggregator reads for its history and reports.
     pub users: Arc<UserCounts>,
     /// Bumped by every reset; events recorded before it are dropped (see [`Recorder`]).
     epoch: Arc<AtomicU64>,
@@ -152,7 +162,7 @@ impl StatsHandle {
         rx.await.unwrap_or_default()
     }
 
-    /// The lifetime counts plus the table now (see [`Lifetime`]): what `/metrics` and
+    /// The lifetime counts plus the table now (see `Lifetime`): what `/metrics` and
     /// OpenTelemetry read. Counters in it never go down, whatever resets happen.
     pub async fn metrics(&self) -> MetricsSnapshot {
         let (tx, rx) = oneshot::channel();

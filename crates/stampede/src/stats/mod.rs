@@ -18,19 +18,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 pub use aggregator::{spawn_aggregator, StatsHandle, UserCounts};
-pub use entry::{locust_bucket, new_histogram, EndpointStats, TimingTotals, PERCENTILES_TO_REPORT};
-pub use lifetime::{
-    Counts, Lifetime, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES,
-};
-pub use names::{overflow_method, OTHER_METHOD, OTHER_NAMES};
-pub use state::{
-    ErrorStats, ExceptionStats, HistoryPoint, HistoryRow, Limits, RowSummary, StatsState, Summary,
-    OTHER_FAILURES,
-};
+pub use entry::{EndpointStats, TimingTotals, PERCENTILES_TO_REPORT};
+pub use lifetime::{Counts, MetricRow, MetricsSnapshot, BUCKETS_SECONDS, SUMMARY_QUANTILES};
+// The OTLP exporter's labels are capped as the table is.
+#[cfg(feature = "otel")]
+pub use names::{overflow_method, OTHER_NAMES};
+pub use state::{HistoryPoint, Limits, RowSummary, StatsState, Summary, OTHER_FAILURES};
 
 mod locust_format;
 mod names;
-pub use locust_format::{locust_entry, IntMap, LocustEntry, LocustError};
+pub use locust_format::{locust_entry, LocustEntry, LocustError};
 pub use names::{NameId, Names, Table as NameTable};
 
 /// Unix time in seconds, as Locust timestamps requests.
@@ -62,7 +59,9 @@ pub enum Event {
     Request {
         /// The (method, name) pair, interned ([`Recorder::name_id`]).
         id: NameId,
+        /// Its response time, µs.
         elapsed_us: u64,
+        /// Body bytes that arrived.
         content_length: u64,
         /// Why the request failed; `None` when it succeeded.
         error: Option<String>,
@@ -75,6 +74,7 @@ pub enum Event {
         /// (a GET's transparent retry): in the server's log or not, depending on whether it
         /// read them before closing.
         resent: u32,
+        /// Where its time went (DNS, connect, TLS, first byte), for the timing line.
         timing: Timing,
         /// The user's constant pacing (µs), when `--correct-omission` asks for corrected
         /// percentiles; 0 otherwise. Set by the recorder.
@@ -83,6 +83,7 @@ pub enum Event {
     /// A request that left the machine and had no answer when the run ended (the user was
     /// stopped mid-request). Not a failure; counted so server hits add up.
     Unanswered {
+        /// The (method, name) pair, interned ([`Recorder::name_id`]).
         id: NameId,
         /// Server hits it made, the unanswered one included.
         hops: u32,
@@ -91,9 +92,19 @@ pub enum Event {
         mid_body: bool,
     },
     /// A task ran to its end (whatever its result).
-    TaskRun { user_type: Arc<str>, task: Arc<str> },
+    TaskRun {
+        /// The user type that ran it.
+        user_type: Arc<str>,
+        /// The task's name.
+        task: Arc<str>,
+    },
     /// A task returned an error or panicked.
-    Exception { message: String, location: String },
+    Exception {
+        /// What went wrong, as the exceptions table shows it.
+        message: String,
+        /// Where: the user type and task, and the source line when known.
+        location: String,
+    },
 }
 
 /// Sees every request as the aggregator counts it: the `--otel` response-time histogram,

@@ -80,6 +80,7 @@ impl Table {
 }
 
 impl Names {
+    /// An empty table that interns at most `max_names` names (`--max-names`).
     pub fn new(max_names: usize) -> Self {
         Self {
             table: RwLock::new(Table {

@@ -98,6 +98,7 @@ impl HistoryRow {
 pub struct StatsState {
     /// Keyed by (name, method): Locust sorts rows by name, then method.
     pub entries: BTreeMap<(String, String), EndpointStats>,
+    /// Every entry summed: the "Aggregated" row.
     pub total: EndpointStats,
     /// Keyed by (method, name, error).
     pub errors: BTreeMap<(String, String, String), ErrorStats>,
@@ -105,14 +106,17 @@ pub struct StatsState {
     pub exceptions: BTreeMap<(String, String), ExceptionStats>,
     /// Task runs keyed by (user type, task).
     pub task_runs: BTreeMap<(Arc<str>, Arc<str>), u64>,
+    /// One point per second: the `_stats_history.csv` rows and the UI's charts.
     pub history: Vec<HistoryPoint>,
     /// Whether history points carry a row per endpoint (`--csv-full-history`).
     pub full_history: bool,
     /// Per-second histograms of the last seconds, for "current" percentiles.
     recent: VecDeque<(u64, Histogram<u64>)>,
+    /// Unix time (s) the counting began.
     pub start_time: f64,
+    /// The caps on names and failure texts this state keeps to.
     pub limits: Limits,
-    /// Seconds after its end before a second is read (see [`super::window`]).
+    /// Seconds after its end before a second is read (see `stats/window.rs`).
     pub settle_secs: u64,
     /// The newest second the history has a point for.
     history_through: Option<u64>,
@@ -153,6 +157,8 @@ const MAX_CATCH_UP: u64 = 3600;
 const RECENT_SECONDS: usize = (WINDOW_SECS + MASTER_SETTLE_SECS + 2) as usize;
 
 impl StatsState {
+    /// Nothing counted yet, from `start_time` (Unix s); `full_history` as
+    /// `--csv-full-history`.
     pub fn new(start_time: f64, full_history: bool) -> Self {
         Self {
             full_history,

@@ -21,7 +21,7 @@ use crate::config::Options;
 use crate::runner::{RunnerHandle, RunnerState};
 use crate::stats::{MetricsSnapshot, StatsHandle};
 
-pub use crate::client::trace::{SpanRecord, SpanSink, Tracing};
+pub use crate::client::trace::Tracing;
 
 /// What an exporter reads: the counts (which never go down) and the run's state.
 #[derive(Clone, Debug)]

@@ -18,9 +18,13 @@ use crate::swarm::{Swarm, SwarmConfig};
 /// A start request, from the form or `--autostart`.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
+    /// Users to ramp to.
     pub users: u64,
+    /// Users started per second on the way there.
     pub spawn_rate: f64,
+    /// The target; `None` keeps `--host`.
     pub host: Option<Url>,
+    /// When the test ends by itself; `None` runs until stopped.
     pub run_time: Option<Duration>,
     /// Empty: every user type.
     pub user_types: Vec<String>,
@@ -55,7 +59,9 @@ struct Live {
 
 /// The plan, the command line's defaults, and the current (or last) test.
 pub struct Control {
+    /// The plan each test runs.
     pub plan: Plan,
+    /// The command line: the defaults of a start request, the reports to write.
     pub options: Options,
     test: Mutex<Option<Arc<Mutex<Test>>>>,
     /// A distributed master keeps one swarm (its workers) for every test.
@@ -65,6 +71,7 @@ pub struct Control {
 }
 
 impl Control {
+    /// A control with no test yet; each start makes a new swarm.
     pub fn new(plan: Plan, options: Options) -> Self {
         Self {
             plan,
@@ -121,6 +128,7 @@ impl Control {
         })
     }
 
+    /// The current or last test's runner state, users and host; `None` before the first.
     pub fn status(&self) -> Option<RunnerStatus> {
         self.test().map(|t| {
             t.lock()

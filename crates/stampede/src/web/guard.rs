@@ -24,6 +24,7 @@ const STATE_CHANGING: [&str; 3] = ["/swarm", "/stop", "/stats/reset"];
 /// What the guard checks against.
 #[derive(Clone, Debug)]
 pub struct Guard {
+    /// The `--web-auth` credentials every request must carry, if any.
     pub auth: Option<WebAuth>,
     /// Host names (without port) the UI answers to.
     hosts: Vec<String>,

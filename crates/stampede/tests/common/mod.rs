@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use stampede::advanced::client::ClientConfig;
+use stampede::advanced::stats::{spawn_aggregator, StatsHandle, UserCounts};
 
 /// Requests served, by path.
 #[derive(Clone, Default)]
@@ -147,17 +149,14 @@ fn header(h: &HeaderMap, name: &str) -> String {
 }
 
 /// A client and the stats handle it records into.
-pub fn client(base: url::Url) -> (stampede::Client, stampede::stats::StatsHandle) {
-    client_with(base, stampede::ClientConfig::new(false))
+pub fn client(base: url::Url) -> (stampede::Client, StatsHandle) {
+    client_with(base, ClientConfig::new(false))
 }
 
 /// [`client`] with settings of its own.
-pub fn client_with(
-    base: url::Url,
-    config: stampede::ClientConfig,
-) -> (stampede::Client, stampede::stats::StatsHandle) {
-    let counts = Arc::new(stampede::stats::UserCounts::new(vec!["T".into()]));
-    let stats = stampede::stats::spawn_aggregator(counts, "test".into(), false, Default::default());
+pub fn client_with(base: url::Url, config: ClientConfig) -> (stampede::Client, StatsHandle) {
+    let counts = Arc::new(UserCounts::new(vec!["T".into()]));
+    let stats = spawn_aggregator(counts, "test".into(), false, Default::default());
     let client = stampede::Client::new(base, config, stats.recorder());
     (client, stats)
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use stampede::advanced::config::NoOptions;
 use stampede::advanced::try_parse_args;
+use stampede::advanced::web::{router, Control, Guard};
 use stampede::prelude::*;
-use stampede::web::{router, Control, Guard};
-use stampede::NoOptions;
 
 pub struct U {
     client: Client,
@@ -73,7 +73,7 @@ pub fn browser(base: &url::Url) -> Client {
     super::client(base.clone()).0
 }
 
-pub async fn send(b: stampede::client::RequestBuilder<'_>) -> stampede::Response {
+pub async fn send(b: stampede::RequestBuilder<'_>) -> stampede::Response {
     b.check(|_| Ok(())).send().await.unwrap()
 }
 

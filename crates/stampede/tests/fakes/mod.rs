@@ -6,10 +6,11 @@
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
+use stampede::advanced::config::NoOptions;
+use stampede::advanced::distributed::{Admission, Message, WorkerInfo};
+use stampede::advanced::swarm::{MasterConfig, Swarm, SwarmConfig};
 use stampede::advanced::try_parse_args;
-use stampede::distributed::{Admission, Message, WorkerInfo};
 use stampede::prelude::*;
-use stampede::{MasterConfig, NoOptions, SwarmConfig};
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::common;
@@ -110,7 +111,7 @@ impl Fake {
 
 /// A master on a probed port for `plan()`, expecting one worker, forgetting silent ones
 /// after 2 s, giving a stop 1 s.
-pub async fn master(admission: Admission, srv: &common::TestServer) -> (stampede::Swarm, u16) {
+pub async fn master(admission: Admission, srv: &common::TestServer) -> (Swarm, u16) {
     let port = common::probed_port();
     let master = MasterConfig {
         bind: format!("tcp://127.0.0.1:{port}"),
@@ -124,7 +125,7 @@ pub async fn master(admission: Admission, srv: &common::TestServer) -> (stampede
     (plan().master_swarm(cfg, master).await.unwrap(), port)
 }
 
-pub fn workers(s: &stampede::Swarm) -> Vec<WorkerInfo> {
+pub fn workers(s: &Swarm) -> Vec<WorkerInfo> {
     s.workers.as_ref().unwrap().borrow().clone()
 }
 
@@ -146,7 +147,7 @@ pub fn real_worker(
     extra: &[&str],
 ) -> (
     stampede::CancellationToken,
-    tokio::task::JoinHandle<stampede::Outcome>,
+    tokio::task::JoinHandle<stampede::advanced::Outcome>,
 ) {
     let mut argv = vec!["plan", "--worker", "--only-summary"];
     let port = port.to_string();
@@ -165,7 +166,7 @@ pub fn real_worker(
 
 /// A Locust-shaped stats report: `n` requests of `ms` each, `fails` failed.
 pub fn report(n: u64, fails: u64, ms: u64, start: f64, users: u64) -> Value {
-    let now = stampede::stats::unix_now();
+    let now = stampede::advanced::stats::unix_now();
     let entry = |name: Value| {
         Value::Map(vec![
             ("name".into(), name),
