@@ -85,15 +85,18 @@ impl Engine {
     /// the locustfile's user classes. Returns at once; the run's end arrives as a
     /// `("finished", code)` message. With `shape`, the locustfile's `LoadTestShape` drives
     /// the users: Python ticks it and reports each answer with
-    /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape).
-    #[pyo3(signature = (argv, classes, threads=None, shape=false))]
+    /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape). `forwarded`: the
+    /// locustfile's own arguments, which a master sends its workers.
+    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new()))]
     fn start(
         &self,
         argv: Vec<String>,
         classes: Vec<ClassSpec>,
         threads: Option<usize>,
         shape: bool,
+        forwarded: Vec<(String, Bound<'_, PyAny>)>,
     ) -> PyResult<()> {
+        self.relay.set_options(forwarded);
         let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Err(PyRuntimeError::new_err(

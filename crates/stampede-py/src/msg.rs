@@ -165,6 +165,8 @@ pub enum Relayed {
     },
     /// On a master: a worker's whole report (`worker_report`).
     WorkerReport { from: String, data: rmpv::Value },
+    /// On a worker: its master's options, before `test_start`.
+    MasterOptions { options: rmpv::Value },
     /// On a worker: fire `report_to_master`, then answer `Engine.report_extra(ticket, ...)`.
     ReportDue { ticket: u64 },
 }

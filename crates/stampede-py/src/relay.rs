@@ -44,6 +44,7 @@ impl PyRelay {
             let relayed = match item {
                 Inbound::Message { kind, data, from } => Relayed::Message { kind, data, from },
                 Inbound::WorkerReport { from, data } => Relayed::WorkerReport { from, data },
+                Inbound::MasterOptions { options } => Relayed::MasterOptions { options },
                 Inbound::ReportDue { reply } => {
                     let ticket = crate::handle::next_ticket();
                     r.lock()
@@ -59,6 +60,16 @@ impl PyRelay {
             replies,
             pending,
         }
+    }
+
+    /// The locustfile's own arguments, for a master to forward to its workers; a value
+    /// msgpack cannot carry is left out.
+    pub fn set_options(&self, options: Vec<(String, Bound<'_, PyAny>)>) {
+        let options = options
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, crate::value::to_value(&v).ok()?)))
+            .collect();
+        self.relay.set_options(options);
     }
 
     /// One relayed item leaves the queue for Python.
@@ -121,5 +132,8 @@ fn tuple<'py>(py: Python<'py>, r: Relayed) -> PyResult<Bound<'py, pyo3::types::P
             ("worker_report", from, crate::value::to_py(py, &data)?).into_pyobject(py)?
         }
         Relayed::ReportDue { ticket } => ("report_due", ticket).into_pyobject(py)?,
+        Relayed::MasterOptions { options } => {
+            ("master_options", crate::value::to_py(py, &options)?).into_pyobject(py)?
+        }
     })
 }

@@ -15,7 +15,19 @@ use common::*;
 /// `target`; the lines every process noted, as a set (the two processes interleave
 /// freely), and the master's exit code and stderr.
 fn pair(master: &Path, worker: &Path, target: &str, log: &Path) -> (BTreeSet<String>, String) {
-    let file = locustfile("messages.py");
+    pair_with(master, worker, target, log, "messages.py", &[])
+}
+
+/// [`pair`] with another locustfile, and `master_args` on the master's command line only.
+fn pair_with(
+    master: &Path,
+    worker: &Path,
+    target: &str,
+    log: &Path,
+    file: &str,
+    master_args: &[&str],
+) -> (BTreeSet<String>, String) {
+    let file = locustfile(file);
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port().to_string()
@@ -34,6 +46,7 @@ fn pair(master: &Path, worker: &Path, target: &str, log: &Path) -> (BTreeSet<Str
             &port,
         ])
         .args(["--host", target])
+        .args(master_args)
         .env("MESSAGES_LOG", log)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -85,5 +98,39 @@ fn messages_and_report_additions_cross_as_under_locust_in_every_pairing() {
             .join(format!("{}.log", name.replace([' ', ','], "_")));
         let (seen, stderr) = pair(master, worker, &target.url, &log);
         assert_eq!(seen, oracle, "{name}\n{stderr}");
+    }
+}
+
+/// A locustfile's own argument given to the master only reaches its workers, before
+/// their `test_start` and in their tasks, as under Locust, in every pairing.
+#[test]
+fn a_masters_own_arguments_reach_its_workers_as_under_locust() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (l, s) = (locust(), stampede());
+    let args = ["--greeting", "from the master", "--rounds", "3"];
+    let run = |m: &Path, w: &Path, log: &str| {
+        pair_with(
+            m,
+            w,
+            &target.url,
+            &dir.path().join(log),
+            "forwarded_options.py",
+            &args,
+        )
+        .0
+    };
+    let oracle = run(&l, &l, "ll.log");
+    assert!(
+        oracle.contains("worker test_start: greeting='from the master' rounds=3"),
+        "{oracle:?}"
+    );
+    for (name, master, worker) in [
+        ("Stampede master, Stampede worker", &s, &s),
+        ("Locust master, Stampede worker", &l, &s),
+        ("Stampede master, Locust worker", &s, &l),
+    ] {
+        let log = format!("{}.log", name.replace([' ', ','], "_"));
+        assert_eq!(run(master, worker, &log), oracle, "{name}");
     }
 }

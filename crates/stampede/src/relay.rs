@@ -52,6 +52,12 @@ pub enum Inbound {
         /// The whole `stats` message's data.
         data: Value,
     },
+    /// On a worker: the master's options, as its `spawn` carries them, before the test
+    /// starts (Locust's worker takes a locustfile's own arguments from them).
+    MasterOptions {
+        /// A map from option name to value.
+        options: Value,
+    },
     /// On a worker: a report is about to go; answer with what to add to it
     /// (`report_to_master`). Unanswered within [`REPORT_WAIT`], it goes without.
     ReportDue {
@@ -66,6 +72,8 @@ pub struct Relay {
     tx: mpsc::Sender<Outgoing>,
     rx: Arc<Mutex<Option<mpsc::Receiver<Outgoing>>>>,
     inbound: Arc<dyn Fn(Inbound) + Send + Sync>,
+    /// Options of the test's own that a master sends its workers with each `spawn`.
+    options: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -94,7 +102,22 @@ impl Relay {
             tx,
             rx: Arc::new(Mutex::new(Some(rx))),
             inbound: Arc::new(inbound),
+            options: Arc::default(),
         }
+    }
+
+    /// Options of the test's own (a locustfile's arguments) for a master to forward to
+    /// its workers, beside its command line's.
+    pub fn set_options(&self, options: Vec<(String, Value)>) {
+        *self.options.lock().unwrap_or_else(|p| p.into_inner()) = options;
+    }
+
+    /// What [`set_options`](Self::set_options) gave.
+    pub(crate) fn options(&self) -> Vec<(String, Value)> {
+        self.options
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Queues a message for the master or worker to send.

@@ -280,6 +280,8 @@ def run(argv) -> int:
         return _usage(f"no user class found in {', '.join(files)} (a User, HttpUser or FastHttpUser subclass that is not abstract)")
     options = options_namespace(values, custom)
     options._stampede_children = children
+    #: The locustfile's own arguments: a master forwards them to its workers.
+    options._stampede_custom = list(vars(custom))
     shapes = shape_classes(modules)
     if len(shapes) > 1:
         return _usage(f"more than one LoadTestShape in the locustfile: {', '.join(c.__name__ for c in shapes)}")
@@ -395,7 +397,7 @@ def _run(classes, options, rest, files):
             log.info("No run time limit set, use CTRL+C to interrupt")
     # As Locust's runner does at each start (after `init`, whose listeners may change them).
     environment._filter_tasks_by_tags()
-    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads)
+    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads, _forwarded(options))
     code = front.wait_finished()
     if getattr(options, "_stampede_children", None):
         from stampede import _processes
@@ -411,6 +413,18 @@ def _run(classes, options, rest, files):
         code = 0  # a worker's failures are its master's verdict, as Locust's workers exit 0
     log.info(f"Shutting down (exit code {code})")
     return code
+
+
+def _forwarded(options):
+    """The locustfile's own arguments as a master sends them to workers (Locust forwards
+    its whole ``parsed_options``; a worker keeps the ones it does not set itself): values
+    msgpack cannot carry are left out."""
+    out = []
+    for name in getattr(options, "_stampede_custom", ()):
+        value = getattr(options, name, None)
+        if isinstance(value, (type(None), bool, int, float, str, list, tuple, dict)):
+            out.append((name, value))
+    return out
 
 
 def _seconds(span: str):

@@ -67,8 +67,8 @@ class Front:
         self._outside_users = None
 
     # -- the run -------------------------------------------------------------------------
-    def start(self, argv, class_specs, threads=1):
-        self.core.start(argv, class_specs, threads, self.shape is not None)
+    def start(self, argv, class_specs, threads=1, forwarded=()):
+        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded))
 
     # -- the load shape ------------------------------------------------------------------
     def _shape_tick(self) -> bool:
@@ -187,6 +187,8 @@ class Front:
                     w.switch(msg[2])
             elif kind == "spawn":
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
+            elif kind == "master_options":
+                self._take_master_options(msg[1])
             elif kind == "outside_users":
                 self._outside_users = EngineTransport(self, msg[1], 0)
             elif kind == "stop":
@@ -219,6 +221,18 @@ class Front:
         """``runner.send_message`` on a master (to ``client_id``, or every worker) or a
         worker (to its master)."""
         self.core.send_message(msg_type, data, client_id)
+
+    def _take_master_options(self, options):
+        """A worker's share of its master's options, as Locust's worker takes them at each
+        spawn (before ``test_start``): the locustfile's own arguments, and any option this
+        worker's command line does not have."""
+        ns = getattr(self.environment, "parsed_options", None)
+        if ns is None or not isinstance(options, dict):
+            return
+        own = set(getattr(ns, "_stampede_custom", ()))
+        for key, value in options.items():
+            if isinstance(key, str) and (key in own or not hasattr(ns, key)):
+                setattr(ns, key, value)
 
     def _relay_loop(self):
         while True:

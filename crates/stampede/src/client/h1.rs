@@ -105,7 +105,7 @@ impl H1 {
         w.extend_from_slice(target.as_bytes());
         w.extend_from_slice(b" HTTP/1.1\r\n");
         for (name, value) in headers {
-            w.extend_from_slice(name.as_str().as_bytes());
+            title_case(name.as_str().as_bytes(), w);
             w.extend_from_slice(b": ");
             w.extend_from_slice(value.as_bytes());
             w.extend_from_slice(b"\r\n");
@@ -417,6 +417,18 @@ fn memchr_newline(buf: &[u8]) -> Option<usize> {
     buf.iter().position(|&b| b == b'\n')
 }
 
+/// A header name as browsers, curl and Python's requests write their own (`User-Agent`,
+/// `Content-Type`): each word's first letter upper case. The engine's header types keep
+/// names in lower case; HTTP says case does not matter, but a server that compares names
+/// case-sensitively expects these.
+fn title_case(name: &[u8], out: &mut Vec<u8>) {
+    let mut start = true;
+    for &b in name {
+        out.push(if start { b.to_ascii_uppercase() } else { b });
+        start = b == b'-';
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,5 +561,29 @@ mod tests {
         big.resize(MAX_HEAD + 10, b'a');
         let big: &'static [u8] = Box::leak(big.into_boxed_slice());
         assert!(matches!(exchange(big).await, Err(H1Error::HeadTooLarge)));
+    }
+
+    /// Header names go out as browsers and requests write them, whatever case the
+    /// engine's types keep them in; values are untouched.
+    #[tokio::test]
+    async fn header_names_go_out_in_title_case() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let mut h1 = H1::new(Box::new(client));
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "python-requests/2.32".parse().unwrap());
+        headers.insert("x-csrftoken", "aBc-dEf".parse().unwrap());
+        headers.insert("accept", "*/*".parse().unwrap());
+        let uri: Uri = "/x?y=1".parse().unwrap();
+        h1.write_request(&Method::POST, &uri, &headers, &Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
+        drop(h1);
+        let mut sent = Vec::new();
+        server.read_to_end(&mut sent).await.unwrap();
+        assert_eq!(
+            String::from_utf8(sent).unwrap(),
+            "POST /x?y=1 HTTP/1.1\r\nUser-Agent: python-requests/2.32\r\n\
+             X-Csrftoken: aBc-dEf\r\nAccept: */*\r\n\r\nhi"
+        );
     }
 }

@@ -286,6 +286,17 @@ impl Worker<'_> {
             return; // a stale spawn message
         }
         self.last_spawn = ts;
+        if let Some(relay) = &self.plan.relay {
+            let options = data
+                .parsed_options
+                .0
+                .iter()
+                .map(|(k, v)| (rmpv::Value::from(k.as_str()), v.clone()))
+                .collect();
+            relay.deliver(crate::relay::Inbound::MasterOptions {
+                options: rmpv::Value::Map(options),
+            });
+        }
         let host = data
             .host
             .as_deref()
