@@ -59,10 +59,6 @@ mod config;
 // Its files are another change's to edit: the items `advanced::distributed` re-exports
 // (`Message`, `WorkerInfo`, `Admission`, `FrameError`) get their missing docs there, and this
 // `expect` goes then (it fails once nothing in distributed/ lacks docs).
-#[expect(
-    missing_docs,
-    reason = "documented by the change that owns distributed/"
-)]
 mod distributed;
 pub mod fake;
 mod funnel;

@@ -78,7 +78,9 @@ impl Cidr {
 /// The master's admission rules.
 #[derive(Clone, Debug, Default)]
 pub struct Admission {
+    /// The `--worker-token` a worker's `client_ready` must carry, if any.
     pub token: Option<String>,
+    /// The `--allow-workers` networks connections may come from (empty: any).
     pub allow: Vec<Cidr>,
 }
 
@@ -99,6 +101,7 @@ impl std::fmt::Display for Refusal {
 }
 
 impl Admission {
+    /// Whether anyone who can reach the port may join (no token, no network list).
     pub fn is_open(&self) -> bool {
         self.token.is_none() && self.allow.is_empty()
     }

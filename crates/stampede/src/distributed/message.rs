@@ -8,9 +8,13 @@ use rmpv::Value;
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
+/// One frame of the protocol, its data not yet read by type (see `Payload`).
 pub struct Message {
+    /// Its type.
     pub kind: Kind,
+    /// Its data, any msgpack value.
     pub data: Value,
+    /// The worker it is from or to (empty when the sender sent nil).
     pub node_id: String,
 }
 
@@ -89,17 +93,24 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerState {
+    /// Connected, no users asked for.
     Ready,
+    /// Starting the users it was asked for.
     Spawning,
+    /// Running its users.
     Running,
+    /// Stopping its users.
     Stopping,
+    /// Its users stopped; the test is over for it.
     Stopped,
+    /// Shutting down (Locust's name).
     Cleanup,
     /// No heartbeat for too long: its users are given to the others.
     Missing,
 }
 
 impl WorkerState {
+    /// Locust's name for the state, as heartbeats and the UI carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             WorkerState::Ready => "ready",
@@ -131,16 +142,21 @@ impl WorkerState {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FrameError {
     #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    /// Refused unread: longer than [`MAX_FRAME`].
     TooLarge(usize),
     #[error("frame is not valid msgpack: {0}")]
+    /// Not msgpack at all.
     NotMsgpack(String),
     #[error("frame has {0} trailing bytes after the message")]
+    /// A message followed by more bytes.
     Trailing(usize),
     #[error("message is not a [type, data, node_id] array: {0}")]
+    /// Msgpack, but not `[type, data, node_id]`.
     Shape(String),
 }
 
 impl Message {
+    /// A message of `kind` with `data`, to or from `node_id`.
     pub fn new(kind: impl Into<Kind>, data: Value, node_id: &str) -> Self {
         Self {
             kind: kind.into(),
@@ -149,6 +165,7 @@ impl Message {
         }
     }
 
+    /// The frame's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let v = Value::Array(vec![
             Value::from(self.kind.as_str()),
@@ -160,6 +177,7 @@ impl Message {
         out
     }
 
+    /// Reads a frame; any malformation is an error naming it.
     pub fn decode(frame: &[u8]) -> Result<Self, FrameError> {
         if frame.len() > MAX_FRAME {
             return Err(FrameError::TooLarge(frame.len()));

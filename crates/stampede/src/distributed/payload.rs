@@ -19,16 +19,25 @@ use crate::stats::{LocustEntry, LocustError};
 pub enum Payload {
     /// A worker announces itself (again, after a `stop` or a reconnection).
     ClientReady(Ready),
+    /// A master's welcome.
     Ack(Ack),
+    /// A master's order to run users.
     Spawn(Box<Spawn>),
+    /// A worker starts the users it was given.
     Spawning,
+    /// A worker runs the users it was given: its count per class.
     SpawningComplete(Classes),
+    /// A master ends the test on a worker (which stays connected).
     Stop,
+    /// A worker's users have stopped.
     ClientStopped,
+    /// Either side leaves: a master ends the run, a worker goes away.
     Quit,
     /// From a master: nothing; from a worker: its state and load.
     Heartbeat(Option<Beat>),
+    /// A worker's statistics since its last report.
     Stats(Box<Report>),
+    /// An exception in a worker's task.
     Exception(ExceptionReport),
     /// A master asks a worker to rebuild its connection.
     Reconnect,
@@ -38,7 +47,9 @@ pub enum Payload {
     UpdateUserClass,
     /// Any other type: a test's own message (Locust's `send_message`), kept as sent.
     Custom {
+        /// Its type.
         kind: String,
+        /// What it carries, as sent.
         data: Value,
     },
 }
@@ -416,13 +427,18 @@ impl Generator {
 /// A worker's `stats` report: what it counted since its last one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// One entry per request name, Locust's shape.
     pub stats: Vec<LocustEntry>,
+    /// The Aggregated row.
     pub stats_total: Total,
     #[serde(default)]
+    /// Failures by key.
     pub errors: Errors,
     #[serde(default)]
+    /// Users per class on the worker now.
     pub user_classes_count: Classes,
     #[serde(default, deserialize_with = "any_count")]
+    /// Its total users (read leniently: a master sums the classes itself).
     pub user_count: u64,
     /// Exact histograms, from a Stampede worker to a Stampede master.
     #[serde(default, skip_serializing_if = "Option::is_none")]

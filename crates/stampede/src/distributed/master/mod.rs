@@ -27,10 +27,15 @@ const TICK: Duration = Duration::from_millis(200);
 /// A worker as the UI's Workers tab shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkerInfo {
+    /// Its node id, as it announced it.
     pub id: String,
+    /// Its state, from its messages and heartbeats.
     pub state: WorkerState,
+    /// The users it says it runs, capped at what it was told to run.
     pub user_count: u64,
+    /// Its CPU use (percent of a core) from its last heartbeat.
     pub cpu_usage: f64,
+    /// Its resident memory (bytes) from its last heartbeat.
     pub memory_usage: u64,
     /// Its generator's p99 scheduler lag (ms), from a Stampede worker's heartbeat.
     pub lag_ms: Option<f64>,
@@ -38,6 +43,7 @@ pub struct WorkerInfo {
     pub saturated: bool,
     /// The version its `client_ready` announced, and whether this master speaks to it.
     pub version: String,
+    /// Whether that version speaks this master's protocol.
     pub version_ok: bool,
     /// Stats reports dropped because they failed validation.
     pub rejected_reports: u64,
