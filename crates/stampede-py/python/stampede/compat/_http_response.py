@@ -29,21 +29,16 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from ._session_common import report
-from .exception import CatchResponseError, LocustError, ResponseError
+from ._session_common import CatchResponse, report
+from .exception import LocustError
 
-_NOT_MADE = (
-    "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
-    "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n    response.{}"
-)
-_WITH_BLOCK = "In order to use a with-block for requests, you must also pass catch_response=True"
 _UNSET = object()
 
 #: What Locust's ``__exit__`` unwraps through ``__context__`` to reach the root error.
 _WRAPPERS = (requests.exceptions.ConnectionError, ProtocolError, MaxRetryError, NewConnectionError)
 
 
-class ResponseContextManager(Response):
+class ResponseContextManager(CatchResponse, Response):
     """Locust's ``clients.ResponseContextManager``: a requests ``Response`` that can also be
     used as ``with ... as response:`` to mark the request a success or a failure."""
 
@@ -120,31 +115,6 @@ class ResponseContextManager(Response):
         self._raw = raw
         return self
 
-    def __enter__(self):
-        self._entered = True
-        if not self._catch_response:
-            raise LocustError(_WITH_BLOCK)
-        return self
-
-    def __exit__(self, exc, value, traceback):
-        """Locust's verdict, line for line (``clients.py:387-431``)."""
-        if self._manual_result is not None:
-            if self._manual_result is True:
-                self.request_meta["exception"] = None
-            elif isinstance(self._manual_result, Exception):
-                self.request_meta["exception"] = self._manual_result
-            self._report_request()
-            return exc is None
-        if exc:
-            if isinstance(value, ResponseError):
-                self.request_meta["exception"] = value
-                self._report_request()
-            else:
-                return False
-        else:
-            self._default_verdict()
-        return True
-
     def _default_verdict(self):
         # The failure text names the stats name, not the URL, so that one name keeps one row.
         orig_url = self.url
@@ -160,20 +130,6 @@ class ResponseContextManager(Response):
 
     def _report_request(self, exc=None):
         report(self._request_event, self._transport, self._raw, self.request_meta)
-
-    def success(self):
-        """Report the response as successful (only inside the ``with`` block)."""
-        if not self._entered:
-            raise LocustError(_NOT_MADE.format("success()"))
-        self._manual_result = True
-
-    def failure(self, exc):
-        """Report the response as a failure; a non-exception is wrapped in CatchResponseError."""
-        if not self._entered:
-            raise LocustError(_NOT_MADE.format("failure(...)"))
-        if not isinstance(exc, Exception):
-            exc = CatchResponseError(exc)
-        self._manual_result = exc
 
 
 class RestResponseContextManager(ResponseContextManager):

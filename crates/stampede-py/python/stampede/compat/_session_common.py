@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from stampede import _runtime
 
-from .exception import LocustError
+from .exception import CatchResponseError, LocustError, ResponseError
 from .stats import parse_error
 
 
@@ -80,3 +80,60 @@ def merge_context(user, context):
     if user:
         return {**user.context(), **context}
     return context
+
+
+_NOT_MADE = (
+    "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
+    "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n    response.{}"
+)
+_WITH_BLOCK = "In order to use a with-block for requests, you must also pass catch_response=True"
+
+
+class CatchResponse:
+    """``with ... catch_response=True as response:``, as both of Locust's
+    ``ResponseContextManager``s judge it (``clients.py:387-431``, ``fasthttp.py:680-706``
+    agree on it): ``success()`` or ``failure()`` in the block decide; a ``ResponseError``
+    raised in it is the failure; any other exception goes on unreported; with neither, the
+    session's own status rule (``_default_verdict``) decides. A session's response class
+    provides ``_default_verdict`` and ``_report_request`` and sets ``_catch_response``,
+    ``_entered``, ``_manual_result`` and ``request_meta``."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        if not self._catch_response:
+            raise LocustError(_WITH_BLOCK)
+        self._entered = True
+        return self
+
+    def __exit__(self, exc, value, traceback):
+        if self._manual_result is not None:
+            if self._manual_result is True:
+                self.request_meta["exception"] = None
+            elif isinstance(self._manual_result, Exception):
+                self.request_meta["exception"] = self._manual_result
+            self._report_request()
+            return exc is None
+        if exc:
+            if isinstance(value, ResponseError):
+                self.request_meta["exception"] = value
+                self._report_request()
+            else:
+                return False
+        else:
+            self._default_verdict()
+        return True
+
+    def success(self):
+        """Report the response as successful (only inside the ``with`` block)."""
+        if not self._entered:
+            raise LocustError(_NOT_MADE.format("success()"))
+        self._manual_result = True
+
+    def failure(self, exc):
+        """Report the response as a failure; a non-exception is wrapped in CatchResponseError."""
+        if not self._entered:
+            raise LocustError(_NOT_MADE.format("failure(...)"))
+        if not isinstance(exc, Exception):
+            exc = CatchResponseError(exc)
+        self._manual_result = exc

@@ -15,19 +15,14 @@ import json
 
 from requests.utils import get_encoding_from_headers
 
-from .._session_common import report
-from ..exception import CatchResponseError, LocustError, ResponseError
+from .._session_common import CatchResponse, report
+from ..exception import LocustError
 from ._fast_support import FAILURE_EXCEPTIONS, FastHeaders
 
 _PLAIN = (
     "If you want to change the state of the request, you must pass catch_response=True. "
     "See http://docs.locust.io/en/stable/writing-a-locustfile.html#validating-responses"
 )
-_NOT_MADE = (
-    "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
-    "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n    response.{}"
-)
-_WITH_BLOCK = "In order to use a with-block for requests, you must also pass catch_response=True"
 
 
 class FastRequest:
@@ -206,7 +201,7 @@ class ErrorResponse(FastResponse):
 _COPIED = FastResponse.__slots__[:-1]
 
 
-class ResponseContextManager(FastResponse):
+class ResponseContextManager(CatchResponse, FastResponse):
     """A response usable as ``with ... as response:`` to mark the request a success or a
     failure (Locust's ``fasthttp.ResponseContextManager``, ``fasthttp.py:648-753``)."""
 
@@ -223,55 +218,18 @@ class ResponseContextManager(FastResponse):
         self._entered = False
         self._transport = None
 
-    def __enter__(self):
-        if not self._catch_response:
-            raise LocustError(_WITH_BLOCK)
-        self._entered = True
-        return self
-
-    def __exit__(self, exc, value, traceback):
-        """Locust's verdict, line for line (``fasthttp.py:680-706``)."""
-        if self._manual_result is not None:
-            if self._manual_result is True:
-                self.request_meta["exception"] = None
-                self._report_request()
-            elif isinstance(self._manual_result, Exception):
-                self.request_meta["exception"] = self._manual_result
-                self._report_request()
-            return exc is None
-        if exc:
-            if isinstance(value, ResponseError):
-                self.request_meta["exception"] = value
-                self._report_request()
-            else:
-                return False
-        else:
-            try:
-                self.raise_for_status()
-            except FAILURE_EXCEPTIONS as e:
-                self.request_meta["exception"] = e
-            self._report_request()
-        return True
+    def _default_verdict(self):
+        try:
+            self.raise_for_status()
+        except FAILURE_EXCEPTIONS as e:
+            self.request_meta["exception"] = e
+        self._report_request()
 
     def _report_request(self):
         if self._transport is None:  # built by hand, outside a session: an ordinary event
             self._request_event.fire(**self.request_meta)
         else:
             report(self._request_event, self._transport, self._sent, self.request_meta)
-
-    def success(self):
-        """Report the response as successful (only inside the ``with`` block)."""
-        if not self._entered:
-            raise LocustError(_NOT_MADE.format("success()"))
-        self._manual_result = True
-
-    def failure(self, exc):
-        """Report the response as a failure; a non-exception is wrapped in CatchResponseError."""
-        if not self._entered:
-            raise LocustError(_NOT_MADE.format("failure(...)"))
-        if not isinstance(exc, Exception):
-            exc = CatchResponseError(exc)
-        self._manual_result = exc
 
     def raise_for_status(self):
         """Raise any connection errors that occurred during the request"""
