@@ -328,12 +328,10 @@ fn run(
     code
 }
 
-/// `redirects` placeholder hops, `(0, "", [])`: the engine counts the redirects it followed
-/// but does not keep each hop's status and URL.
-fn hops(py: Python<'_>, redirects: u32) -> Py<pyo3::types::PyList> {
+/// The redirects followed, as `(status, url, headers)` tuples (`response.history`).
+fn hops(py: Python<'_>, history: Vec<(u16, String, Vec<(String, String)>)>) -> Py<PyList> {
     let list = PyList::empty(py);
-    for _ in 0..redirects.min(64) {
-        let hop = (0u16, "", PyList::empty(py));
+    for hop in history {
         let _ = list.append(hop);
     }
     list.unbind()
@@ -355,8 +353,7 @@ pub struct Raw {
     content_length: u64,
     recorded: bool,
     encoded: bool,
-    /// Per-hop history is not kept by the engine: an empty list, or one entry per
-    /// redirect followed (see docs/locustfiles.md).
+    /// Each redirect followed, as `(status, url, headers)`.
     history: Py<pyo3::types::PyList>,
     request_headers: Option<Vec<(String, String)>>,
 }
@@ -377,7 +374,7 @@ impl Raw {
             content_length: d.content_length,
             recorded: d.recorded,
             encoded: d.encoded,
-            history: hops(py, d.redirects),
+            history: hops(py, d.history),
             request_headers: None,
         }
     }

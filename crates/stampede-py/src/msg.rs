@@ -185,6 +185,8 @@ pub struct RawData {
     pub body: Bytes,
     pub elapsed: f64,
     pub redirects: u32,
+    /// Each redirect followed: status, URL, headers (`response.history`).
+    pub history: Vec<(u16, String, Vec<(String, String)>)>,
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
     pub content_length: u64,
@@ -205,6 +207,11 @@ impl RawData {
                 body: r.bytes().clone(),
                 elapsed: elapsed.as_secs_f64(),
                 redirects: r.redirects(),
+                history: r
+                    .history()
+                    .iter()
+                    .map(|h| (h.status().as_u16(), h.url().to_string(), h.header_pairs()))
+                    .collect(),
                 error_kind: None,
                 error: None,
                 content_length: r.content_length(),
@@ -221,6 +228,7 @@ impl RawData {
                 body: Bytes::new(),
                 elapsed: elapsed.as_secs_f64(),
                 redirects: 0,
+                history: Vec::new(),
                 error_kind: Some(error_kind(e)),
                 error: Some(e.to_string()),
                 content_length: 0,

@@ -210,3 +210,12 @@ fn sessions_built_outside_any_user_send_and_count_as_under_locust() {
     );
     assert_eq!(failures(&theirs), failures(&ours));
 }
+
+/// `response.history` lists each redirect followed (status, URL, headers, request) as
+/// requests keeps them, and nothing when redirects are not followed.
+#[test]
+fn response_history_lists_each_redirect_as_under_locust() {
+    let (theirs, ours) = same_under_both_noting("history.py", &[]);
+    assert!(theirs.contains("history=[(301, "), "{theirs}");
+    assert_eq!(theirs, ours);
+}

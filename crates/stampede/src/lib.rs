@@ -84,8 +84,8 @@ mod web;
 
 pub use app::{main, App};
 pub use client::{
-    Client, ClientError, ExtractError, RequestBuilder, RequestError, RequestEvent, Response,
-    UserError,
+    Client, ClientError, ExtractError, Redirect, RequestBuilder, RequestError, RequestEvent,
+    Response, UserError,
 };
 pub use funnel::{FunnelName, Step};
 pub use plan::Plan;

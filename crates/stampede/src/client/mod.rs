@@ -52,7 +52,7 @@ pub use conn::Resolve;
 pub use cookies::DEFAULT_MAX_COOKIES;
 pub use error::{ClientError, Phase};
 pub use request::{Pending, RequestBuilder, Unrecorded};
-pub use response::{ExtractError, Response};
+pub use response::{ExtractError, Redirect, Response};
 
 use crate::stats::Recorder;
 use conn::{Conn, Health, Origin};

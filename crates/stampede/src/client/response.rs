@@ -68,6 +68,32 @@ pub struct Response {
     pub(crate) elapsed: Duration,
     /// Redirects followed to reach it.
     pub(crate) redirects: u32,
+    /// The redirects' own answers, in order (empty, and unallocated, without redirects).
+    pub(crate) history: Vec<Redirect>,
+}
+
+/// One redirect a request followed: what that hop answered (Python's requests keeps these
+/// as `response.history`).
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    pub(crate) status: StatusCode,
+    pub(crate) url: std::sync::Arc<Url>,
+    pub(crate) headers: super::fields::Fields,
+}
+
+impl Redirect {
+    /// The redirect's status (301, 302, ...).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The URL that answered with the redirect.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+    /// Its headers as (name, value) text, in the order received.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers.pairs()
+    }
 }
 
 impl Response {
@@ -104,6 +130,10 @@ impl Response {
     /// ```
     pub fn redirects(&self) -> u32 {
         self.redirects
+    }
+    /// The redirects followed to get here, in order: each hop's status, URL and headers.
+    pub fn history(&self) -> &[Redirect] {
+        &self.history
     }
     /// The status line's reason phrase as the server sent it: `Not Found`, or a server's
     /// own (`Nope Here`), which Locust's failure texts quote.

@@ -32,6 +32,7 @@ impl RequestBuilder<'_> {
         // The first hop's origin, kept once a redirect happens.
         let mut first: Option<Arc<Origin>> = None;
         let mut cross = false;
+        let mut history = Vec::new();
         for redirects in 0..=self.max_redirects {
             // Once a chain has left its first origin, every later hop is cross-origin, even
             // one back on the first: that hop's path was chosen by the other site.
@@ -43,7 +44,13 @@ impl RequestBuilder<'_> {
                 Some(loc) if self.follow_redirects && parts.status.is_redirection() => {
                     first.get_or_insert_with(|| target.origin.clone());
                     // Kept like a path: a form's redirect lands on the same page every time.
-                    target = self.client.redirect_target(&target, loc)?;
+                    let next = self.client.redirect_target(&target, loc)?;
+                    history.push(crate::client::response::Redirect {
+                        status: parts.status,
+                        url: target.url.clone(),
+                        headers: parts.fields,
+                    });
+                    target = next;
                     if matches!(
                         parts.status,
                         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
@@ -64,6 +71,7 @@ impl RequestBuilder<'_> {
                         body: answer.kept,
                         elapsed: Duration::ZERO,
                         redirects: redirects as u32,
+                        history,
                     });
                 }
             }
