@@ -329,7 +329,7 @@ fn run(
 }
 
 /// The redirects followed, as `(status, url, headers)` tuples (`response.history`).
-fn hops(py: Python<'_>, history: Vec<(u16, String, Vec<(String, String)>)>) -> Py<PyList> {
+fn hops(py: Python<'_>, history: Vec<crate::msg::Hop>) -> Py<PyList> {
     let list = PyList::empty(py);
     for hop in history {
         let _ = list.append(hop);

@@ -176,6 +176,9 @@ pub enum Reply {
     Cookies(Vec<(String, String, String, String)>),
 }
 
+/// A redirect followed: status, URL, headers.
+pub type Hop = (u16, String, Vec<(String, String)>);
+
 /// A response (or its absence) as Python's `Raw` reads it.
 pub struct RawData {
     pub status: u16,
@@ -186,7 +189,7 @@ pub struct RawData {
     pub elapsed: f64,
     pub redirects: u32,
     /// Each redirect followed: status, URL, headers (`response.history`).
-    pub history: Vec<(u16, String, Vec<(String, String)>)>,
+    pub history: Vec<Hop>,
     pub error_kind: Option<&'static str>,
     pub error: Option<String>,
     pub content_length: u64,

@@ -178,6 +178,7 @@ mod tests {
             content_length: body.len() as u64,
             elapsed: std::time::Duration::ZERO,
             redirects: 0,
+            history: Vec::new(),
         }
     }
 
