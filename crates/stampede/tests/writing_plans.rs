@@ -514,4 +514,28 @@ async fn credentials_stay_off_a_chain_that_left_its_origin_even_when_it_comes_ba
         .unwrap();
     assert_eq!(seen.redirects(), 2);
     assert!(!seen.text().contains("secret"), "{}", seen.text());
+    // The chain is kept, hop by hop: each redirect's status, URL and Location.
+    let hops: Vec<(u16, String, String)> = seen
+        .history()
+        .iter()
+        .map(|h| {
+            let location = h
+                .header_pairs()
+                .into_iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            (h.status().as_u16(), h.url().to_string(), location)
+        })
+        .collect();
+    assert_eq!(hops.len(), 2, "{hops:?}");
+    assert!(
+        hops[0].1.starts_with(site.url().as_str()) && hops[0].2 == via_other,
+        "{hops:?}"
+    );
+    assert!(
+        hops[1].1.starts_with(other.url().as_str()) && hops[1].2 == back,
+        "{hops:?}"
+    );
+    assert!(hops.iter().all(|h| (300..400).contains(&h.0)), "{hops:?}");
 }
