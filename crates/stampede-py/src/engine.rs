@@ -11,6 +11,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use stampede::advanced::plan::{TaskInfo, UserTypeInfo};
+use stampede::advanced::UiOption;
 use stampede::{App, CancellationToken, Plan};
 
 use crate::msg::{Milestone, Msg, RawData, Reply};
@@ -20,6 +21,9 @@ use crate::wake::{pair, Drain, Wake};
 /// A user class as Python describes it: name, weight, fixed count, tasks (name, weight)
 /// and whether they run in order.
 type ClassSpec = (String, u32, Option<u64>, Vec<(String, u32)>, bool);
+
+/// A start-form field for a locustfile argument: name, label, value, secret, choices, flag.
+type UiOptionSpec = (String, String, String, bool, Vec<String>, bool);
 
 #[pyclass(module = "stampede._core", frozen)]
 pub struct Engine {
@@ -87,7 +91,7 @@ impl Engine {
     /// the users: Python ticks it and reports each answer with
     /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape). `forwarded`: the
     /// locustfile's own arguments, which a master sends its workers.
-    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new()))]
+    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new(), ui_options=Vec::new()))]
     fn start(
         &self,
         argv: Vec<String>,
@@ -95,8 +99,22 @@ impl Engine {
         threads: Option<usize>,
         shape: bool,
         forwarded: Vec<(String, Bound<'_, PyAny>)>,
+        ui_options: Vec<UiOptionSpec>,
     ) -> PyResult<()> {
         self.relay.set_options(forwarded);
+        self.relay.relay.set_ui_options(
+            ui_options
+                .into_iter()
+                .map(|(name, help, value, secret, choices, flag)| UiOption {
+                    name,
+                    help,
+                    value,
+                    secret,
+                    choices,
+                    flag,
+                })
+                .collect(),
+        );
         let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Err(PyRuntimeError::new_err(
@@ -222,6 +240,12 @@ impl Engine {
         if let Some(tx) = tx {
             let _ = tx.send(());
         }
+    }
+
+    /// The locustfile's own arguments changed (the web UI's start form): what a master
+    /// forwards to its workers from now on.
+    fn set_forwarded(&self, forwarded: Vec<(String, Bound<'_, PyAny>)>) {
+        self.relay.set_options(forwarded);
     }
 
     /// `runner.send_message(kind, data, client_id)` on a master or worker.

@@ -167,6 +167,8 @@ pub enum Relayed {
     WorkerReport { from: String, data: rmpv::Value },
     /// On a worker: its master's options, before `test_start`.
     MasterOptions { options: rmpv::Value },
+    /// The web UI's start form set these locustfile arguments (as text), before the test.
+    UiOptions { values: Vec<(String, String)> },
     /// On a worker: fire `report_to_master`, then answer `Engine.report_extra(ticket, ...)`.
     ReportDue { ticket: u64 },
 }

@@ -45,6 +45,7 @@ impl PyRelay {
                 Inbound::Message { kind, data, from } => Relayed::Message { kind, data, from },
                 Inbound::WorkerReport { from, data } => Relayed::WorkerReport { from, data },
                 Inbound::MasterOptions { options } => Relayed::MasterOptions { options },
+                Inbound::UiOptions { values } => Relayed::UiOptions { values },
                 Inbound::ReportDue { reply } => {
                     let ticket = crate::handle::next_ticket();
                     r.lock()
@@ -132,6 +133,7 @@ fn tuple<'py>(py: Python<'py>, r: Relayed) -> PyResult<Bound<'py, pyo3::types::P
             ("worker_report", from, crate::value::to_py(py, &data)?).into_pyobject(py)?
         }
         Relayed::ReportDue { ticket } => ("report_due", ticket).into_pyobject(py)?,
+        Relayed::UiOptions { values } => ("ui_options", values).into_pyobject(py)?,
         Relayed::MasterOptions { options } => {
             ("master_options", crate::value::to_py(py, &options)?).into_pyobject(py)?
         }

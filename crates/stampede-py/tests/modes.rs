@@ -395,3 +395,58 @@ fn run_single_user_debugs_one_user_as_under_locust() {
     );
     assert_eq!(theirs, ours, "left: Locust");
 }
+
+/// A locustfile's own arguments are fields of the web UI's start form (Locust's "Custom
+/// parameters"); the values posted with Start reach `parsed_options` before `test_start`,
+/// each with its argument's type, as Locust's `/swarm` converts them.
+#[test]
+fn a_locustfiles_own_arguments_are_fields_of_the_start_form() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("notes.log");
+    let mut child = Command::new(stampede())
+        .arg("-f")
+        .arg(locustfile("forwarded_options.py"))
+        .args(["--web-port", "0", "--host", &target.url])
+        .env("MESSAGES_LOG", &log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
+    let _proc = Proc(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let config = http(&addr, "GET", "/ui/config", "");
+    assert!(
+        config.contains("\"name\":\"greeting\"") && config.contains("\"value\":\"unset\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("\"name\":\"rounds\"") && config.contains("\"value\":\"1\""),
+        "{config}"
+    );
+    let started = http(
+        &addr,
+        "POST",
+        "/swarm",
+        "user_count=1&spawn_rate=1&greeting=from+the+form&rounds=7",
+    );
+    assert!(started.contains("\"success\":true"), "{started}");
+    let want = "worker test_start: greeting='from the form' rounds=7";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut notes = String::new();
+    while Instant::now() < deadline && !notes.contains(want) {
+        std::thread::sleep(Duration::from_millis(100));
+        notes = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(notes.contains(want), "{notes}");
+    assert!(
+        notes.contains("user: greeting='from the form' rounds=7"),
+        "{notes}"
+    );
+}

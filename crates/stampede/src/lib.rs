@@ -121,7 +121,7 @@ pub mod prelude {
 /// the runner. Nothing here is needed to write a plan, and it may change more often.
 pub mod advanced {
     pub use crate::outcome::Outcome;
-    pub use crate::relay::{Inbound, Outgoing, Relay, SendError, REPORT_WAIT};
+    pub use crate::relay::{Inbound, Outgoing, Relay, SendError, UiOption, REPORT_WAIT};
     pub use crate::run::{
         run_built_with_shutdown, run_with_shutdown, try_parse_args, Usage, EXIT_USAGE,
     };

@@ -32,6 +32,24 @@ pub struct Outgoing {
     pub to: Option<String>,
 }
 
+/// A test option of the front's own that the web UI's start form shows and sends (a
+/// locustfile's argument, as Locust's UI shows them under "Custom parameters").
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UiOption {
+    /// The form field's name (the option's `dest`).
+    pub name: String,
+    /// Its help text, the field's label.
+    pub help: String,
+    /// Its current value, as text.
+    pub value: String,
+    /// Shown as a password field, and never in the form's defaults.
+    pub secret: bool,
+    /// Allowed values (a select), if limited.
+    pub choices: Vec<String>,
+    /// A flag (a checkbox).
+    pub flag: bool,
+}
+
 /// What reaches the front.
 #[derive(Debug)]
 pub enum Inbound {
@@ -51,6 +69,12 @@ pub enum Inbound {
         from: String,
         /// The whole `stats` message's data.
         data: Value,
+    },
+    /// The web UI's start form set these of the front's own options ([`UiOption`]), as
+    /// text, before the test starts.
+    UiOptions {
+        /// (name, value) pairs, each a declared option's.
+        values: Vec<(String, String)>,
     },
     /// On a worker: the master's options, as its `spawn` carries them, before the test
     /// starts (Locust's worker takes a locustfile's own arguments from them).
@@ -74,6 +98,8 @@ pub struct Relay {
     inbound: Arc<dyn Fn(Inbound) + Send + Sync>,
     /// Options of the test's own that a master sends its workers with each `spawn`.
     options: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Options the web UI's start form shows.
+    ui_options: Arc<Mutex<Vec<UiOption>>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -103,7 +129,21 @@ impl Relay {
             rx: Arc::new(Mutex::new(Some(rx))),
             inbound: Arc::new(inbound),
             options: Arc::default(),
+            ui_options: Arc::default(),
         }
+    }
+
+    /// The options the web UI's start form shows and sends back ([`Inbound::UiOptions`]).
+    pub fn set_ui_options(&self, options: Vec<UiOption>) {
+        *self.ui_options.lock().unwrap_or_else(|p| p.into_inner()) = options;
+    }
+
+    /// What [`set_ui_options`](Self::set_ui_options) gave.
+    pub(crate) fn ui_options(&self) -> Vec<UiOption> {
+        self.ui_options
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Options of the test's own (a locustfile's arguments) for a master to forward to

@@ -294,7 +294,7 @@ impl Plan {
             host: cfg.host,
             stop_timeout: cfg.stop_timeout,
             stats: stats.clone(),
-            parsed_options: self.forwarded_options(&master.parsed_options),
+            parsed_options: crate::distributed::ParsedOptions::from_value(&master.parsed_options),
             admission: master.admission,
             forget_after: master.forget_after,
             limits: cfg.limits,
@@ -325,18 +325,6 @@ impl Plan {
         c.user_error = self.on_user_error.clone();
         c.tracing = cfg.tracing.clone();
         Ok(c)
-    }
-
-    /// The options a master sends its workers: its command line's, then the test's own
-    /// (from the relay) under names the command line does not use.
-    fn forwarded_options(&self, command_line: &rmpv::Value) -> crate::distributed::ParsedOptions {
-        let mut all = crate::distributed::ParsedOptions::from_value(command_line);
-        for (k, v) in self.relay.iter().flat_map(|r| r.options()) {
-            if !all.0.iter().any(|(known, _)| *known == k) {
-                all.0.push((k, v));
-            }
-        }
-        all
     }
 
     /// Hands the [`on_outside_users`](Plan::on_outside_users) observers a context for

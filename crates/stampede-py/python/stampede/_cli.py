@@ -282,6 +282,8 @@ def run(argv) -> int:
     options._stampede_children = children
     #: The locustfile's own arguments: a master forwards them to its workers.
     options._stampede_custom = list(vars(custom))
+    #: Those the web UI's start form shows (Locust's "Custom parameters").
+    options._stampede_ui = [a for a in parser._actions if getattr(a, "include_in_web_ui", False) and a.dest in vars(custom)]
     shapes = shape_classes(modules)
     if len(shapes) > 1:
         return _usage(f"more than one LoadTestShape in the locustfile: {', '.join(c.__name__ for c in shapes)}")
@@ -397,7 +399,7 @@ def _run(classes, options, rest, files):
             log.info("No run time limit set, use CTRL+C to interrupt")
     # As Locust's runner does at each start (after `init`, whose listeners may change them).
     environment._filter_tasks_by_tags()
-    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads, _forwarded(options))
+    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads, _forwarded(options), _ui_options(options))
     code = front.wait_finished()
     if getattr(options, "_stampede_children", None):
         from stampede import _processes
@@ -424,6 +426,19 @@ def _forwarded(options):
         value = getattr(options, name, None)
         if isinstance(value, (type(None), bool, int, float, str, list, tuple, dict)):
             out.append((name, value))
+    return out
+
+
+def _ui_options(options):
+    """The start form's fields for the locustfile's own arguments: (name, label, value as
+    text, secret, choices, flag), as Locust's UI shows them."""
+    out = []
+    for a in getattr(options, "_stampede_ui", ()):
+        value = getattr(options, a.dest, None)
+        flag = isinstance(value, bool) or a.nargs == 0
+        text = ("true" if value else "false") if flag else ("" if value is None else str(value))
+        choices = [str(c) for c in a.choices] if a.choices else []
+        out.append((a.dest, a.help or a.dest, text, bool(getattr(a, "is_secret", False)), choices, flag))
     return out
 
 

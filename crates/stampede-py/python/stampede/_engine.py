@@ -67,8 +67,8 @@ class Front:
         self._outside_users = None
 
     # -- the run -------------------------------------------------------------------------
-    def start(self, argv, class_specs, threads=1, forwarded=()):
-        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded))
+    def start(self, argv, class_specs, threads=1, forwarded=(), ui_options=()):
+        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded), list(ui_options))
 
     # -- the load shape ------------------------------------------------------------------
     def _shape_tick(self) -> bool:
@@ -189,6 +189,8 @@ class Front:
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
             elif kind == "master_options":
                 self._take_master_options(msg[1])
+            elif kind == "ui_options":
+                self._take_ui_options(msg[1])
             elif kind == "outside_users":
                 self._outside_users = EngineTransport(self, msg[1], 0)
             elif kind == "stop":
@@ -233,6 +235,30 @@ class Front:
         for key, value in options.items():
             if isinstance(key, str) and (key in own or not hasattr(ns, key)):
                 setattr(ns, key, value)
+
+    def _take_ui_options(self, values):
+        """The web UI's start form set the locustfile's own arguments: each takes the type
+        its current value has, as Locust's ``/swarm`` converts them; a master forwards the
+        new values to its workers."""
+        ns = getattr(self.environment, "parsed_options", None)
+        if ns is None:
+            return
+        for key, text in values:
+            old = getattr(ns, key, None)
+            if isinstance(old, bool):
+                new = text == "true"
+            elif old is None:
+                new = text
+            else:
+                try:
+                    new = type(old)(text)
+                except (TypeError, ValueError):
+                    log.warning("the start form's %s=%r is not a %s; keeping %r", key, text, type(old).__name__, old)
+                    continue
+            setattr(ns, key, new)
+        from stampede._cli import _forwarded
+
+        self.core.set_forwarded(_forwarded(ns))
 
     def _relay_loop(self):
         while True:

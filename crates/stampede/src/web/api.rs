@@ -86,6 +86,12 @@ pub async fn config(State(ui): Shared) -> Json<Value> {
         // A load shape (`--stage` or the plan's) decides users and rate: Start runs it.
         "shape": c.has_shape(),
         "state": c.status().map(|s| s.state.as_str()).unwrap_or("ready"),
+        // A front's own options (a locustfile's arguments), fields of the start form; a
+        // secret one's value is never sent.
+        "custom_options": c.plan.relay.iter().flat_map(|r| r.ui_options()).map(|mut o| {
+            if o.secret { o.value.clear(); }
+            o
+        }).collect::<Vec<_>>(),
     }))
 }
 
@@ -169,6 +175,17 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
         .filter(|(k, v)| k == "user_classes" && !v.is_empty())
         .map(|(_, v)| v.clone())
         .collect();
+    // A front's own options, by the names it declared; an empty secret keeps its value.
+    let declared = ui.control.plan.relay.iter().flat_map(|r| r.ui_options());
+    let custom: Vec<(String, String)> = declared
+        .filter_map(|o| {
+            let (_, v) = fields.iter().find(|(k, _)| *k == o.name)?;
+            (!(o.secret && v.is_empty())).then(|| (o.name.clone(), v.clone()))
+        })
+        .collect();
+    if let (Some(relay), false) = (&ui.control.plan.relay, custom.is_empty()) {
+        relay.deliver(crate::relay::Inbound::UiOptions { values: custom });
+    }
     match ui.control.start(StartRequest {
         users,
         spawn_rate,

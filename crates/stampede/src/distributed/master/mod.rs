@@ -312,7 +312,7 @@ impl Master {
                     // Locust workers join host + path: `http://h:1/` + `/x` would be `//x`.
                     host: Some(self.setup.host.as_str().trim_end_matches('/').to_owned()),
                     stop_timeout: Some(self.setup.stop_timeout.as_secs_f64()),
-                    parsed_options: self.setup.parsed_options.clone(),
+                    parsed_options: self.forwarded_options(),
                 };
                 self.send_to(id, Payload::Spawn(Box::new(spawn))).await;
             }

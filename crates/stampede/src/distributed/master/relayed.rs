@@ -4,9 +4,22 @@
 use super::Master;
 use crate::distributed::admission::printable;
 use crate::distributed::message::WorkerState;
-use crate::distributed::payload::{Payload, Report};
+use crate::distributed::payload::{ParsedOptions, Payload, Report};
 
 impl Master {
+    /// The options a spawn carries: the command line's, then the test's own as the relay
+    /// has them now (the web UI's start form may have changed them), under names the
+    /// command line does not use.
+    pub(super) fn forwarded_options(&self) -> ParsedOptions {
+        let mut all = self.setup.parsed_options.clone();
+        for (k, v) in self.setup.relay.iter().flat_map(|r| r.options()) {
+            if !all.0.iter().any(|(known, _)| *known == k) {
+                all.0.push((k, v));
+            }
+        }
+        all
+    }
+
     /// A test's own message: to the worker it names, or to every live one.
     pub(super) async fn send_custom(&mut self, out: crate::relay::Outgoing) {
         let to: Vec<String> = match out.to {

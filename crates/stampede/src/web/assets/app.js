@@ -252,6 +252,7 @@ async function submitForm(ev) {
   if (!form.dataset.editing) {
     data.append("host", form.elements.host.value);
     for (const box of form.querySelectorAll("#user-types input:checked")) data.append("user_classes", box.value);
+    for (const el of form.querySelectorAll("#custom-options [data-custom]")) data.append(el.name, el.type === "checkbox" ? String(el.checked) : el.value);
   }
   const res = await api("/swarm", { method: "POST", body: data });
   if (!res.success) { $("#form-error").textContent = res.message; return; }
@@ -259,6 +260,27 @@ async function submitForm(ev) {
   $("#start").hidden = true;
   $("#main").hidden = false;
   poll();
+}
+// A front's own options (a locustfile's arguments): a field each, sent with Start.
+function customOptions(options) {
+  const box = $("#custom-options");
+  box.hidden = options.length === 0;
+  for (const o of options) {
+    const label = document.createElement("label");
+    let input;
+    if (o.choices.length) {
+      input = document.createElement("select");
+      for (const c of o.choices) input.appendChild(Object.assign(document.createElement("option"), { value: c, textContent: c, selected: c === o.value }));
+    } else {
+      input = document.createElement("input");
+      if (o.flag) Object.assign(input, { type: "checkbox", checked: o.value === "true" });
+      else Object.assign(input, { type: o.secret ? "password" : "text", value: o.value });
+    }
+    Object.assign(input, { name: o.name });
+    input.dataset.custom = "1";
+    label.append(document.createTextNode(o.help || o.name), input);
+    box.appendChild(label);
+  }
 }
 async function startLive() {
   config = await api("/ui/config");
@@ -279,6 +301,7 @@ async function startLive() {
     label.append(input, document.createTextNode(` ${t.name} (${t.open ? "arrivals" : t.fixed_count !== null ? "fixed " + t.fixed_count : "weight " + t.weight})`));
     box.appendChild(label);
   }
+  customOptions(config.custom_options || []);
   form.addEventListener("submit", submitForm);
   $("#btn-cancel").addEventListener("click", () => { $("#start").hidden = true; $("#main").hidden = false; });
   $("#btn-edit").addEventListener("click", () => showForm(true));
