@@ -166,7 +166,10 @@ pub enum Relayed {
     /// On a master: a worker's whole report (`worker_report`).
     WorkerReport { from: String, data: rmpv::Value },
     /// On a worker: its master's options, before `test_start`.
-    MasterOptions { options: rmpv::Value },
+    MasterOptions {
+        options: rmpv::Value,
+        host: Option<String>,
+    },
     /// The web UI's start form set these locustfile arguments (as text), before the test.
     UiOptions { values: Vec<(String, String)> },
     /// On a worker: fire `report_to_master`, then answer `Engine.report_extra(ticket, ...)`.

@@ -44,7 +44,9 @@ impl PyRelay {
             let relayed = match item {
                 Inbound::Message { kind, data, from } => Relayed::Message { kind, data, from },
                 Inbound::WorkerReport { from, data } => Relayed::WorkerReport { from, data },
-                Inbound::MasterOptions { options } => Relayed::MasterOptions { options },
+                Inbound::MasterOptions { options, host } => {
+                    Relayed::MasterOptions { options, host }
+                }
                 Inbound::UiOptions { values } => Relayed::UiOptions { values },
                 Inbound::ReportDue { reply } => {
                     let ticket = crate::handle::next_ticket();
@@ -134,8 +136,8 @@ fn tuple<'py>(py: Python<'py>, r: Relayed) -> PyResult<Bound<'py, pyo3::types::P
         }
         Relayed::ReportDue { ticket } => ("report_due", ticket).into_pyobject(py)?,
         Relayed::UiOptions { values } => ("ui_options", values).into_pyobject(py)?,
-        Relayed::MasterOptions { options } => {
-            ("master_options", crate::value::to_py(py, &options)?).into_pyobject(py)?
+        Relayed::MasterOptions { options, host } => {
+            ("master_options", crate::value::to_py(py, &options)?, host).into_pyobject(py)?
         }
     })
 }

@@ -121,10 +121,11 @@ fn a_masters_own_arguments_reach_its_workers_as_under_locust() {
         .0
     };
     let oracle = run(&l, &l, "ll.log");
-    assert!(
-        oracle.contains("worker test_start: greeting='from the master' rounds=3"),
-        "{oracle:?}"
+    let worker_start = format!(
+        "worker test_start: greeting='from the master' rounds=3 host='{}'",
+        target.url
     );
+    assert!(oracle.contains(&worker_start), "{oracle:?}");
     for (name, master, worker) in [
         ("Stampede master, Stampede worker", &s, &s),
         ("Locust master, Stampede worker", &l, &s),

@@ -81,6 +81,9 @@ pub enum Inbound {
     MasterOptions {
         /// A map from option name to value.
         options: Value,
+        /// The host the master's spawn names (Locust's worker takes it as its
+        /// `environment.host`).
+        host: Option<String>,
     },
     /// On a worker: a report is about to go; answer with what to add to it
     /// (`report_to_master`). Unanswered within [`REPORT_WAIT`], it goes without.

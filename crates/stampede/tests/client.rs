@@ -242,3 +242,64 @@ fn the_client_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<stampede::Client>();
 }
+
+/// What goes on the wire as Python's requests sends it: a request's own `Cookie` joins the
+/// jar's (its names win), a request's own `Host` goes to its first origin only, and a
+/// method that may carry a body says `Content-Length: 0` when it has none.
+#[tokio::test]
+async fn own_cookie_host_and_empty_bodies_go_out_as_requests_sends_them() {
+    let (srv, other) = (common::start().await, common::start().await);
+    let (mut c, _stats) = common::client(srv.url());
+    c.get("/set-cookie").send().await.unwrap();
+    let seen = c
+        .get("/echo-headers")
+        .header("Cookie", "extra=x; csrftoken=mine")
+        .send()
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        seen.contains("\"cookie\": \"cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig; extra=x; csrftoken=mine\""),
+        "{seen}"
+    );
+    assert_eq!(
+        c.cookie("csrftoken").as_deref(),
+        Some("abc123"),
+        "the jar is untouched"
+    );
+    let vhost = c
+        .get("/echo-headers")
+        .header("Host", "shop.example.com")
+        .send()
+        .await
+        .unwrap()
+        .text();
+    assert!(vhost.contains("\"host\": \"shop.example.com\""), "{vhost}");
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let away = format!("{}echo-headers", other.url());
+    let moved = c
+        .get(format!("/redirect-to?url={}", enc(&away)))
+        .header("Host", "shop.example.com")
+        .send()
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        !moved.contains("shop.example.com"),
+        "the Host stayed home: {moved}"
+    );
+    for (method, expect) in [
+        ("POST", true),
+        ("PUT", true),
+        ("DELETE", true),
+        ("GET", false),
+    ] {
+        let m = http::Method::from_bytes(method.as_bytes()).unwrap();
+        let seen = c.request(m, "/echo-headers").send().await.unwrap().text();
+        assert_eq!(
+            seen.contains("\"content-length\": \"0\""),
+            expect,
+            "{method}: {seen}"
+        );
+    }
+}

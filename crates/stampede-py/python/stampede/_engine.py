@@ -188,7 +188,7 @@ class Front:
             elif kind == "spawn":
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
             elif kind == "master_options":
-                self._take_master_options(msg[1])
+                self._take_master_options(msg[1], msg[2])
             elif kind == "ui_options":
                 self._take_ui_options(msg[1])
             elif kind == "outside_users":
@@ -224,10 +224,12 @@ class Front:
         worker (to its master)."""
         self.core.send_message(msg_type, data, client_id)
 
-    def _take_master_options(self, options):
-        """A worker's share of its master's options, as Locust's worker takes them at each
-        spawn (before ``test_start``): the locustfile's own arguments, and any option this
-        worker's command line does not have."""
+    def _take_master_options(self, options, host):
+        """A worker's share of its master's spawn, as Locust's worker takes it (before
+        ``test_start``): the host, as ``environment.host``; the locustfile's own arguments,
+        and any option this worker's command line does not have."""
+        if host:
+            self.environment.host = host
         ns = getattr(self.environment, "parsed_options", None)
         if ns is None or not isinstance(options, dict):
             return

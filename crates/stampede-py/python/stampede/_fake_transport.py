@@ -77,7 +77,9 @@ class FakeTransport(Transport):
         """One exchange; returns (status, reason, headers, body, headers sent)."""
         parts = urlsplit(url)
         conn = _connection(parts, limits)
-        sent = [("Host", parts.netloc.rpartition("@")[2])] + list(headers)
+        # The request's own Host wins, as the engine sends it to the request's origin.
+        own_host = any(k.lower() == "host" for k, _ in headers)
+        sent = ([] if own_host else [("Host", parts.netloc.rpartition("@")[2])]) + list(headers)
         cookie = self._cookie_header(url, extra)
         if cookie:
             sent.append(("Cookie", cookie))

@@ -1,5 +1,6 @@
 # A locustfile's own argument given to the master only: Locust's master forwards it with
-# each spawn, and its workers read it in test_start and in their tasks. Each process
+# each spawn, and its workers read it in test_start and in their tasks; so is the host,
+# which workers take as their environment.host. Each process
 # appends what it saw to $MESSAGES_LOG.
 import os
 
@@ -26,7 +27,7 @@ def add_arguments(parser):
 def on_test_start(environment, **kwargs):
     role = "master" if isinstance(environment.runner, MasterRunner) else "worker"
     o = environment.parsed_options
-    note(f"{role} test_start: greeting={o.greeting!r} rounds={o.rounds!r}")
+    note(f"{role} test_start: greeting={o.greeting!r} rounds={o.rounds!r} host={environment.host!r}")
 
 
 class Greeter(FastHttpUser):

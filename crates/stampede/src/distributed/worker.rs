@@ -295,6 +295,7 @@ impl Worker<'_> {
                 .collect();
             relay.deliver(crate::relay::Inbound::MasterOptions {
                 options: rmpv::Value::Map(options),
+                host: data.host.clone(),
             });
         }
         let host = data

@@ -128,7 +128,10 @@ pub fn problems(summary: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "{:>8}  {} {}: {}",
-                e.occurrences, e.method, e.name, e.error
+                e.occurrences,
+                e.method,
+                e.name,
+                unwrapped(&e.error)
             );
         }
     }
@@ -139,6 +142,22 @@ pub fn problems(summary: &Summary) -> String {
         }
     }
     out
+}
+
+/// A failure's text as Locust's error report names it (`StatsError.to_name`): a
+/// locustfile's `response.failure("...")` reads as its message, not as the
+/// `CatchResponseError('...')` the CSV keeps.
+fn unwrapped(error: &str) -> &str {
+    error
+        .strip_prefix("CatchResponseError(")
+        .and_then(|e| e.strip_suffix(')'))
+        .map(|e| {
+            e.strip_prefix('\'')
+                .and_then(|e| e.strip_suffix('\''))
+                .or_else(|| e.strip_prefix('"').and_then(|e| e.strip_suffix('"')))
+                .unwrap_or(e)
+        })
+        .unwrap_or(error)
 }
 
 /// How the response times were measured, and the average parts of a request.
@@ -168,4 +187,19 @@ pub fn corrected_line(total: &crate::stats::EndpointStats) -> Option<String> {
         p(0.5)?, p(0.95)?, p(0.99)?, p(1.0)?,
         total.percentile_ms(0.5), total.percentile_ms(0.95), total.percentile_ms(0.99), total.max_ms()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_caught_failure_reads_as_its_message_as_in_locusts_error_report() {
+        use super::unwrapped;
+        assert_eq!(unwrapped("CatchResponseError('bad JSON')"), "bad JSON");
+        assert_eq!(unwrapped("CatchResponseError(\"it's bad\")"), "it's bad");
+        assert_eq!(
+            unwrapped("HTTPError('500 Server Error')"),
+            "HTTPError('500 Server Error')"
+        );
+        assert_eq!(unwrapped("HTTP 500"), "HTTP 500");
+    }
 }

@@ -44,8 +44,9 @@ _KWARGS = frozenset(("params", "headers", "cookies", "files", "auth", "timeout",
 #: The per-request cookie jar of a request without ``cookies=`` (never written to).
 _NO_COOKIES = RequestsCookieJar()
 
-#: Headers the transport writes itself (or that a whole body makes wrong).
-_ENGINE_HEADERS = frozenset(("host", "content-length", "transfer-encoding"))
+#: Headers the transport writes itself (or that a whole body makes wrong). A ``Host`` of the
+#: request's own goes through: the engine sends it to the request's first origin.
+_ENGINE_HEADERS = frozenset(("content-length", "transfer-encoding"))
 
 
 class HttpSession(requests.Session):

@@ -149,19 +149,66 @@ impl RequestBuilder<'_> {
                 header::CONTENT_LENGTH,
                 crate::client::headers::content_length(body.len()),
             );
+        } else if *method != Method::GET && *method != Method::HEAD {
+            // A method that may carry a body says it carries none, as Python's requests
+            // and browsers do (RFC 9110 8.6); some front ends answer 411 without it.
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
         self.client.add_default_headers(&target.url, cross, h);
         if let Some(v) = self.content_type.as_ref().filter(|_| !body_lost) {
             h.insert(header::CONTENT_TYPE, v.clone());
         }
         for (k, v) in &self.headers {
-            if cross && crate::client::headers::is_credential(k) {
+            // A Host of the request's own (a virtual host on an IP) is its first origin's.
+            if cross && (crate::client::headers::is_credential(k) || k == header::HOST) {
                 continue;
             }
             if body_lost && k == header::CONTENT_TYPE {
                 continue;
             }
+            if k == header::COOKIE {
+                let jar = h.get(header::COOKIE).cloned();
+                h.insert(k.clone(), merge_cookies(jar.as_ref(), v));
+                continue;
+            }
             h.insert(k.clone(), v.clone());
         }
     }
+}
+
+/// A request's own `Cookie` header joined to the jar's, as Python's requests merges a
+/// request's `cookies=` into its session's: the jar's pairs, then the request's; a name
+/// both have is the request's.
+fn merge_cookies(jar: Option<&HeaderValue>, own: &HeaderValue) -> HeaderValue {
+    let Some(jar) = jar else {
+        return own.clone();
+    };
+    let pairs = |v: &HeaderValue| -> Vec<Vec<u8>> {
+        v.as_bytes()
+            .split(|b| *b == b';')
+            .map(|p| p.trim_ascii().to_vec())
+            .filter(|p| !p.is_empty())
+            .collect()
+    };
+    let name = |p: &[u8]| {
+        p.split(|b| *b == b'=')
+            .next()
+            .unwrap_or(p)
+            .trim_ascii()
+            .to_vec()
+    };
+    let own_pairs = pairs(own);
+    let own_names: Vec<Vec<u8>> = own_pairs.iter().map(|p| name(p)).collect();
+    let mut out: Vec<u8> = Vec::new();
+    for p in pairs(jar)
+        .into_iter()
+        .filter(|p| !own_names.contains(&name(p)))
+        .chain(own_pairs)
+    {
+        if !out.is_empty() {
+            out.extend_from_slice(b"; ");
+        }
+        out.extend_from_slice(&p);
+    }
+    HeaderValue::from_bytes(&out).unwrap_or_else(|_| own.clone())
 }

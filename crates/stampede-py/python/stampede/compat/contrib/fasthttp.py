@@ -216,7 +216,7 @@ class FastHttpSession:
             req_headers[k] = v
         payload = _make_body(req_headers, payload, files)
         request = FastRequest(method.upper(), url, req_headers, payload)
-        wire = [(k, v) for k, v in req_headers.items() if k.lower() not in ("host", "content-length")]
+        wire = [(k, v) for k, v in req_headers.items() if k.lower() != "content-length"]
         raw = self._transport.request(
             request.method, request_url(url, params), wire, _wire_body(request.method, payload),
             allow_redirects=allow_redirects and max_redirects > 0, max_redirects=max_redirects,
