@@ -90,8 +90,10 @@ impl Engine {
     /// `("finished", code)` message. With `shape`, the locustfile's `LoadTestShape` drives
     /// the users: Python ticks it and reports each answer with
     /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape). `forwarded`: the
-    /// locustfile's own arguments, which a master sends its workers.
-    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new(), ui_options=Vec::new()))]
+    /// locustfile's own arguments, which a master sends its workers; `ui_options`: those
+    /// the web UI's start form shows; `node_id`: the id a worker announces (its
+    /// `runner.client_id`).
+    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new(), ui_options=Vec::new(), node_id=None))]
     fn start(
         &self,
         argv: Vec<String>,
@@ -100,7 +102,11 @@ impl Engine {
         shape: bool,
         forwarded: Vec<(String, Bound<'_, PyAny>)>,
         ui_options: Vec<UiOptionSpec>,
+        node_id: Option<String>,
     ) -> PyResult<()> {
+        if let Some(id) = node_id {
+            self.relay.relay.set_node_id(id);
+        }
         self.relay.set_options(forwarded);
         self.relay.relay.set_ui_options(
             ui_options

@@ -85,8 +85,17 @@ fn messages_and_report_additions_cross_as_under_locust_in_every_pairing() {
     let (oracle, _) = pair(&l, &l, &target.url, &dir.path().join("ll.log"));
     assert_eq!(
         oracle.len(),
-        3,
-        "Locust alone: a greeting, an answer, a report with the addition: {oracle:?}"
+        5,
+        "Locust alone: a greeting to the worker by its own id, an answer, a report with the \
+         addition from the id the master knows: {oracle:?}"
+    );
+    assert!(
+        oracle.contains("worker is addressed as itself: True"),
+        "{oracle:?}"
+    );
+    assert!(
+        oracle.contains("master knows the reporter: True"),
+        "{oracle:?}"
     );
     for (name, master, worker) in [
         ("Stampede master, Stampede worker", &s, &s),

@@ -103,6 +103,8 @@ pub struct Relay {
     options: Arc<Mutex<Vec<(String, Value)>>>,
     /// Options the web UI's start form shows.
     ui_options: Arc<Mutex<Vec<UiOption>>>,
+    /// The node id a worker announces, when the front chose it (Locust's `client_id`).
+    node_id: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -133,7 +135,25 @@ impl Relay {
             inbound: Arc::new(inbound),
             options: Arc::default(),
             ui_options: Arc::default(),
+            node_id: Arc::default(),
         }
+    }
+
+    /// The node id a worker of this run announces to its master, so that the front's own
+    /// name for it (Locust's `runner.client_id`) is the one the master knows. Ignored
+    /// unless 1 to 255 bytes (a ZeroMQ identity).
+    pub fn set_node_id(&self, id: String) {
+        if (1..=255).contains(&id.len()) {
+            *self.node_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        }
+    }
+
+    /// What [`set_node_id`](Self::set_node_id) gave.
+    pub(crate) fn node_id(&self) -> Option<String> {
+        self.node_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The options the web UI's start form shows and sends back ([`Inbound::UiOptions`]).

@@ -68,7 +68,12 @@ class Front:
 
     # -- the run -------------------------------------------------------------------------
     def start(self, argv, class_specs, threads=1, forwarded=(), ui_options=()):
-        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded), list(ui_options))
+        # A worker announces itself to its master by its runner's client_id, as Locust's.
+        from stampede.compat.runners import WorkerRunner
+
+        runner = getattr(self.environment, "runner", None)
+        node_id = runner.client_id if isinstance(runner, WorkerRunner) else None
+        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded), list(ui_options), node_id)
 
     # -- the load shape ------------------------------------------------------------------
     def _shape_tick(self) -> bool:

@@ -19,6 +19,8 @@ def note(line):
 
 def on_greet(environment, msg, **kwargs):
     note(f"worker got {msg.type}: {msg.data!r}")
+    # A master addresses a worker by the id the worker's runner knows itself by.
+    note(f"worker is addressed as itself: {msg.node_id == environment.runner.client_id}")
     environment.runner.send_message("pong", {"echo": msg.data, "n": len(msg.data)})
 
 
@@ -42,16 +44,18 @@ def on_test_start(environment, **kwargs):
 
 @events.report_to_master.add_listener
 def on_report_to_master(client_id, data, **kwargs):
-    data["custom"] = {"tasks": "counted", "list": [1, 2]}
+    data["custom"] = {"tasks": "counted", "list": [1, 2], "me": client_id}
 
 
 @events.worker_report.add_listener
 def on_worker_report(client_id, data, **kwargs):
     global seen_report
     if not seen_report and "custom" in data:
+        note(f"master knows the reporter: {client_id == data['custom'].get('me')}")
         seen_report = True
         keys = sorted(k for k in ("stats", "stats_total", "errors", "user_count") if k in data)
-        note(f"master got a report with custom {data['custom']!r} beside {keys}")
+        custom = {k: v for k, v in data["custom"].items() if k != "me"}
+        note(f"master got a report with custom {custom!r} beside {keys}")
 
 
 class Quiet(FastHttpUser):

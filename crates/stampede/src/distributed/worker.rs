@@ -125,7 +125,11 @@ pub(crate) async fn run_worker(
         plan: plan.clone(),
         rebuild,
         plan_args: opts.plan_args.clone(),
-        node: node_id(),
+        node: plan
+            .relay
+            .as_ref()
+            .and_then(|r| r.node_id())
+            .unwrap_or_else(node_id),
         endpoint: format!("tcp://{}:{}", opts.master_host, opts.master_port),
         conn: None,
         swarm: None,
