@@ -89,38 +89,15 @@ impl Engine {
     /// the locustfile's user classes. Returns at once; the run's end arrives as a
     /// `("finished", code)` message. With `shape`, the locustfile's `LoadTestShape` drives
     /// the users: Python ticks it and reports each answer with
-    /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape). `forwarded`: the
-    /// locustfile's own arguments, which a master sends its workers; `ui_options`: those
-    /// the web UI's start form shows; `node_id`: the id a worker announces (its
-    /// `runner.client_id`).
-    #[pyo3(signature = (argv, classes, threads=None, shape=false, forwarded=Vec::new(), ui_options=Vec::new(), node_id=None))]
+    /// [`set_shape`](Self::set_shape) or [`end_shape`](Self::end_shape).
+    #[pyo3(signature = (argv, classes, threads=None, shape=false))]
     fn start(
         &self,
         argv: Vec<String>,
         classes: Vec<ClassSpec>,
         threads: Option<usize>,
         shape: bool,
-        forwarded: Vec<(String, Bound<'_, PyAny>)>,
-        ui_options: Vec<UiOptionSpec>,
-        node_id: Option<String>,
     ) -> PyResult<()> {
-        if let Some(id) = node_id {
-            self.relay.relay.set_node_id(id);
-        }
-        self.relay.set_options(forwarded);
-        self.relay.relay.set_ui_options(
-            ui_options
-                .into_iter()
-                .map(|(name, help, value, secret, choices, flag)| UiOption {
-                    name,
-                    help,
-                    value,
-                    secret,
-                    choices,
-                    flag,
-                })
-                .collect(),
-        );
         let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Err(PyRuntimeError::new_err(
@@ -246,6 +223,35 @@ impl Engine {
         if let Some(tx) = tx {
             let _ = tx.send(());
         }
+    }
+
+    /// Before [`start`](Self::start): `forwarded`, the locustfile's own arguments, which a
+    /// master sends its workers; `ui_options`, those the web UI's start form shows;
+    /// `node_id`, the id a worker announces (its `runner.client_id`).
+    #[pyo3(signature = (forwarded=Vec::new(), ui_options=Vec::new(), node_id=None))]
+    fn set_relay(
+        &self,
+        forwarded: Vec<(String, Bound<'_, PyAny>)>,
+        ui_options: Vec<UiOptionSpec>,
+        node_id: Option<String>,
+    ) {
+        if let Some(id) = node_id {
+            self.relay.relay.set_node_id(id);
+        }
+        self.relay.set_options(forwarded);
+        self.relay.relay.set_ui_options(
+            ui_options
+                .into_iter()
+                .map(|(name, help, value, secret, choices, flag)| UiOption {
+                    name,
+                    help,
+                    value,
+                    secret,
+                    choices,
+                    flag,
+                })
+                .collect(),
+        );
     }
 
     /// The locustfile's own arguments changed (the web UI's start form): what a master

@@ -73,7 +73,8 @@ class Front:
 
         runner = getattr(self.environment, "runner", None)
         node_id = runner.client_id if isinstance(runner, WorkerRunner) else None
-        self.core.start(argv, class_specs, threads, self.shape is not None, list(forwarded), list(ui_options), node_id)
+        self.core.set_relay(list(forwarded), list(ui_options), node_id)
+        self.core.start(argv, class_specs, threads, self.shape is not None)
 
     # -- the load shape ------------------------------------------------------------------
     def _shape_tick(self) -> bool:
