@@ -31,8 +31,9 @@
 //! or below, and no two files import each other (`tests/layers.rs` checks both, and lists
 //! the few upward imports the all-modes `Options` still makes):
 //!
-//! 1. `stats`, `wait`, `fake`, `funnel`, `arrivals`, `capacity`, `assets`: counting, waits,
-//!    fake data, limits, no I/O policy of their own;
+//! 1. `stats`, `wait`, `fake`, `funnel`, `arrivals`, `capacity`, `assets`, `values`:
+//!    counting, waits, fake data, limits, values as people write them; no I/O policy of
+//!    their own;
 //! 2. `threshold`, `client`: verdicts on stats; the HTTP client and its trace context;
 //! 3. `task`: what a task returns, and the client's task-facing glue (`think`, `.await`);
 //! 4. `user`: a user type and its context;
@@ -79,6 +80,7 @@ mod task;
 mod telemetry;
 mod threshold;
 mod user;
+mod values;
 mod wait;
 mod web;
 

@@ -115,7 +115,7 @@ fn write_reports(
     }
     if opts.report_json.is_some() || opts.html.is_some() {
         let infos = plan.user_types();
-        let shown = crate::config::redacted_host(host);
+        let shown = crate::values::redacted_host(host);
         let ctx = json::ReportContext {
             host: &shown,
             user_types: &infos,

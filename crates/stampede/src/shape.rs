@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::parse_duration;
+use crate::values::parse_duration;
 
 /// Decides the user count as the test goes on.
 pub trait LoadShape: Send + Sync {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// or below. Keep in step with the order in `src/lib.rs`'s docs.
 const LAYERS: &[&[&str]] = &[
     &[
-        "stats", "wait", "fake", "funnel", "arrivals", "capacity", "assets",
+        "stats", "wait", "fake", "funnel", "arrivals", "capacity", "assets", "values",
     ],
     &["threshold", "client"],
     &["task"],
@@ -29,16 +29,6 @@ const LAYERS: &[&[&str]] = &[
 /// Upward imports that exist today, until the run's typed shape (issue "One job per
 /// module") replaces the all-modes `Options` inside the crate.
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
-    (
-        "shape",
-        "config",
-        "parse_duration, a value parser that belongs below both",
-    ),
-    (
-        "runner",
-        "config",
-        "redacted_host, a value helper that belongs below both",
-    ),
     ("lifecycle", "config", "Options, for the schedule"),
     ("telemetry", "config", "Options, to start the exporters"),
     ("swarm", "config", "SwarmConfig::from_options"),
@@ -48,11 +38,7 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
         "Plan::master_swarm builds the master from the swarm's config",
     ),
     ("outcome", "config", "Options, for the reports to write"),
-    (
-        "distributed",
-        "config",
-        "Options, parse_host and redacted_host in the worker and master",
-    ),
+    ("distributed", "config", "Options, in the worker"),
 ];
 
 fn src() -> PathBuf {

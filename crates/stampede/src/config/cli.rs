@@ -7,12 +7,12 @@ use std::time::Duration;
 use clap::{Args, Parser};
 use url::Url;
 
-use super::parse::{
-    parse_duration, parse_host, parse_scale, parse_size, parse_timeout, parse_web_auth, WebAuth,
-};
 use crate::client::Resolve;
 use crate::shape::Stage;
 use crate::threshold::Threshold;
+use crate::values::{
+    parse_duration, parse_host, parse_scale, parse_size, parse_timeout, parse_web_auth, WebAuth,
+};
 
 /// A plan's own options: a plan without any uses this.
 #[derive(Args, Clone, Debug, Default)]

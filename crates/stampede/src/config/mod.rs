@@ -3,8 +3,7 @@
 
 mod cli;
 mod file;
-mod parse;
 
+pub use crate::values::{parse_duration, parse_host, redacted_host, WebAuth};
 pub use cli::{Cli, NoOptions, Options};
 pub use file::expand_config_file;
-pub use parse::{parse_duration, parse_host, redacted_host, WebAuth};

@@ -16,11 +16,12 @@ use super::message::WorkerState;
 use super::payload::{Ack, Beat, Classes, ExceptionReport, Generator, Payload, Ready, Spawn};
 use super::wire;
 use super::{node_id, ProcessMeter};
-use crate::config::{parse_host, Options};
+use crate::config::Options;
 use crate::outcome::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::stats::{unix_now, StatsState};
 use crate::swarm::{Swarm, SwarmConfig};
+use crate::values::parse_host;
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 const STATS_EVERY: Duration = Duration::from_secs(3);

@@ -73,7 +73,7 @@ impl RunnerStatus {
             state: RunnerState::Ready,
             target_users: 0,
             spawn_rate: 0.0,
-            host: crate::config::redacted_host(host),
+            host: crate::values::redacted_host(host),
         }
     }
 }
@@ -358,7 +358,7 @@ impl Runner {
             s.state = RunnerState::Spawning;
             s.target_users = users;
             s.spawn_rate = rate;
-            s.host = crate::config::redacted_host(&self.setup.host);
+            s.host = crate::values::redacted_host(&self.setup.host);
         });
         self.step();
     }

@@ -244,7 +244,7 @@ impl Master {
 
     fn begin(&mut self, users: u64, rate: f64) {
         self.ramp = Some(Ramp::new(self.dispatched, users, rate));
-        let host = crate::config::redacted_host(&self.setup.host);
+        let host = crate::values::redacted_host(&self.setup.host);
         self.status.send_modify(|s| {
             s.state = RunnerState::Spawning;
             s.target_users = users;

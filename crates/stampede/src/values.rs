@@ -1,4 +1,6 @@
-//! Value parsers for the command line, each with an error that names the bad value.
+//! Values as people write them (durations, sizes, hosts) and as they may be shown (a host
+//! without its password): each parser's error names the bad value. The command line uses
+//! them, and so do the layers below it (a shape's stages, the runner's status).
 
 use std::time::Duration;
 
