@@ -18,10 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::milestone::{Ending, Milestone};
 
-use crate::config::Options;
 use crate::plan::Plan;
 use crate::runner::{sleep_until_opt, RunnerHandle, RunnerState};
-use crate::shape::{LoadShape, Stages};
+use crate::shape::LoadShape;
 use crate::stats::StatsHandle;
 
 /// What a test is asked to do.
@@ -47,33 +46,6 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// From the command line and the plan: `--stage` wins over the plan's shape, and
-    /// `--single-user` runs exactly one user.
-    pub fn from_options(o: &Options, plan: &Plan) -> Self {
-        let shape: Option<Arc<dyn LoadShape>> = if o.single_user {
-            None
-        } else if !o.stages.is_empty() {
-            Some(Arc::new(Stages(o.stages.clone())))
-        } else {
-            plan.shape.clone()
-        };
-        let (users, rate) = if o.single_user {
-            (1, 1.0)
-        } else {
-            (o.users.unwrap_or(1), o.spawn_rate.unwrap_or(1.0))
-        };
-        Self {
-            users,
-            rate,
-            shape,
-            run_time: o.run_time,
-            reset_stats: o.reset_stats,
-            end_when_users_gone: !o.master,
-            host: None,
-            user_limit: crate::capacity::user_limit(o.user_limit),
-        }
-    }
-
     /// Users and rate at the start.
     pub fn initial(&self) -> (u64, f64) {
         match &self.shape {

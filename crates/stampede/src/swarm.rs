@@ -104,34 +104,6 @@ impl SwarmConfig {
             tracing: None,
         }
     }
-
-    /// Everything the command line says about running users, in one place for every mode
-    /// (headless, web UI, master, worker); each then overrides what it decides itself.
-    pub fn from_options(host: Url, o: &crate::config::Options) -> Self {
-        let mut cfg = Self::new(host);
-        cfg.stop_timeout = o.stop_timeout;
-        cfg.insecure = o.insecure;
-        cfg.verbose = o.single_user;
-        cfg.full_history = o.csv_full_history;
-        cfg.correct_omission = o.correct_omission;
-        cfg.wait_scale = o.wait_scale;
-        cfg.user_types = o.user_types.clone();
-        cfg.tags = o.tags.clone();
-        cfg.exclude_tags = o.exclude_tags.clone();
-        cfg.net = NetConfig {
-            connect_timeout: o.connect_timeout,
-            request_timeout: o.request_timeout,
-            max_body: o.max_body,
-            max_cookies: o.max_cookies,
-            ca_cert: o.ca_cert.clone(),
-            resolve: o.resolve.clone(),
-        };
-        cfg.limits = Limits {
-            max_names: o.max_names,
-            max_failure_keys: o.max_failure_keys,
-        };
-        cfg
-    }
 }
 
 /// Where a master listens and what it tells its workers.
@@ -157,57 +129,6 @@ impl Default for MasterConfig {
             parsed_options: rmpv::Value::Nil,
             admission: Default::default(),
             forget_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl MasterConfig {
-    /// From the command line: `--master-bind-host`, `--master-bind-port`, `--expect-workers`,
-    /// and the options workers may use (host, users, rate, run time, tags; not `--web-auth`).
-    pub fn from_options(o: &crate::config::Options) -> Self {
-        use rmpv::Value;
-        let list = |v: &[String]| Value::Array(v.iter().map(|s| Value::from(s.as_str())).collect());
-        let parsed_options = Value::Map(vec![
-            (
-                "host".into(),
-                o.host
-                    .as_ref()
-                    .map_or(Value::Nil, |h| Value::from(h.as_str())),
-            ),
-            ("num_users".into(), o.users.map_or(Value::Nil, Value::from)),
-            (
-                "spawn_rate".into(),
-                o.spawn_rate.map_or(Value::Nil, Value::F64),
-            ),
-            (
-                "run_time".into(),
-                o.run_time.map_or(Value::Nil, |t| Value::from(t.as_secs())),
-            ),
-            (
-                "stop_timeout".into(),
-                Value::F64(o.stop_timeout.as_secs_f64()),
-            ),
-            ("tags".into(), list(&o.tags)),
-            ("exclude_tags".into(), list(&o.exclude_tags)),
-            ("expect_workers".into(), Value::from(o.expect_workers)),
-            // Stampede workers scale their waits as the master's command line says.
-            ("wait_scale".into(), Value::F64(o.wait_scale)),
-            // The plan's own options, for Stampede workers to build the same plan.
-            ("stampede_plan_args".into(), list(&o.plan_args)),
-        ]);
-        Self {
-            bind: format!(
-                "tcp://{}:{}",
-                o.master_bind_host.replace('*', "0.0.0.0"),
-                o.master_bind_port
-            ),
-            expect_workers: o.expect_workers,
-            parsed_options,
-            admission: crate::distributed::Admission {
-                token: o.worker_token.clone(),
-                allow: o.allow_workers.clone(),
-            },
-            ..Self::default()
         }
     }
 }

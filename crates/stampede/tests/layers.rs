@@ -29,9 +29,7 @@ const LAYERS: &[&[&str]] = &[
 /// Upward imports that exist today, until the run's typed shape (issue "One job per
 /// module") replaces the all-modes `Options` inside the crate.
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
-    ("lifecycle", "config", "Options, for the schedule"),
     ("telemetry", "config", "Options, to start the exporters"),
-    ("swarm", "config", "SwarmConfig::from_options"),
     (
         "swarm",
         "distributed",

@@ -3,6 +3,7 @@
 
 mod cli;
 mod file;
+mod run_settings;
 
 pub use crate::values::{parse_duration, parse_host, redacted_host, WebAuth};
 pub use cli::{Cli, NoOptions, Options};
