@@ -148,13 +148,14 @@ async fn run_inner(
         eprintln!("error: {e}");
         return Err(EXIT_USAGE);
     }
-    let (telemetry, exporters) = match crate::telemetry::start(o).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(EXIT_USAGE);
-        }
-    };
+    let (telemetry, exporters) =
+        match crate::telemetry::start(crate::telemetry::TelemetrySettings::from_options(o)).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_USAGE);
+            }
+        };
     let mut exporters = exporters;
     match crate::web::metrics::listen_if_asked(o, &telemetry, &shutdown).await {
         Ok(bound) => exporters.prometheus = bound,

@@ -29,7 +29,6 @@ const LAYERS: &[&[&str]] = &[
 /// Upward imports that exist today, until the run's typed shape (issue "One job per
 /// module") replaces the all-modes `Options` inside the crate.
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
-    ("telemetry", "config", "Options, to start the exporters"),
     (
         "swarm",
         "distributed",

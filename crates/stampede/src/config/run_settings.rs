@@ -12,6 +12,18 @@ use crate::plan::Plan;
 use crate::shape::{LoadShape, Stages};
 use crate::stats::Limits;
 use crate::swarm::{MasterConfig, NetConfig, SwarmConfig};
+use crate::telemetry::TelemetrySettings;
+
+impl TelemetrySettings {
+    /// `--trace-context`, `--otel`, `--max-names`.
+    pub fn from_options(o: &Options) -> Self {
+        Self {
+            trace_context: o.trace_context,
+            otel: o.otel,
+            max_names: o.max_names,
+        }
+    }
+}
 
 impl Schedule {
     /// From the command line and the plan: `--stage` wins over the plan's shape, and

@@ -17,7 +17,6 @@ mod otlp_http;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::Options;
 use crate::runner::{RunnerHandle, RunnerState};
 use crate::stats::{MetricsSnapshot, StatsHandle};
 
@@ -158,10 +157,22 @@ impl Telemetry {
     }
 }
 
+/// What the command line asks of telemetry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TelemetrySettings {
+    /// `--trace-context`: send a W3C `traceparent` with each request.
+    pub trace_context: bool,
+    /// `--otel`: export metrics and traces over OTLP.
+    pub otel: bool,
+    /// `--max-names`: the most request names a metric carries.
+    pub max_names: usize,
+}
+
 /// Starts what the command line asks for beside the run: `--otel` and trace context
 /// (`--prometheus-listen` is served by `web::metrics`). [`Exporters::finish`], after the
 /// run, sends OTLP's last export. An error is the usage's (exit code 2).
-pub async fn start(o: &Options) -> Result<(Telemetry, Exporters), String> {
+pub async fn start(o: TelemetrySettings) -> Result<(Telemetry, Exporters), String> {
+    #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
     let mut exporters = Exporters::default();
     let tracing = Tracing::context_only(o.trace_context);
     #[cfg(feature = "otel")]
