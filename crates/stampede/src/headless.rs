@@ -48,7 +48,13 @@ pub(crate) async fn run_headless(
     if let Some(workers) = &swarm.workers {
         if !wait_for_workers(workers.clone(), opts.expect_workers, &shutdown).await {
             let peak = swarm.users_by_type(0);
-            return finish_run(opts, plan, stats.final_snapshot().await, &host, &peak);
+            return finish_run(
+                &crate::outcome::ReportSettings::from_options(opts),
+                plan,
+                stats.final_snapshot().await,
+                &host,
+                &peak,
+            );
         }
     }
     let started = Instant::now();
@@ -83,7 +89,13 @@ pub(crate) async fn run_headless(
     );
     let peak_users = ended.peak_users;
     let peak = swarm.users_by_type(peak_users);
-    finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
+    finish_run(
+        &crate::outcome::ReportSettings::from_options(opts),
+        plan,
+        stats.final_snapshot().await,
+        &host,
+        &peak,
+    )
 }
 
 /// A headless master starts its test (its `test_start` hooks, its run-time clock) once

@@ -4,7 +4,6 @@
 
 use url::Url;
 
-use crate::config::Options;
 use crate::plan::{Plan, SelectionError};
 use crate::report::{console, csv, html, json};
 use crate::stats::{unix_now, StatsState};
@@ -32,9 +31,29 @@ pub struct Outcome {
     pub verdicts: Vec<Verdict>,
 }
 
+/// What the command line asks of a run's end: the reports to write, the thresholds to
+/// judge, the exit code for failures.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSettings {
+    /// `--csv PREFIX`.
+    pub csv: Option<std::path::PathBuf>,
+    /// `--json`: the stats as JSON on stdout.
+    pub json: bool,
+    /// `--json-file PATH` (`.json` appended).
+    pub json_file: Option<std::path::PathBuf>,
+    /// `--report-json PATH`.
+    pub report_json: Option<std::path::PathBuf>,
+    /// `--html PATH`.
+    pub html: Option<std::path::PathBuf>,
+    /// `--threshold`s, in the order given.
+    pub thresholds: Vec<crate::threshold::Threshold>,
+    /// `--exit-code-on-error`.
+    pub exit_code_on_error: i32,
+}
+
 /// Prints the final tables and thresholds, writes every report, and works out the exit code.
 pub(crate) fn finish_run(
-    opts: &Options,
+    opts: &ReportSettings,
     plan: &Plan,
     final_stats: StatsState,
     host: &Url,
@@ -89,7 +108,7 @@ pub(crate) fn exit_code(stats: &StatsState, verdicts: &[Verdict], on_error: i32)
 }
 
 fn write_reports(
-    opts: &Options,
+    opts: &ReportSettings,
     plan: &Plan,
     stats: &StatsState,
     host: &Url,

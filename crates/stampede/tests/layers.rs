@@ -34,7 +34,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
         "distributed",
         "Plan::master_swarm builds the master from the swarm's config",
     ),
-    ("outcome", "config", "Options, for the reports to write"),
     ("distributed", "config", "Options, in the worker"),
 ];
 

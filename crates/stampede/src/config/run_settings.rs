@@ -8,11 +8,28 @@ use url::Url;
 
 use super::Options;
 use crate::lifecycle::Schedule;
+use crate::outcome::ReportSettings;
 use crate::plan::Plan;
 use crate::shape::{LoadShape, Stages};
 use crate::stats::Limits;
 use crate::swarm::{MasterConfig, NetConfig, SwarmConfig};
 use crate::telemetry::TelemetrySettings;
+
+impl ReportSettings {
+    /// The report options: `--csv`, `--json`, `--json-file`, `--report-json`, `--html`,
+    /// `--threshold`, `--exit-code-on-error`.
+    pub fn from_options(o: &Options) -> Self {
+        Self {
+            csv: o.csv.clone(),
+            json: o.json,
+            json_file: o.json_file.clone(),
+            report_json: o.report_json.clone(),
+            html: o.html.clone(),
+            thresholds: o.thresholds.clone(),
+            exit_code_on_error: o.exit_code_on_error,
+        }
+    }
+}
 
 impl TelemetrySettings {
     /// `--trace-context`, `--otel`, `--max-names`.

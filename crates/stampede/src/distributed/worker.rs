@@ -227,7 +227,13 @@ pub(crate) async fn run_worker(
         None => vec![0; w.plan.user_types().len()],
     };
     let plan = w.plan.clone();
-    finish_run(opts, &plan, w.total, &host, &peak)
+    finish_run(
+        &crate::outcome::ReportSettings::from_options(opts),
+        &plan,
+        w.total,
+        &host,
+        &peak,
+    )
 }
 
 impl Worker<'_> {

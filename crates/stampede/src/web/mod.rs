@@ -185,5 +185,11 @@ pub(crate) async fn serve(
             t.swarm.users_by_type(t.peak_users),
         )
     };
-    finish_run(opts, plan, stats.final_snapshot().await, &host, &peak)
+    finish_run(
+        &crate::outcome::ReportSettings::from_options(opts),
+        plan,
+        stats.final_snapshot().await,
+        &host,
+        &peak,
+    )
 }
