@@ -166,7 +166,8 @@ async fn run_inner(
     }
     let t = &telemetry;
     let result = if o.worker {
-        crate::distributed::run_worker(o, plan, rebuild, shutdown, t).await
+        let settings = crate::distributed::WorkerSettings::from_options(o);
+        crate::distributed::run_worker(&settings, plan, rebuild, shutdown, t).await
     } else if o.headless || o.single_user {
         // `--single-user` runs one user in the foreground with or without `--headless`, as
         // Locust's does: there is nothing to start from a page.

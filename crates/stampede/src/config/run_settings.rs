@@ -7,8 +7,25 @@ use std::sync::Arc;
 use url::Url;
 
 use super::Options;
+use crate::distributed::WorkerSettings;
 use crate::lifecycle::Schedule;
 use crate::outcome::ReportSettings;
+
+impl WorkerSettings {
+    /// `--master-host`, `--master-port`, `--worker-token`, `--host`, the plan's options,
+    /// and the swarm and report settings every mode reads.
+    pub fn from_options(o: &Options) -> Self {
+        let placeholder: Url = "http://unknown/".parse().expect("a valid URL");
+        Self {
+            endpoint: format!("tcp://{}:{}", o.master_host, o.master_port),
+            token: o.worker_token.clone(),
+            host: o.host.clone(),
+            plan_args: o.plan_args.clone(),
+            swarm: SwarmConfig::from_options(o.host.clone().unwrap_or(placeholder), o),
+            report: ReportSettings::from_options(o),
+        }
+    }
+}
 use crate::plan::Plan;
 use crate::shape::{LoadShape, Stages};
 use crate::stats::Limits;

@@ -15,6 +15,7 @@ pub(crate) use master::{spawn_master, MasterSetup};
 pub use message::{FrameError, Message, WorkerState, MAX_FRAME};
 pub use payload::{ParsedOptions, Payload, Report};
 pub use wire::stats_payload;
+pub use worker::WorkerSettings;
 pub(crate) use worker::{run_worker, Rebuild};
 
 /// `<hostname>_<32 hex>`, the node id Locust masters expect (they group by the hostname).

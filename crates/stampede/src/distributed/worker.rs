@@ -16,7 +16,6 @@ use super::message::WorkerState;
 use super::payload::{Ack, Beat, Classes, ExceptionReport, Generator, Payload, Ready, Spawn};
 use super::wire;
 use super::{node_id, ProcessMeter};
-use crate::config::Options;
 use crate::outcome::{finish_run, Outcome, RunError};
 use crate::plan::Plan;
 use crate::stats::{unix_now, StatsState};
@@ -31,6 +30,23 @@ const MASTER_SILENCE: Duration = Duration::from_secs(5);
 const GIVE_UP: Duration = Duration::from_secs(60);
 /// At most this many `exception` messages per report, so a failing task cannot flood.
 const MAX_EXCEPTION_MESSAGES: u64 = 100;
+
+/// What a worker's command line says, read once at the top (`config`).
+#[derive(Clone)]
+pub struct WorkerSettings {
+    /// `tcp://MASTER_HOST:MASTER_PORT`.
+    pub endpoint: String,
+    /// `--worker-token`, presented in `client_ready`.
+    pub token: Option<String>,
+    /// `--host`: used when the master names none.
+    pub host: Option<url::Url>,
+    /// The plan's own options on this worker's command line.
+    pub plan_args: Vec<String>,
+    /// Every swarm's settings (network, caps); the master names the host.
+    pub swarm: SwarmConfig,
+    /// The reports at the end.
+    pub report: crate::outcome::ReportSettings,
+}
 
 /// Builds the plan anew from forwarded plan options (`--think-scale=0`).
 pub(crate) type Rebuild = Box<dyn Fn(&[String]) -> Result<Plan, String> + Send + Sync>;
@@ -89,7 +105,7 @@ async fn connect(endpoint: &str, node: &str) -> Result<Connection, String> {
 }
 
 struct Worker<'a> {
-    opts: &'a Options,
+    opts: &'a WorkerSettings,
     /// The plan, rebuilt when the master forwards other plan options.
     plan: Plan,
     rebuild: Option<&'a Rebuild>,
@@ -114,7 +130,7 @@ struct Worker<'a> {
 }
 
 pub(crate) async fn run_worker(
-    opts: &Options,
+    opts: &WorkerSettings,
     plan: &Plan,
     rebuild: Option<&Rebuild>,
     shutdown: CancellationToken,
@@ -131,7 +147,7 @@ pub(crate) async fn run_worker(
             .as_ref()
             .and_then(|r| r.node_id())
             .unwrap_or_else(node_id),
-        endpoint: format!("tcp://{}:{}", opts.master_host, opts.master_port),
+        endpoint: opts.endpoint.clone(),
         conn: None,
         swarm: None,
         total: StatsState::new(unix_now(), false),
@@ -227,13 +243,7 @@ pub(crate) async fn run_worker(
         None => vec![0; w.plan.user_types().len()],
     };
     let plan = w.plan.clone();
-    finish_run(
-        &crate::outcome::ReportSettings::from_options(opts),
-        &plan,
-        w.total,
-        &host,
-        &peak,
-    )
+    finish_run(&opts.report, &plan, w.total, &host, &peak)
 }
 
 impl Worker<'_> {
@@ -384,7 +394,8 @@ impl Worker<'_> {
         let stop_timeout = data.stop_timeout.filter(|t| t.is_finite()).unwrap_or(0.0);
         // The master decides which users run here; the rest is this worker's own
         // command line (network settings, caps), as with a Locust worker.
-        let mut cfg = SwarmConfig::from_options(host.clone(), self.opts);
+        let mut cfg = self.opts.swarm.clone();
+        cfg.host = host.clone();
         cfg.stop_timeout = Duration::from_secs_f64(stop_timeout.max(0.0));
         cfg.user_types = Vec::new();
         cfg.verbose = false;
@@ -446,8 +457,8 @@ impl Worker<'_> {
 /// What `client_ready` carries: -1, as a Locust development build sends (a Locust master
 /// accepts it without a version warning); with `--worker-token`, a map with the token and
 /// this version, which only a Stampede master reads.
-fn ready_data(opts: &Options) -> Ready {
-    match &opts.worker_token {
+fn ready_data(opts: &WorkerSettings) -> Ready {
+    match &opts.token {
         None => Ready::Locust((-1).into()),
         Some(token) => Ready::Stampede {
             version: concat!("stampede/", env!("CARGO_PKG_VERSION")).into(),
