@@ -28,13 +28,11 @@ const LAYERS: &[&[&str]] = &[
 
 /// Upward imports that exist today. The all-modes `Options` no longer reaches below
 /// `config`: each layer takes settings built from it there (`config/run_settings.rs`).
-const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
-    (
-        "swarm",
-        "distributed",
-        "Plan::master_swarm builds the master from the swarm's config",
-    ),
-];
+const KNOWN_UPWARD: &[(&str, &str, &str)] = &[(
+    "swarm",
+    "distributed",
+    "Plan::master_swarm builds the master from the swarm's config",
+)];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
