@@ -165,13 +165,20 @@ pub enum Relayed {
     },
     /// On a master: a worker's whole report (`worker_report`).
     WorkerReport { from: String, data: rmpv::Value },
+    /// On a master: its workers (id, state, users) changed.
+    Workers { workers: Vec<(String, String, u64)> },
+    /// On a worker: the index its master gave it.
+    Joined { index: u64 },
     /// On a worker: its master's options, before `test_start`.
     MasterOptions {
         options: rmpv::Value,
         host: Option<String>,
     },
     /// The web UI's start form set these locustfile arguments (as text), before the test.
-    UiOptions { values: Vec<(String, String)> },
+    UiOptions {
+        values: Vec<(String, String)>,
+        host: Option<String>,
+    },
     /// On a worker: fire `report_to_master`, then answer `Engine.report_extra(ticket, ...)`.
     ReportDue { ticket: u64 },
 }

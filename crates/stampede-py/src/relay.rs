@@ -47,7 +47,9 @@ impl PyRelay {
                 Inbound::MasterOptions { options, host } => {
                     Relayed::MasterOptions { options, host }
                 }
-                Inbound::UiOptions { values } => Relayed::UiOptions { values },
+                Inbound::UiOptions { values, host } => Relayed::UiOptions { values, host },
+                Inbound::Workers { workers } => Relayed::Workers { workers },
+                Inbound::Joined { index } => Relayed::Joined { index },
                 Inbound::ReportDue { reply } => {
                     let ticket = crate::handle::next_ticket();
                     r.lock()
@@ -135,7 +137,9 @@ fn tuple<'py>(py: Python<'py>, r: Relayed) -> PyResult<Bound<'py, pyo3::types::P
             ("worker_report", from, crate::value::to_py(py, &data)?).into_pyobject(py)?
         }
         Relayed::ReportDue { ticket } => ("report_due", ticket).into_pyobject(py)?,
-        Relayed::UiOptions { values } => ("ui_options", values).into_pyobject(py)?,
+        Relayed::Workers { workers } => ("workers", workers).into_pyobject(py)?,
+        Relayed::Joined { index } => ("joined", index).into_pyobject(py)?,
+        Relayed::UiOptions { values, host } => ("ui_options", values, host).into_pyobject(py)?,
         Relayed::MasterOptions { options, host } => {
             ("master_options", crate::value::to_py(py, &options)?, host).into_pyobject(py)?
         }

@@ -144,3 +144,63 @@ fn a_masters_own_arguments_reach_its_workers_as_under_locust() {
         assert_eq!(run(master, worker, &log), oracle, "{name}");
     }
 }
+
+/// `--tags` given to a master decides its workers' tasks, as Locust's workers take it from
+/// the spawn, in every pairing.
+#[test]
+fn a_masters_tags_pick_its_workers_tasks_in_every_pairing() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (l, s) = (locust(), stampede());
+    for (name, master, worker) in [
+        ("Locust master, Locust worker", &l, &l),
+        ("Stampede master, Stampede worker", &s, &s),
+        ("Locust master, Stampede worker", &l, &s),
+        ("Stampede master, Locust worker", &s, &l),
+    ] {
+        let slug = name.replace([' ', ','], "_");
+        let csv = dir.path().join(&slug);
+        let log = dir.path().join(format!("{slug}.log"));
+        let args = ["--tags", "a", "--csv", csv.to_str().unwrap()];
+        let (_, stderr) = pair_with(master, worker, &target.url, &log, "tagged.py", &args);
+        let names: Vec<String> = stats(&csv).into_keys().map(|(_, n)| n).collect();
+        assert_eq!(names, ["a"], "{name}\n{stderr}");
+    }
+}
+
+/// A master reads its runner (target user count, worker count, clients) at test start to
+/// share data out by worker id; a worker knows its index; `test_stopping` fires and the
+/// state is `stopped` in `test_stop`: as under Locust, in every pairing.
+#[test]
+fn a_master_shares_data_out_by_its_runners_clients_as_under_locust() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (l, s) = (locust(), stampede());
+    let run = |m: &Path, w: &Path, log: &str| {
+        pair_with(
+            m,
+            w,
+            &target.url,
+            &dir.path().join(log),
+            "split_users.py",
+            &[],
+        )
+    };
+    let (oracle, _) = run(&l, &l, "ll.log");
+    assert!(
+        oracle.contains("worker 0 got ['user0', 'user1']"),
+        "{oracle:?}"
+    );
+    for (name, master, worker) in [
+        ("Stampede master, Stampede worker", &s, &s),
+        ("Locust master, Stampede worker", &l, &s),
+        ("Stampede master, Locust worker", &s, &l),
+    ] {
+        let (seen, stderr) = run(
+            master,
+            worker,
+            &format!("{}.log", name.replace([' ', ','], "_")),
+        );
+        assert_eq!(seen, oracle, "{name}\n{stderr}");
+    }
+}

@@ -450,3 +450,50 @@ fn a_locustfiles_own_arguments_are_fields_of_the_start_form() {
         "{notes}"
     );
 }
+
+/// Started without `--host`, the start form's host becomes `environment.host` (in
+/// `test_start`) and every user's, as Locust's `/swarm` sets them; the users reach it.
+#[test]
+fn the_start_forms_host_is_the_environments_and_the_users() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("notes.log");
+    let mut child = Command::new(stampede())
+        .arg("-f")
+        .arg(locustfile("forwarded_options.py"))
+        .args(["--web-port", "0"])
+        .env("MESSAGES_LOG", &log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
+    let _proc = Proc(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let form = format!(
+        "user_count=1&spawn_rate=1&host={}",
+        url::form_urlencoded::byte_serialize(target.url.as_bytes()).collect::<String>()
+    );
+    let started = http(&addr, "POST", "/swarm", &form);
+    assert!(started.contains("\"success\":true"), "{started}");
+    let want = format!("host='{}'", target.url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut notes = String::new();
+    while Instant::now() < deadline && !(notes.contains(&want) && target.hits() > 0) {
+        std::thread::sleep(Duration::from_millis(100));
+        notes = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(
+        notes.contains(&format!("test_start: greeting='unset' rounds=1 {want}")),
+        "{notes}"
+    );
+    assert!(
+        target.hits() > 0,
+        "the users reached the form's host: {notes}"
+    );
+}

@@ -75,6 +75,19 @@ pub enum Inbound {
     UiOptions {
         /// (name, value) pairs, each a declared option's.
         values: Vec<(String, String)>,
+        /// The host the form names, as typed (Locust's `environment.host` becomes it).
+        host: Option<String>,
+    },
+    /// On a master: its workers changed (joined, left, went missing, or run other
+    /// user counts): each one's node id, state (Locust's name) and users.
+    Workers {
+        /// One row per worker the master knows.
+        workers: Vec<(String, String, u64)>,
+    },
+    /// On a worker: its master admitted it under this index (Locust's `worker_index`).
+    Joined {
+        /// Its index among the master's workers.
+        index: u64,
     },
     /// On a worker: the master's options, as its `spawn` carries them, before the test
     /// starts (Locust's worker takes a locustfile's own arguments from them).

@@ -399,6 +399,7 @@ def _run(classes, options, rest, files):
             log.info("No run time limit set, use CTRL+C to interrupt")
     # As Locust's runner does at each start (after `init`, whose listeners may change them).
     environment._filter_tasks_by_tags()
+    _on_sigterm(front, log)
     front.start(["stampede", *rest], [class_spec(c) for c in classes], threads, _forwarded(options), _ui_options(options))
     code = front.wait_finished()
     if getattr(options, "_stampede_children", None):
@@ -417,11 +418,30 @@ def _run(classes, options, rest, files):
     return code
 
 
+def _on_sigterm(front, log):
+    """SIGTERM (``docker stop``, a CI job's timeout) ends the run as Ctrl-C does, with
+    ``test_stop``, ``quitting``, the tables and every report, as Locust's handler does."""
+    import signal
+
+    import gevent
+
+    def on_term():
+        log.info("Got SIGTERM signal")
+        front.shutdown()
+
+    gevent.signal_handler(signal.SIGTERM, on_term)
+
+
 def _forwarded(options):
     """The locustfile's own arguments as a master sends them to workers (Locust forwards
     its whole ``parsed_options``; a worker keeps the ones it does not set itself): values
     msgpack cannot carry are left out."""
     out = []
+    # Locust's workers take these from their master's spawn too; the engine's own are
+    # empty under -f (this front filters tasks by tag itself).
+    for name in ("tags", "exclude_tags"):
+        value = getattr(options, name, None)
+        out.append((name, list(value) if value else None))
     for name in getattr(options, "_stampede_custom", ()):
         value = getattr(options, name, None)
         if isinstance(value, (type(None), bool, int, float, str, list, tuple, dict)):

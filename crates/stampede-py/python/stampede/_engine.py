@@ -35,14 +35,18 @@ class Front:
         self.environment = environment
         self.stop_timeout = stop_timeout
         self.override_host = override_host
-        self.target_users = 0
+        options = getattr(environment, "parsed_options", None)
+        # What the command line asks for: Locust's target_user_count is set by test_start.
+        self.target_users = int(getattr(options, "num_users", 0) or 0) if options is not None else 0
+        self._state = "ready"
+        #: A master's workers: (id, state, user_count) rows, as the engine last told them.
+        self._workers = []
         self._shape_started = False
         #: End the run once every user has ended (``run_single_user``, as Locust returns
         #: when its one user's ``run()`` does); a locustfile run goes on, as Locust's does.
         self.end_when_users_gone = False
         #: The locustfile's LoadTestShape instance, ticked here (see src/shape.rs).
         self.shape = shape
-        options = getattr(environment, "parsed_options", None)
         self._wait_scale = float(getattr(options, "wait_scale", 1.0) or 0.0) if options is not None else 1.0
         self.core = _core.Engine()
         self.waiters = {}
@@ -132,10 +136,29 @@ class Front:
         return self._wait_scale
 
     def runner_state(self):
-        return "stopped" if self.finished.ready() else "running"
+        """Locust's runner states as the engine's milestones move them: ``ready`` until the
+        first ramp (so in ``test_start``), ``spawning``, ``running``, ``stopping`` once the
+        test ends, ``stopped`` from ``test_stop`` on."""
+        return "stopped" if self.finished.ready() else self._state
+
+    def user_classes_count(self):
+        """Running users per class name, every class listed (``runner.user_classes_count``)."""
+        counts = {cls.__name__: 0 for cls in self.classes}
+        for user in self.users.values():
+            name = type(user).__name__
+            counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def user_count(self):
+        if self._workers:
+            return sum(n for _, state, n in self._workers if state != "missing")
         return len(self.users)
+
+    def worker_count(self):
+        return sum(1 for _, state, _ in self._workers if state != "missing")
+
+    def worker_rows(self):
+        return list(self._workers)
 
     def target_user_count(self):
         return self.target_users
@@ -193,10 +216,16 @@ class Front:
                     w.switch(msg[2])
             elif kind == "spawn":
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
+            elif kind == "workers":
+                self._workers = [tuple(w) for w in msg[1]]
+            elif kind == "joined":
+                runner = getattr(self.environment, "runner", None)
+                if runner is not None:
+                    runner.worker_index = msg[1]
             elif kind == "master_options":
                 self._take_master_options(msg[1], msg[2])
             elif kind == "ui_options":
-                self._take_ui_options(msg[1])
+                self._take_ui_options(msg[1], msg[2])
             elif kind == "outside_users":
                 self._outside_users = EngineTransport(self, msg[1], 0)
             elif kind == "stop":
@@ -243,11 +272,25 @@ class Front:
         for key, value in options.items():
             if isinstance(key, str) and (key in own or not hasattr(ns, key)):
                 setattr(ns, key, value)
+        # The master's --tags and --exclude-tags decide which tasks run, as a Locust worker
+        # takes them (``runners.py``: copied, then ``_filter_tasks_by_tags``).
+        if "tags" in options or "exclude_tags" in options:
+            tags, exclude = options.get("tags") or None, options.get("exclude_tags") or None
+            ns.tags, ns.exclude_tags = tags, exclude
+            self.environment.tags, self.environment.exclude_tags = tags, exclude
+            self.environment._tasks_filtered = False
+            self.environment._filter_tasks_by_tags()
 
-    def _take_ui_options(self, values):
-        """The web UI's start form set the locustfile's own arguments: each takes the type
-        its current value has, as Locust's ``/swarm`` converts them; a master forwards the
+    def _take_ui_options(self, values, host):
+        """The web UI's start form: its host becomes ``environment.host`` and every user
+        class's (as Locust's ``/swarm`` sets them); the locustfile's own arguments each take
+        the type their current value has, as Locust converts them; a master forwards the
         new values to its workers."""
+        if host:
+            self.environment.host = host
+            for cls in self.classes:
+                cls.host = host
+            self.override_host = True
         ns = getattr(self.environment, "parsed_options", None)
         if ns is None:
             return
@@ -317,7 +360,20 @@ class Front:
         """Runs the listeners of ``test_start``/``test_stop`` in a greenlet of their own;
         the engine waits for them before going on, as Locust's runner does."""
         try:
+            if event == "test_stop":
+                # As Locust's stop(): test_stopping, the users stopped, then test_stop; a
+                # master fires test_stop while it still waits for its workers (stopping).
+                from stampede.compat.runners import MasterRunner
+
+                self._state = "stopping"
+                self.environment.events.test_stopping.fire(environment=self.environment)
+                if not isinstance(self.environment.runner, MasterRunner):
+                    self._state = "stopped"
             getattr(self.environment.events, event).fire(environment=self.environment)
+            if event == "test_stop":
+                self._state = "stopped"
+            if event == "test_start":
+                self._state = "ready"
             if event == "test_start" and self.shape is not None:
                 # The engine asks the shape for its start right after this hook.
                 self.shape.reset_time()
@@ -369,6 +425,7 @@ def _web_ui(front, url):
 
 def _ramping(front, users, rate, shape):
     front.target_users = users
+    front._state = "spawning"
     if shape and not front._shape_started:
         front._shape_started = True
         _runner_log.info("Shape test starting.")
@@ -381,6 +438,7 @@ def _ramping(front, users, rate, shape):
 def _spawned(front, counts):
     import json
 
+    front._state = "running"
     counts = dict(sorted((name, n) for name, n in counts))
     _runner_log.info("All users spawned: %s (%d total users)" % (json.dumps(counts), sum(counts.values())))
     # Listeners run in a greenlet of their own, never on the hub.
@@ -388,6 +446,7 @@ def _spawned(front, counts):
 
 
 def _ending(front, why):
+    front._state = "stopping"
     if why in ("--run-time limit reached",):
         _main_log.info(f"{why}, shutting down")
     elif why == "Shape test stopping":

@@ -171,6 +171,12 @@ def worker_count() -> int:
     return f() if f is not None else fallback["worker_count"]
 
 
+def worker_rows() -> list:
+    """A master's workers as (id, state, user_count) rows; empty elsewhere."""
+    f = _backed("worker_rows")
+    return f() if f is not None else []
+
+
 def stop() -> None:
     """Stops the test (users stop; the process stays up in web mode). Returns at once."""
     global fake_quit_requested

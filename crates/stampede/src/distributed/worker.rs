@@ -264,6 +264,9 @@ impl Worker<'_> {
             Payload::Ack(Ack { index, stampede }) => {
                 self.master_speaks_hdr = stampede.unwrap_or(0) >= 1;
                 eprintln!("Joined the master (worker index {index})");
+                if let Some(relay) = &self.plan.relay {
+                    relay.deliver(crate::relay::Inbound::Joined { index });
+                }
             }
             Payload::Spawn(spawn) => self.spawn(&spawn).await,
             Payload::Stop => {

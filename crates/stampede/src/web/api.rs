@@ -183,8 +183,14 @@ pub async fn swarm(State(ui): Shared, body: Bytes) -> Json<Value> {
             (!(o.secret && v.is_empty())).then(|| (o.name.clone(), v.clone()))
         })
         .collect();
-    if let (Some(relay), false) = (&ui.control.plan.relay, custom.is_empty()) {
-        relay.deliver(crate::relay::Inbound::UiOptions { values: custom });
+    let typed_host = host.is_some().then(|| get("host")).flatten();
+    if let Some(relay) = &ui.control.plan.relay {
+        if !custom.is_empty() || typed_host.is_some() {
+            relay.deliver(crate::relay::Inbound::UiOptions {
+                values: custom,
+                host: typed_host,
+            });
+        }
     }
     match ui.control.start(StartRequest {
         users,

@@ -285,6 +285,54 @@ class MasterRunner(DistributedRunner):
     def worker_count(self) -> int:
         return _runtime.worker_count()
 
+    @property
+    def clients(self) -> "WorkerNodes":
+        """The workers as Locust's master keeps them (``runners.WorkerNodes``): iterating
+        gives their ids; ``all``, ``ready``, ``spawning``, ``running``, ``missing``."""
+        return WorkerNodes(WorkerNode(i, s, n) for i, s, n in _runtime.worker_rows())
+
+
+class WorkerNode:
+    """One worker as a master sees it (``id``, ``state``, ``user_count``)."""
+
+    def __init__(self, id: str, state: str, user_count: int) -> None:
+        self.id = id
+        self.state = state
+        self.user_count = user_count
+
+    def __repr__(self):
+        return f"<WorkerNode {self.id} {self.state}>"
+
+
+class WorkerNodes(dict):
+    """Workers by id (Locust's ``WorkerNodes``); a snapshot, read when asked for."""
+
+    def __init__(self, nodes=()) -> None:
+        super().__init__((n.id, n) for n in nodes)
+
+    def _in(self, *states):
+        return [n for n in self.values() if n.state in states]
+
+    @property
+    def all(self):
+        return list(self.values())
+
+    @property
+    def ready(self):
+        return self._in(STATE_INIT, "ready")
+
+    @property
+    def spawning(self):
+        return self._in(STATE_SPAWNING)
+
+    @property
+    def running(self):
+        return self._in(STATE_RUNNING)
+
+    @property
+    def missing(self):
+        return self._in(STATE_MISSING)
+
 
 class WorkerRunner(DistributedRunner):
     """A worker of a distributed run."""

@@ -135,6 +135,7 @@ pub(crate) async fn spawn_master(
         workers_view: workers_tx,
         refused: Throttled::new(Duration::from_secs(10)),
         strangers: Throttled::new(Duration::from_secs(10)),
+        told_workers: Vec::new(),
     };
     tokio::spawn(master.run(frames, cmds));
     Ok((
@@ -171,6 +172,8 @@ struct Master {
     /// Rate-limited log lines for refused joins and for messages from unknown peers.
     refused: Throttled,
     strangers: Throttled,
+    /// The workers as the front was last told of them (id, state, users).
+    told_workers: Vec<(String, String, u64)>,
 }
 
 impl Master {
@@ -566,8 +569,9 @@ impl Master {
         self.status.send_modify(|s| s.state = RunnerState::Stopped);
     }
 
-    fn publish(&self) {
-        let list = self.workers.values().map(|w| w.info.clone()).collect();
+    fn publish(&mut self) {
+        let list: Vec<WorkerInfo> = self.workers.values().map(|w| w.info.clone()).collect();
+        self.tell_front_of_workers(&list);
         let _ = self.workers_view.send(list);
     }
 }

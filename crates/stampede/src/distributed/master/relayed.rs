@@ -7,14 +7,15 @@ use crate::distributed::message::WorkerState;
 use crate::distributed::payload::{ParsedOptions, Payload, Report};
 
 impl Master {
-    /// The options a spawn carries: the command line's, then the test's own as the relay
-    /// has them now (the web UI's start form may have changed them), under names the
-    /// command line does not use.
+    /// The options a spawn carries: the command line's, with the front's own as the relay
+    /// has them now (the web UI's start form may have changed them) in place of the
+    /// command line's under the same name (the Python front reads `--tags` itself).
     pub(super) fn forwarded_options(&self) -> ParsedOptions {
         let mut all = self.setup.parsed_options.clone();
         for (k, v) in self.setup.relay.iter().flat_map(|r| r.options()) {
-            if !all.0.iter().any(|(known, _)| *known == k) {
-                all.0.push((k, v));
+            match all.0.iter_mut().find(|(known, _)| *known == k) {
+                Some(slot) => slot.1 = v,
+                None => all.0.push((k, v)),
             }
         }
         all
@@ -45,6 +46,22 @@ impl Master {
                 data: out.data.clone(),
             };
             self.send_to(&id, custom).await;
+        }
+    }
+
+    /// Tells the front its workers (Locust's `runner.clients`, `worker_count`), when who
+    /// they are, their states or their user counts changed since it was last told.
+    pub(super) fn tell_front_of_workers(&mut self, list: &[super::WorkerInfo]) {
+        let Some(relay) = &self.setup.relay else {
+            return;
+        };
+        let rows: Vec<(String, String, u64)> = list
+            .iter()
+            .map(|w| (w.id.clone(), w.state.as_str().to_owned(), w.user_count))
+            .collect();
+        if rows != self.told_workers {
+            self.told_workers = rows.clone();
+            relay.deliver(crate::relay::Inbound::Workers { workers: rows });
         }
     }
 
