@@ -497,3 +497,55 @@ fn the_start_forms_host_is_the_environments_and_the_users() {
         "the users reached the form's host: {notes}"
     );
 }
+
+/// SIGTERM (`docker stop`, a CI job's timeout) ends the run as Ctrl-C does: Locust's log
+/// line, `test_stop` and `quitting`, the final tables and every report.
+#[test]
+fn sigterm_ends_the_run_with_its_reports_as_under_locust() {
+    let target = Counter::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("term");
+    let mut child = Command::new(stampede())
+        .arg("-f")
+        .arg(locustfile("plain_fast.py"))
+        .args([
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "60s",
+            "--host",
+            &target.url,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("All users spawned") {
+                let _ = tx.send(None);
+            }
+            lines.push(line);
+        }
+        let _ = tx.send(Some(lines.join("\n")));
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), None);
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let log = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("Got SIGTERM signal"), "{log}");
+    assert!(log.contains("Shutting down (exit code 0)"), "{log}");
+    let rows = stats(&csv);
+    assert!(rows[&("GET".to_owned(), "/".to_owned())].0 > 0, "{rows:?}");
+}
