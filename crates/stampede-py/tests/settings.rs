@@ -115,3 +115,62 @@ fn an_unknown_key_in_any_file_names_the_file_and_the_key() {
         "{err}"
     );
 }
+
+/// Locust 2.47's flags that Stampede has no use for are accepted, each with a notice, not
+/// refused; `--autoquit N` with `--autostart` ends the process N seconds after the test;
+/// `--config-users` is refused by name.
+#[test]
+fn locusts_other_flags_are_accepted_said_or_refused_by_name() {
+    let target = common::Counter::start();
+    let file = common::locustfile("plain_fast.py");
+    let run = |extra: &[&str]| {
+        let out = Command::new("timeout")
+            .arg("60")
+            .arg(common::stampede())
+            .arg("-f")
+            .arg(&file)
+            .args(["-u", "1", "-r", "1", "-t", "1s", "--host", &target.url])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, log) = run(&[
+        "--headless",
+        "--headful",
+        "--print-stats",
+        "--enable-rebalancing",
+        "--class-picker",
+        "--legacy-ui",
+        "--web-login",
+        "--profile",
+        "nightly",
+        "--web-base-path=/lt",
+        "--expect-workers-max-wait",
+        "30",
+        "--equal-weights",
+    ]);
+    assert_eq!(code, Some(0), "{log}");
+    for flag in [
+        "--headful",
+        "--print-stats",
+        "--profile",
+        "--web-base-path",
+        "--expect-workers-max-wait",
+    ] {
+        assert!(
+            log.contains(&format!("{flag} is accepted and has no effect")),
+            "{flag}: {log}"
+        );
+    }
+    // The UI's own run ends, then --autoquit ends the process (timeout 60 would say 124).
+    let (code, log) = run(&["--web-port", "0", "--autostart", "--autoquit", "1"]);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("quitting in 1 seconds (--autoquit)"), "{log}");
+    let (code, log) = run(&["--headless", "--config-users", "{}"]);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("--config-users is not supported"), "{log}");
+}

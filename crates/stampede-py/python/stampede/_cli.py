@@ -37,6 +37,49 @@ def legacy_flags(argv):
     return out
 
 
+#: Locust 2.47 flags the engine has no use for: accepted, each with a one-line notice of
+#: what Stampede does instead (name -> (takes a value, notice)).
+IGNORED_FLAGS = {
+    "--headful": (False, "the web UI is already up unless --headless"),
+    "--print-stats": (False, "the live table prints in headless mode only"),
+    "--enable-rebalancing": (False, "the engine spreads users over workers again as they come and go"),
+    "--class-picker": (False, "the web UI's start form already picks user classes"),
+    "--legacy-ui": (False, "Stampede's web UI has one look"),
+    "--web-login": (False, "use --web-auth USER:PASS for the web UI's login"),
+    "--web-base-path": (True, "the web UI is served at /"),
+    "--profile": (True, "reports do not carry a profile name"),
+    "--expect-workers-max-wait": (True, "a master waits for --expect-workers without a limit"),
+}
+#: Locust 2.47 flags this front reads itself (name -> takes a value).
+FRONT_FLAGS = {"--autoquit": True, "--equal-weights": False}
+
+
+def locust_only_flags(argv):
+    """Locust's flags that the engine does not take: the ignored ones said once and
+    dropped, the front's own returned as {name: value}; ``--config-users`` refused by name."""
+    out, own, i = [], {}, 0
+    while i < len(argv):
+        key, eq, val = argv[i].partition("=")
+        if key == "--config-users":
+            raise SystemExit(_usage("--config-users is not supported by Stampede's Python front (set the user classes' attributes in the locustfile)"))
+        spec = IGNORED_FLAGS.get(key)
+        takes = spec[0] if spec else FRONT_FLAGS.get(key)
+        if takes is None:
+            out.append(argv[i])
+            i += 1
+            continue
+        if takes and not eq:
+            if i + 1 >= len(argv):
+                raise SystemExit(_usage(f"{key} needs a value"))
+            val, i = argv[i + 1], i + 1
+        i += 1
+        if spec:
+            _say(f"{key} is accepted and has no effect: {spec[1]}")
+        else:
+            own[key] = val if takes else True
+    return out, own
+
+
 def locust_environment():
     """``LOCUST_X`` settings apply as ``STAMPEDE_X`` unless that is set (STAMPEDE_* wins)."""
     for k, v in list(os.environ.items()):
@@ -173,8 +216,8 @@ def _task_list(cls):
     return list(counts.items())
 
 
-def class_spec(cls):
-    weight = getattr(cls, "weight", 1)
+def class_spec(cls, equal_weights=False):
+    weight = 1 if equal_weights else getattr(cls, "weight", 1)
     weight = max(0, int(round(weight)))
     fixed = getattr(cls, "fixed_count", 0) or None
     sequential = False
@@ -250,6 +293,7 @@ def run(argv) -> int:
     from stampede import _processes
 
     try:
+        argv, front_flags = locust_only_flags(argv)
         processes, argv = _processes.take(argv)
         files, argv = take_locustfile(argv)
         wants_help = any(a in ("-h", "--help") for a in argv)
@@ -282,6 +326,8 @@ def run(argv) -> int:
     options._stampede_children = children
     #: The locustfile's own arguments: a master forwards them to its workers.
     options._stampede_custom = list(vars(custom))
+    options.equal_weights = "--equal-weights" in front_flags
+    options.autoquit = _number(front_flags.get("--autoquit", -1), float)
     #: Those the web UI's start form shows (Locust's "Custom parameters").
     options._stampede_ui = [a for a in parser._actions if getattr(a, "include_in_web_ui", False) and a.dest in vars(custom)]
     shapes = shape_classes(modules)
@@ -400,7 +446,9 @@ def _run(classes, options, rest, files):
     # As Locust's runner does at each start (after `init`, whose listeners may change them).
     environment._filter_tasks_by_tags()
     _on_sigterm(front, log)
-    front.start(["stampede", *rest], [class_spec(c) for c in classes], threads, _forwarded(options), _ui_options(options))
+    if isinstance(options.autoquit, float) and options.autoquit >= 0 and "--autostart" in rest:
+        front.autoquit = options.autoquit
+    front.start(["stampede", *rest], [class_spec(c, options.equal_weights) for c in classes], threads, _forwarded(options), _ui_options(options))
     code = front.wait_finished()
     if getattr(options, "_stampede_children", None):
         from stampede import _processes

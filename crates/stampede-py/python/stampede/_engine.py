@@ -39,6 +39,8 @@ class Front:
         # What the command line asks for: Locust's target_user_count is set by test_start.
         self.target_users = int(getattr(options, "num_users", 0) or 0) if options is not None else 0
         self._state = "ready"
+        #: ``--autoquit N`` with ``--autostart``: end the process N s after the test ends.
+        self.autoquit = None
         #: A master's workers: (id, state, user_count) rows, as the engine last told them.
         self._workers = []
         self._shape_started = False
@@ -447,6 +449,9 @@ def _spawned(front, counts):
 
 def _ending(front, why):
     front._state = "stopping"
+    if front.autoquit is not None:
+        _main_log.info(f"Test finished, quitting in {front.autoquit:g} seconds (--autoquit)")
+        gevent.spawn_later(front.autoquit, front.shutdown)
     if why in ("--run-time limit reached",):
         _main_log.info(f"{why}, shutting down")
     elif why == "Shape test stopping":
