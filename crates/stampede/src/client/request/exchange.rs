@@ -177,38 +177,16 @@ impl RequestBuilder<'_> {
 }
 
 /// A request's own `Cookie` header joined to the jar's, as Python's requests merges a
-/// request's `cookies=` into its session's: the jar's pairs, then the request's; a name
-/// both have is the request's.
+/// request's `cookies=` into its session's: the jar's pairs, then the request's. A name
+/// both have is sent twice, jar's first, as requests sends it (the jar's cookie has a
+/// domain, the request's none: to requests they are two cookies).
 fn merge_cookies(jar: Option<&HeaderValue>, own: &HeaderValue) -> HeaderValue {
     let Some(jar) = jar else {
         return own.clone();
     };
-    let pairs = |v: &HeaderValue| -> Vec<Vec<u8>> {
-        v.as_bytes()
-            .split(|b| *b == b';')
-            .map(|p| p.trim_ascii().to_vec())
-            .filter(|p| !p.is_empty())
-            .collect()
-    };
-    let name = |p: &[u8]| {
-        p.split(|b| *b == b'=')
-            .next()
-            .unwrap_or(p)
-            .trim_ascii()
-            .to_vec()
-    };
-    let own_pairs = pairs(own);
-    let own_names: Vec<Vec<u8>> = own_pairs.iter().map(|p| name(p)).collect();
-    let mut out: Vec<u8> = Vec::new();
-    for p in pairs(jar)
-        .into_iter()
-        .filter(|p| !own_names.contains(&name(p)))
-        .chain(own_pairs)
-    {
-        if !out.is_empty() {
-            out.extend_from_slice(b"; ");
-        }
-        out.extend_from_slice(&p);
-    }
+    let mut out = Vec::with_capacity(jar.len() + 2 + own.len());
+    out.extend_from_slice(jar.as_bytes());
+    out.extend_from_slice(b"; ");
+    out.extend_from_slice(own.as_bytes());
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| own.clone())
 }
