@@ -219,7 +219,11 @@ class Front:
             elif kind == "spawn":
                 gevent.spawn(self._start_user, msg[1], msg[2], msg[3], msg[4])
             elif kind == "workers":
+                known = {w[0] for w in self._workers}
                 self._workers = [tuple(w) for w in msg[1]]
+                for worker_id, _, _ in self._workers:
+                    if worker_id not in known:
+                        gevent.spawn(self.environment.events.worker_connect.fire, client_id=worker_id)
             elif kind == "joined":
                 runner = getattr(self.environment, "runner", None)
                 if runner is not None:
@@ -354,6 +358,9 @@ class Front:
         try:
             self.environment.events.report_to_master.fire(client_id=getattr(runner, "client_id", ""), data=data)
             self.core.report_extra(ticket, data)
+            # A Locust worker's stats start afresh with each report (its master keeps the
+            # sums): a quitting listener on a worker sees the last interval only.
+            _runtime.reset_stats()
         except Exception:
             self.core.report_extra(ticket, None)
             raise
@@ -427,6 +434,9 @@ def _web_ui(front, url):
 
 def _ramping(front, users, rate, shape):
     front.target_users = users
+    runner = getattr(front.environment, "runner", None)
+    if runner is not None:
+        runner.spawn_rate = rate
     front._state = "spawning"
     if shape and not front._shape_started:
         front._shape_started = True
@@ -441,6 +451,9 @@ def _spawned(front, counts):
     import json
 
     front._state = "running"
+    if getattr(getattr(front.environment, "parsed_options", None), "reset_stats", False):
+        _runner_log.info("Resetting stats\n")
+        _runtime.reset_stats()
     counts = dict(sorted((name, n) for name, n in counts))
     _runner_log.info("All users spawned: %s (%d total users)" % (json.dumps(counts), sum(counts.values())))
     # Listeners run in a greenlet of their own, never on the hub.

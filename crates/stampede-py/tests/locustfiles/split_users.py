@@ -38,6 +38,11 @@ def on_test_start(environment, **kwargs):
             runner.send_message("names", part, worker)
 
 
+@events.worker_connect.add_listener
+def on_worker_connect(client_id, **kwargs):
+    note("master saw a worker connect")
+
+
 @events.test_stopping.add_listener
 def on_stopping(environment, **kwargs):
     if isinstance(environment.runner, MasterRunner):
