@@ -271,7 +271,10 @@ async fn own_cookie_host_and_empty_bodies_go_out_as_requests_sends_them() {
     jar.sort_unstable();
     assert_eq!(
         jar,
-        ["cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig", "csrftoken=abc123"],
+        [
+            "cart=0f1e2d3c-aaaa-bbbb-cccc-000000000001:sig",
+            "csrftoken=abc123"
+        ],
         "{seen}"
     );
     assert_eq!(pairs[2..], ["extra=x", "csrftoken=mine"], "{seen}");
