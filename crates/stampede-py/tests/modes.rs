@@ -124,6 +124,19 @@ fn wait_for_line(child: &mut Child, marker: &str, within: Duration) -> String {
         .unwrap_or_else(|_| panic!("no line with {marker:?} within {within:?}"))
 }
 
+/// Starts `cmd` (`stampede` with its web UI on port 0) and waits for the UI: the process,
+/// killed when dropped, and the UI's `host:port`.
+fn start_ui(mut cmd: Command) -> (Proc, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
+    let addr = line.split("http://").nth(1).unwrap().trim_end_matches('/');
+    (Proc(child), addr.to_owned())
+}
+
 /// A blocking HTTP/1.1 exchange with the UI (tiny, so the test needs no client crate).
 fn http(addr: &str, method: &str, path: &str, form: &str) -> String {
     use std::io::{Read, Write};
@@ -142,23 +155,12 @@ fn http(addr: &str, method: &str, path: &str, form: &str) -> String {
 #[test]
 fn the_user_funnel_runs_from_the_web_ui() {
     let shop = Shop::start();
-    let mut child = Command::new(stampede())
-        .args(["-f"])
+    let mut cmd = Command::new(stampede());
+    cmd.args(["-f"])
         .arg(workshop("user_funnel"))
         .args(["--web-port", "0", "--wait-scale", "0", "--host", &shop.url])
-        .current_dir(workshop("user_funnel").parent().unwrap())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
-    let _proc = Proc(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+        .current_dir(workshop("user_funnel").parent().unwrap());
+    let (_proc, addr) = start_ui(cmd);
     let started = http(&addr, "POST", "/swarm", "user_count=10&spawn_rate=10");
     assert!(
         started.contains("\"success\":true") || started.contains("\"success\": true"),
@@ -404,23 +406,12 @@ fn a_locustfiles_own_arguments_are_fields_of_the_start_form() {
     let target = Counter::start();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("notes.log");
-    let mut child = Command::new(stampede())
-        .arg("-f")
+    let mut cmd = Command::new(stampede());
+    cmd.arg("-f")
         .arg(locustfile("forwarded_options.py"))
         .args(["--web-port", "0", "--host", &target.url])
-        .env("MESSAGES_LOG", &log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
-    let _proc = Proc(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+        .env("MESSAGES_LOG", &log);
+    let (_proc, addr) = start_ui(cmd);
     let config = http(&addr, "GET", "/ui/config", "");
     assert!(
         config.contains("\"name\":\"greeting\"") && config.contains("\"value\":\"unset\""),
@@ -458,23 +449,12 @@ fn the_start_forms_host_is_the_environments_and_the_users() {
     let target = Counter::start();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("notes.log");
-    let mut child = Command::new(stampede())
-        .arg("-f")
+    let mut cmd = Command::new(stampede());
+    cmd.arg("-f")
         .arg(locustfile("forwarded_options.py"))
         .args(["--web-port", "0"])
-        .env("MESSAGES_LOG", &log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = wait_for_line(&mut child, "web UI at http://", Duration::from_secs(60));
-    let _proc = Proc(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+        .env("MESSAGES_LOG", &log);
+    let (_proc, addr) = start_ui(cmd);
     let form = format!(
         "user_count=1&spawn_rate=1&host={}",
         url::form_urlencoded::byte_serialize(target.url.as_bytes()).collect::<String>()
