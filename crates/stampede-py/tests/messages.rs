@@ -28,10 +28,7 @@ fn pair_with(
     master_args: &[&str],
 ) -> (BTreeSet<String>, String) {
     let file = locustfile(file);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port().to_string()
-    };
+    let port = free_port();
     let m = Command::new("timeout")
         .arg("60")
         .arg(master)

@@ -137,6 +137,19 @@ fn start_ui(mut cmd: Command) -> (Proc, String) {
     (Proc(child), addr.to_owned())
 }
 
+/// The notes a locustfile wrote to `log`, once `done` says they are complete (polled for
+/// up to 20 s: the processes under test run on their own clocks).
+fn wait_for_notes(log: &std::path::Path, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let notes = std::fs::read_to_string(log).unwrap_or_default();
+        if done(&notes) || Instant::now() > deadline {
+            return notes;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A blocking HTTP/1.1 exchange with the UI (tiny, so the test needs no client crate).
 fn http(addr: &str, method: &str, path: &str, form: &str) -> String {
     use std::io::{Read, Write};
@@ -199,10 +212,7 @@ fn the_user_funnel_runs_on_a_master_with_two_workers() {
     let csv = dir.path().join("dist");
     let file = workshop("user_funnel");
     let cwd = file.parent().unwrap().to_owned();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port().to_string()
-    };
+    let port = free_port();
     let master = Command::new("timeout")
         .arg("120")
         .arg(stampede())
@@ -269,10 +279,7 @@ fn a_locustfile_worker_joins_a_real_locust_master() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("locust_master");
     let file = locustfile("plain_fast.py");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port().to_string()
-    };
+    let port = free_port();
     let master = Command::new("timeout")
         .arg("120")
         .arg(locust())
@@ -429,12 +436,7 @@ fn a_locustfiles_own_arguments_are_fields_of_the_start_form() {
     );
     assert!(started.contains("\"success\":true"), "{started}");
     let want = "worker test_start: greeting='from the form' rounds=7";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut notes = String::new();
-    while Instant::now() < deadline && !notes.contains(want) {
-        std::thread::sleep(Duration::from_millis(100));
-        notes = std::fs::read_to_string(&log).unwrap_or_default();
-    }
+    let notes = wait_for_notes(&log, |notes| notes.contains(want));
     assert!(notes.contains(want), "{notes}");
     assert!(
         notes.contains("user: greeting='from the form' rounds=7"),
@@ -462,12 +464,7 @@ fn the_start_forms_host_is_the_environments_and_the_users() {
     let started = http(&addr, "POST", "/swarm", &form);
     assert!(started.contains("\"success\":true"), "{started}");
     let want = format!("host='{}'", target.url);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut notes = String::new();
-    while Instant::now() < deadline && !(notes.contains(&want) && target.hits() > 0) {
-        std::thread::sleep(Duration::from_millis(100));
-        notes = std::fs::read_to_string(&log).unwrap_or_default();
-    }
+    let notes = wait_for_notes(&log, |notes| notes.contains(&want) && target.hits() > 0);
     assert!(
         notes.contains(&format!("test_start: greeting='unset' rounds=1 {want}")),
         "{notes}"

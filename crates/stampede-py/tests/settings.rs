@@ -152,8 +152,10 @@ fn locusts_other_flags_are_accepted_said_or_refused_by_name() {
         "--expect-workers-max-wait",
         "30",
         "--equal-weights",
+        "--reset-stats",
     ]);
     assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("locust.runners: Resetting stats"), "{log}");
     for flag in [
         "--headful",
         "--print-stats",

@@ -248,3 +248,9 @@ pub fn rows(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// A loopback port free now, as text (for a master's `--master-bind-port`).
+pub fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port().to_string()
+}

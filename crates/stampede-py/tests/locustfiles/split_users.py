@@ -52,7 +52,7 @@ def on_stopping(environment, **kwargs):
 @events.test_stop.add_listener
 def on_test_stop(environment, **kwargs):
     if isinstance(environment.runner, MasterRunner):
-        note(f"master test_stop: state={environment.runner.state}")
+        note(f"master test_stop: state={environment.runner.state} spawn_rate={environment.runner.spawn_rate}")
 
 
 class Named(FastHttpUser):
